@@ -1,0 +1,1 @@
+"""stackrules: credit transfer and credential stacking."""

@@ -1,0 +1,31 @@
+"""The `stackrules` command: a thin shell over the public API, one module per subcommand.
+
+Exit status for every command: 0 success; 1 the rule set has errors; 2 wrong usage; 3 a
+record could not be read.
+"""
+
+from __future__ import annotations
+
+import click
+
+from stackrules.cli.check import check_command
+from stackrules.cli.fmt import fmt_command
+
+EXIT_OK = 0
+EXIT_RULE_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_RECORD_ERRORS = 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stackrules")
+def cli() -> None:
+    """Credit transfer and credential stacking: check rules, evaluate learner records."""
+
+
+cli.add_command(check_command)
+cli.add_command(fmt_command)
+
+
+def main() -> None:
+    cli(prog_name="stackrules")
