@@ -1,0 +1,249 @@
+"""CSV record files: one achievement per row, rows of one learner anywhere in the file.
+
+Takes a CSV file whose header names the columns (`learner` and `item` required; the other
+achievement fields and `catalog_date` optional); gives each learner's `LearnerRecord`, or the
+`RecordError`s of a learner whose rows are malformed, in order of first appearance.
+
+- Row numbers count the header as row 1 (a blank row still counts as a row; it is skipped).
+- An empty cell means the field is absent; cells are stripped of surrounding spaces.
+- `tags` is `;`-separated; `competencies` is `ID=level;ID=level`.
+- A header with an unknown (usually misspelled), duplicated or missing required column makes
+  the whole file unreadable: each such column is reported once, at row 1, and no learner is
+  read. Guessing past a misspelled column would evaluate every learner on silently missing
+  data, and repeating the same complaint for every row helps nobody.
+- A column with an empty header name is ignored while its cells are empty; a value in it is an
+  error for that row's learner.
+- `catalog_date` may be given on any of a learner's rows; rows that give different dates are an
+  error.
+- Rows are grouped by learner in memory (`group_rows`), the one place to change for an
+  external-memory grouping of files too large for that.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from stackrules.records.errors import RecordError, from_validation, unknown_field
+from stackrules.records.model import ACHIEVEMENT_FIELDS, Achievement, LearnerRecord, Position
+from stackrules.records.parse import parse_achievement
+
+CSV_COLUMNS: tuple[str, ...] = ("learner", "catalog_date", *ACHIEVEMENT_FIELDS)
+REQUIRED_COLUMNS: tuple[str, ...] = ("learner", "item")
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+@dataclass(slots=True)
+class Row:
+    """One non-blank CSV row: its number, its named cells and any cells it should not have."""
+
+    number: int
+    cells: dict[str, str]
+    stray: list[str] = field(default_factory=list)
+
+
+def read_csv(
+    path: str, file: str, aliases: Mapping[str, str] | None
+) -> Iterator[LearnerRecord | RecordError]:
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as failure:
+        yield RecordError(file=file, message=f"cannot open the file: {failure.strerror or failure}")
+        return
+    with handle:
+        try:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                yield RecordError(file=file, message="the file is empty (expected a header row)")
+                return
+            names = [name.strip() for name in header]
+            problems = check_header(names, file)
+            if problems:
+                yield from problems
+                return
+            groups = list(group_rows(rows(reader, names)))
+        except UnicodeDecodeError as failure:
+            yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
+            return
+        except csv.Error as failure:
+            yield RecordError(file=file, message=f"the file is not valid CSV ({failure})")
+            return
+    for index, (learner, group) in enumerate(groups, start=1):
+        yield from parse_group(learner, group, file=file, aliases=aliases, record_index=index)
+
+
+def check_header(names: list[str], file: str) -> list[RecordError]:
+    """One error per unknown, repeated or missing required column."""
+    base: dict[str, Any] = {"file": file, "line": 1, "position_kind": "row"}
+    problems = []
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            continue
+        if name not in CSV_COLUMNS:
+            message = unknown_field(name, CSV_COLUMNS).replace("unknown field", "unknown column")
+            problems.append(RecordError(**base, field=name, message=message))
+        elif name in seen:
+            message = f"column `{name}` appears more than once in the header"
+            problems.append(RecordError(**base, field=name, message=message))
+        seen.add(name)
+    for name in REQUIRED_COLUMNS:
+        if name not in seen:
+            message = f"required column `{name}` is missing from the header"
+            problems.append(RecordError(**base, field=name, message=message))
+    return problems
+
+
+def rows(reader: Iterable[list[str]], names: list[str]) -> Iterator[Row]:
+    """The non-blank rows after the header, numbered (the header is row 1)."""
+    for number, cells in enumerate(reader, start=2):
+        values = [cell.strip() for cell in cells]
+        if not any(values):
+            continue
+        row = Row(number, {})
+        for position, value in enumerate(values):
+            name = names[position] if position < len(names) else ""
+            if name:
+                row.cells[name] = value
+            elif value:
+                row.stray.append(f"column {position + 1}")
+        yield row
+
+
+def group_rows(rows: Iterable[Row]) -> Iterator[tuple[str | None, list[Row]]]:
+    """Rows grouped by learner, groups in order of first appearance.
+
+    A row without a learner is a group of its own (it belongs to nobody). Groups are held in
+    memory until the input ends.
+    """
+    groups: dict[str | tuple[int], tuple[str | None, list[Row]]] = {}
+    for row in rows:
+        learner = row.cells.get("learner") or None
+        key: str | tuple[int] = learner if learner is not None else (row.number,)
+        groups.setdefault(key, (learner, []))[1].append(row)
+    yield from groups.values()
+
+
+def parse_group(
+    learner: str | None,
+    group: list[Row],
+    *,
+    file: str,
+    aliases: Mapping[str, str] | None,
+    record_index: int,
+) -> Iterator[LearnerRecord | RecordError]:
+    """The record of one learner's rows, or every problem found in them."""
+    errors: list[RecordError] = []
+    achievements: list[Achievement] = []
+    catalog_date: tuple[int, str] | None = None
+    for row in group:
+        row_errors: list[RecordError] = []
+        base: dict[str, Any] = {
+            "file": file,
+            "learner": learner,
+            "line": row.number,
+            "position_kind": "row",
+            "record_index": record_index,
+        }
+        if learner is None:
+            message = "required field is missing"
+            row_errors.append(RecordError(**base, field="learner", message=message))
+        for where in row.stray:
+            message = f"a value in {where}, which has no name in the header"
+            row_errors.append(RecordError(**base, message=message))
+        given = row.cells.get("catalog_date")
+        if given:
+            if catalog_date is None:
+                catalog_date = (row.number, given)
+            elif given != catalog_date[1]:
+                message = (
+                    f"catalog date `{given}` differs from `{catalog_date[1]}` "
+                    f"given at row {catalog_date[0]}"
+                )
+                row_errors.append(RecordError(**base, field="catalog_date", message=message))
+        raw, problems = achievement_cells(row.cells)
+        row_errors.extend(RecordError(**base, field=name, message=text) for name, text in problems)
+        where_read = Position(file=file, kind="row", number=row.number)
+        parsed = parse_achievement(raw, where=where_read, base=base, aliases=aliases)
+        if isinstance(parsed, Achievement):
+            achievements.append(parsed)
+        else:
+            row_errors.extend(parsed)
+        errors.extend(sorted(row_errors, key=_column_order))
+    if learner is not None and not errors:
+        data: dict[str, Any] = {"learner": learner, "achievements": tuple(achievements)}
+        if catalog_date is not None:
+            data["catalog_date"] = catalog_date[1]
+        try:
+            record = LearnerRecord.model_validate(data)
+        except ValidationError as invalid:
+            line = catalog_date[0] if catalog_date is not None else group[0].number
+            base = {"file": file, "learner": learner, "line": line, "position_kind": "row"}
+            base["record_index"] = record_index
+            errors.extend(from_validation(invalid.errors(include_url=False), base=base))
+        else:
+            record._position = Position(file=file, kind="row", number=group[0].number)
+            yield record
+            return
+    yield from errors
+
+
+def achievement_cells(cells: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The achievement fields of a row as JSON-like values, and problems only CSV can have.
+
+    Numbers that do not look like numbers are passed on as text: validation then says what
+    was expected, in the same words as for JSON.
+    """
+    raw: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for name in ACHIEVEMENT_FIELDS:
+        text = cells.get(name, "")
+        if not text:
+            continue
+        if name in ("credits", "hours"):
+            raw[name] = float(text) if _NUMBER.fullmatch(text) else text
+        elif name == "level":
+            if _INTEGER.fullmatch(text):
+                raw[name] = int(text)
+            else:
+                raw[name] = float(text) if _NUMBER.fullmatch(text) else text
+        elif name == "tags":
+            raw[name] = [tag.strip() for tag in text.split(";") if tag.strip()]
+        elif name == "competencies":
+            pairs, problem = competency_pairs(text)
+            if problem:
+                problems.append((name, problem))
+            raw[name] = pairs
+        else:
+            raw[name] = text
+    return raw, problems
+
+
+def competency_pairs(text: str) -> tuple[dict[str, str], str | None]:
+    """`ID=level;ID=level` as a mapping, or the first problem with it."""
+    pairs: dict[str, str] = {}
+    for piece in text.split(";"):
+        piece = piece.strip()
+        if not piece:
+            continue
+        competency, equals, level = (part.strip() for part in piece.partition("="))
+        if not equals or not competency or not level:
+            return pairs, f"expected `ID=level` pairs separated by `;`, got `{piece}`"
+        if competency in pairs:
+            return pairs, f"competency `{competency}` is given twice"
+        pairs[competency] = level
+    return pairs, None
+
+
+def _column_order(error: RecordError) -> int:
+    """Errors of one row in the order of the columns (row-wide problems first)."""
+    name = (error.field or "").split("[")[0]
+    return CSV_COLUMNS.index(name) + 1 if name in CSV_COLUMNS else 0

@@ -1,0 +1,173 @@
+"""The learner record model: what one learner has achieved, as read from a record file.
+
+Takes plain JSON-like values (validated by pydantic) and gives immutable `LearnerRecord` and
+`Achievement` values. Where a value was read from (file and line, row or array index) is kept
+beside the validated fields as `position`: it is never a field a record file may set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, field_validator
+from pydantic_core import PydanticCustomError
+
+Grade = Literal["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F", "P"]
+Status = Literal["completed", "in-progress", "failed", "withdrawn"]
+PositionKind = Literal["line", "row", "index"]
+
+# Letter grades best first, then `P` (pass); the order the language's grade scale uses.
+GRADES: tuple[str, ...] = get_args(Grade)
+STATUSES: tuple[str, ...] = get_args(Status)
+
+ACHIEVEMENT_FIELDS: tuple[str, ...] = (
+    "item",
+    "grade",
+    "credits",
+    "hours",
+    "completed_on",
+    "expires_on",
+    "status",
+    "subject",
+    "level",
+    "tags",
+    "competencies",
+)
+LEARNER_FIELDS: tuple[str, ...] = ("learner", "catalog_date", "achievements")
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+NonEmptyStr = Annotated[StrictStr, Field(min_length=1)]
+Amount = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+
+
+class Position(BaseModel):
+    """Where something was read: a JSON Lines line, a CSV row (the header is row 1), the
+    1-based index of an object in a JSON array, or (no kind, no number) the one object of a
+    JSON file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str
+    kind: PositionKind | None = None
+    number: int | None = None
+
+    def short(self) -> str:
+        """`file:number` (or just `file`), the form reports cite sources by."""
+        return self.file if self.number is None else f"{self.file}:{self.number}"
+
+    def render(self) -> str:
+        """`file:row 14`, `file:line 3`, `file:index 2` or just `file`."""
+        if self.number is None:
+            return self.file
+        return f"{self.file}:{self.kind or 'line'} {self.number}"
+
+
+def _as_date(value: Any) -> Any:
+    """Accept a `date` or an ISO `YYYY-MM-DD` string, nothing else (no timestamps)."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            message = "expected a date as YYYY-MM-DD, got `{got}` (no such day)"
+            raise PydanticCustomError("sr_date", message, {"got": value}) from None
+    raise PydanticCustomError(
+        "sr_date", "expected a date as YYYY-MM-DD, got {got}", {"got": shown(value)}
+    )
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: strings as written, anything else as JSON."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"`{text}`"
+
+
+class Achievement(BaseModel):
+    """One thing a learner achieved: an item or credential identifier and what is known of it.
+    Values given here override the catalog's."""
+
+    # Equality and hashing include `position`, so two identical rows of a file stay two
+    # achievements (a repeated course is not the same achievement twice).
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: NonEmptyStr = Field(description="Item or credential identifier (or an alias of one).")
+    grade: Grade | None = Field(default=None, description="Letter grade, or `P` for a pass.")
+    credits: Amount | None = Field(default=None, description="Credits earned.")
+    hours: Amount | None = Field(default=None, description="Hours completed.")
+    completed_on: date | None = Field(default=None, description="Completion date, YYYY-MM-DD.")
+    expires_on: date | None = Field(default=None, description="Expiry date, YYYY-MM-DD.")
+    status: Status = Field(default="completed", description="Whether the item was completed.")
+    subject: NonEmptyStr | None = Field(default=None, description="Subject code.")
+    level: int | None = Field(default=None, description="Course level (100, 200, ...).")
+    tags: tuple[NonEmptyStr, ...] = Field(default=(), description="Tags (CSV: `;`-separated).")
+    competencies: dict[NonEmptyStr, NonEmptyStr] = Field(
+        default_factory=dict,
+        description="Competency identifier to level name (CSV: `ID=level;ID=level`).",
+    )
+
+    _position: Position | None = PrivateAttr(default=None)
+
+    _dates = field_validator("completed_on", "expires_on", mode="before")(_as_date)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise PydanticCustomError(
+            "sr_whole_number", "expected a whole number, got {got}", {"got": shown(value)}
+        )
+
+    @property
+    def position(self) -> Position | None:
+        """Where the achievement was read (a CSV row, a JSON Lines line), if from a file."""
+        return self._position
+
+    def at(self, position: Position | None) -> Achievement:
+        """A copy of this achievement recorded as read at `position`."""
+        copy = self.model_copy()
+        copy._position = position
+        return copy
+
+    def __hash__(self) -> int:
+        values = tuple(getattr(self, name) for name in ACHIEVEMENT_FIELDS if name != "competencies")
+        return hash((values, tuple(sorted(self.competencies.items())), self._position))
+
+
+class LearnerRecord(BaseModel):
+    """One learner's record: an identifier, an optional catalog date and the achievements."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    learner: NonEmptyStr = Field(description="Learner identifier, unique in a file.")
+    catalog_date: date | None = Field(
+        default=None, description="Date that picks credential versions (default: the as-of date)."
+    )
+    achievements: tuple[Achievement, ...] = Field(default=(), description="What was achieved.")
+
+    _position: Position | None = PrivateAttr(default=None)
+
+    _dates = field_validator("catalog_date", mode="before")(_as_date)
+
+    @property
+    def position(self) -> Position | None:
+        """Where the record was read (its first line, row or array index), if from a file."""
+        return self._position
+
+    def at(self, position: Position | None) -> LearnerRecord:
+        """A copy of this record recorded as read at `position`."""
+        copy = self.model_copy()
+        copy._position = position
+        return copy
+
+    def __hash__(self) -> int:
+        return hash((self.learner, self.catalog_date, self.achievements, self._position))

@@ -1,0 +1,190 @@
+"""Reading record files: the format follows the extension (`.json`, `.jsonl`, `.csv`).
+
+Takes a path and the rule set's aliases; gives, one at a time, each learner's `LearnerRecord`
+or the `RecordError`s of a learner that could not be read (then reading goes on with the
+next learner). A problem with the whole file (it cannot be opened, is not valid JSON, has a bad
+CSV header) is a `RecordError` with no `record_index`, and nothing more is read from the file.
+Bad data never raises.
+
+- `.json`: one learner object, or an array of them (positions are 1-based array indexes;
+  the whole file is decoded at once).
+- `.jsonl`: one learner object per line, blank lines skipped; a line that is not valid JSON
+  is an error for that line only. Read line by line, in bounded memory.
+- `.csv`: see `stackrules.records.csvfile`.
+
+A learner identifier that appears in two objects of a JSON or JSON Lines file is an error for
+the second object (records are never merged: a second object is usually a mistake, and
+merging would hide it). Only the identifiers seen so far are kept in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from stackrules.records.csvfile import read_csv
+from stackrules.records.errors import RecordError
+from stackrules.records.model import LearnerRecord, PositionKind
+from stackrules.records.parse import learner_of, parse_record_obj
+
+READERS = (".json", ".jsonl", ".csv")
+
+Item = LearnerRecord | RecordError
+
+
+def read_records(
+    path: str | os.PathLike[str], aliases: Mapping[str, str] | None = None
+) -> Iterator[Item]:
+    """Each learner of the record file at `path`, in file order (errors in its place)."""
+    file = os.fspath(path)
+    suffix = Path(file).suffix.lower()
+    if suffix == ".csv":
+        yield from read_csv(file, file, aliases)
+    elif suffix == ".jsonl":
+        yield from _read_jsonl(file, aliases)
+    elif suffix == ".json":
+        yield from _read_json(file, aliases)
+    else:
+        known = ", ".join(f"`{s}`" for s in READERS)
+        shown = f"`{suffix}`" if suffix else "none"
+        yield RecordError(
+            file=file, message=f"unknown record file type (extension {shown}; expected {known})"
+        )
+
+
+def load_records(
+    path: str | os.PathLike[str], aliases: Mapping[str, str] | None = None
+) -> tuple[list[LearnerRecord], list[RecordError]]:
+    """All the records of a file and all its errors, in file order."""
+    records: list[LearnerRecord] = []
+    errors: list[RecordError] = []
+    for item in read_records(path, aliases):
+        if isinstance(item, LearnerRecord):
+            records.append(item)
+        else:
+            errors.append(item)
+    return records, errors
+
+
+class _Learners:
+    """Numbers the objects of a file and turns a repeated learner into an error."""
+
+    def __init__(self, file: str, kind: PositionKind, aliases: Mapping[str, str] | None) -> None:
+        self.file = file
+        self.kind: PositionKind = kind
+        self.aliases = aliases
+        self.count = 0
+        self.seen: dict[str, int] = {}
+
+    def parse(self, obj: Any, position: int) -> Iterator[Item]:
+        self.count += 1
+        learner = learner_of(obj)
+        if learner is not None and learner in self.seen:
+            message = (
+                f"learner `{learner}` already appeared at {self.kind} {self.seen[learner]} "
+                "(give each learner's achievements in one object)"
+            )
+            yield RecordError(
+                file=self.file,
+                learner=learner,
+                line=position,
+                position_kind=self.kind,
+                field="learner",
+                message=message,
+                record_index=self.count,
+            )
+            return
+        if learner is not None:
+            self.seen[learner] = position
+        result = parse_record_obj(
+            obj,
+            file=self.file,
+            position=position,
+            position_kind=self.kind,
+            aliases=self.aliases,
+            record_index=self.count,
+        )
+        if isinstance(result, LearnerRecord):
+            yield result
+        else:
+            yield from result
+
+
+def _open_error(file: str, failure: OSError) -> RecordError:
+    return RecordError(file=file, message=f"cannot open the file: {failure.strerror or failure}")
+
+
+def _syntax_message(failure: json.JSONDecodeError) -> str:
+    reason = failure.msg[:1].lower() + failure.msg[1:]
+    return f"invalid JSON: {reason}"
+
+
+def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    try:
+        with open(file, encoding="utf-8-sig") as handle:
+            data = json.load(handle)
+    except OSError as failure:
+        yield _open_error(file, failure)
+        return
+    except UnicodeDecodeError as failure:
+        yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
+        return
+    except json.JSONDecodeError as failure:
+        yield RecordError(
+            file=file,
+            line=failure.lineno,
+            position_kind="line",
+            column=failure.colno,
+            message=_syntax_message(failure),
+        )
+        return
+    if isinstance(data, dict):
+        result = parse_record_obj(data, file=file, aliases=aliases, record_index=1)
+        yield from [result] if isinstance(result, LearnerRecord) else result
+    elif isinstance(data, list):
+        learners = _Learners(file, "index", aliases)
+        for index, obj in enumerate(data, start=1):
+            yield from learners.parse(obj, index)
+    else:
+        yield RecordError(
+            file=file, message="expected a learner object or an array of learner objects"
+        )
+
+
+def _read_jsonl(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    try:
+        handle = open(file, encoding="utf-8-sig")  # noqa: SIM115
+    except OSError as failure:
+        yield _open_error(file, failure)
+        return
+    learners = _Learners(file, "line", aliases)
+    with handle:
+        number = 0
+        try:
+            for number, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text.rstrip("\r\n"))
+                except json.JSONDecodeError as failure:
+                    learners.count += 1
+                    yield RecordError(
+                        file=file,
+                        line=number,
+                        position_kind="line",
+                        column=failure.colno,
+                        message=_syntax_message(failure),
+                        record_index=learners.count,
+                    )
+                    continue
+                yield from learners.parse(obj, number)
+        except UnicodeDecodeError as failure:
+            yield RecordError(
+                file=file,
+                line=number + 1,
+                position_kind="line",
+                message=f"the file is not UTF-8 text ({failure.reason}); reading stopped here",
+            )

@@ -1,0 +1,160 @@
+"""The report: what one learner's record earns, has started, transfers and leaves out.
+
+Takes nothing from other stages: these are the frozen pydantic models the evaluator fills and
+the CLI prints, with `report_to_json` and `dumps` giving the contract's JSON (field order as
+declared, `from` for a transfer's sources, ISO dates, every field always present, `null` where
+a value is absent). `stackrules.schemas` publishes the JSON Schema generated from them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+SCHEMA_ID = "stackrules/report/v1"
+
+Origin = Literal["record", "granted", "earned", "held"]
+Unit = Literal["items", "credits", "hours"]
+NotCountedReason = Literal[
+    "failed",
+    "in-progress",
+    "expired",
+    "unknown",
+    "below-minimum-grade",
+    "too-old",
+    "outside-dates",
+    "no-credit",
+    "repeat",
+]
+
+
+class _ReportModel(BaseModel):
+    # Every field is always written, so the published schema lists every field as required.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
+
+
+class Evidence(_ReportModel):
+    """One achievement an allocation used, and where it came from."""
+
+    item: str
+    origin: Origin
+    grade: str | None = None
+    credits: float | None = None
+    hours: float | None = None
+    completed_on: date | None = None
+    rule: str | None = None
+    source: str | None = None
+    sources: list[str] = Field(default_factory=list)
+
+
+class RequirementResult(_ReportModel):
+    """A named requirement of a credential and the achievements used for it."""
+
+    name: str
+    label: str
+    met: bool
+    used: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class LimitResult(_ReportModel):
+    """A `limit` of a credential (as written, canonically), its value and whether it holds."""
+
+    text: str
+    source: str
+    met: bool
+    value: float
+
+
+class EarnedCredential(_ReportModel):
+    credential: str
+    title: str
+    source: str
+    completed_on: date | None = None
+    expired: bool = False
+    requirements: list[RequirementResult] = Field(default_factory=list)
+    limits: list[LimitResult] = Field(default_factory=list)
+
+
+class Remaining(_ReportModel):
+    """One requirement node that falls short: how much more it needs, and what could fill it."""
+
+    requirement: str
+    need: int | float
+    unit: Unit
+    options: list[str] = Field(default_factory=list)
+
+    @field_serializer("need")
+    def _whole_need(self, need: int | float) -> int | float:
+        # `need: 2`, never `2.0`: a count of items reads as a whole number.
+        if isinstance(need, float) and need.is_integer():
+            return int(need)
+        return need
+
+
+class InProgressCredential(_ReportModel):
+    credential: str
+    title: str
+    source: str
+    remaining: list[Remaining] = Field(default_factory=list)
+    requirements: list[RequirementResult] = Field(default_factory=list)
+    remaining_credits: float = 0.0
+
+
+class Transfer(_ReportModel):
+    """An equivalency that fired, or a `=> none` line that matched (`reason: "no-credit"`)."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    rule: str
+    source: str
+    from_: list[str] = Field(alias="from")
+    grants: list[str] = Field(default_factory=list)
+    credits: float = 0.0
+    reason: Literal["no-credit"] | None = None
+    completed_on: date | None = None
+
+
+class NotCounted(_ReportModel):
+    """A record achievement that counts toward nothing, and why."""
+
+    item: str
+    reason: NotCountedReason
+    rule: str | None = None
+    source: str | None = None
+    detail: str | None = None
+
+
+class Report(_ReportModel):
+    """The whole answer for one learner at one as-of date."""
+
+    schema_: str = Field(default=SCHEMA_ID, alias="schema")
+    learner: str
+    as_of: date
+    catalog_date: date | None = None
+    earned: list[EarnedCredential] = Field(default_factory=list)
+    in_progress: list[InProgressCredential] = Field(default_factory=list)
+    transfers: list[Transfer] = Field(default_factory=list)
+    not_counted: list[NotCounted] = Field(default_factory=list)
+    held: list[str] = Field(default_factory=list)
+    unused: list[str] = Field(default_factory=list)
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+
+def report_to_json(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready values, keys in declared order."""
+    return report.model_dump(mode="json", by_alias=True)
+
+
+def dumps(report: Report, *, indent: int | None = None) -> str:
+    """The report as JSON text: the same report always gives the same bytes.
+
+    One line by default (JSON Lines); `indent` for a readable document.
+    """
+    return json.dumps(report_to_json(report), ensure_ascii=False, allow_nan=False, indent=indent)
