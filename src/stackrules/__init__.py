@@ -1,1 +1,73 @@
-"""stackrules: credit transfer and credential stacking."""
+"""stackrules: credit transfer and credential stacking.
+
+The public API, a thin facade over the pipeline stages (syntax → check → model → graph →
+evaluate → report):
+
+- :func:`load_rules` reads a rule set (files or folders) and returns the compiled rules with
+  every diagnostic; the rules are None when there is any error.
+- :func:`check` returns the diagnostics alone.
+- :func:`evaluate` evaluates one learner's record at an as-of date and returns the report.
+- :func:`read_records` streams learner records (JSON, JSON Lines, CSV) from a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from stackrules.diagnostics import Diagnostic, has_errors
+from stackrules.evaluate import Evaluator
+from stackrules.model import RuleSet, build
+from stackrules.records import LearnerRecord, RecordError, load_records, read_records
+from stackrules.report import Report
+
+__all__ = [
+    "CompiledRules",
+    "Diagnostic",
+    "LearnerRecord",
+    "RecordError",
+    "Report",
+    "check",
+    "evaluate",
+    "load_records",
+    "load_rules",
+    "read_records",
+]
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """A checked rule set, compiled: the model, its graph and a reusable evaluator."""
+
+    model: RuleSet
+    evaluator: Evaluator
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        return self.model.aliases
+
+
+def check(paths: Iterable[str | Path]) -> list[Diagnostic]:
+    """Every diagnostic for the rule set made of these files and folders."""
+    from stackrules.check import check_paths
+
+    _, diagnostics = check_paths(list(paths))
+    return diagnostics
+
+
+def load_rules(paths: Iterable[str | Path]) -> tuple[CompiledRules | None, list[Diagnostic]]:
+    """Parse, check and compile a rule set. The rules are None when there is an error."""
+    from stackrules.check import check_paths
+
+    syntax, diagnostics = check_paths(list(paths))
+    if has_errors(diagnostics):
+        return None, diagnostics
+    model = build(syntax)
+    return CompiledRules(model, Evaluator(model)), diagnostics
+
+
+def evaluate(rules: CompiledRules, record: LearnerRecord, as_of: date | None = None) -> Report:
+    """The report for one learner. Pure: the same inputs always give the same report."""
+    return rules.evaluator.evaluate(record, as_of or date.today())

@@ -9,12 +9,8 @@ from __future__ import annotations
 import click
 
 from stackrules.cli.check import check_command
+from stackrules.cli.evaluate import evaluate_command
 from stackrules.cli.fmt import fmt_command
-
-EXIT_OK = 0
-EXIT_RULE_ERRORS = 1
-EXIT_USAGE = 2
-EXIT_RECORD_ERRORS = 3
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +21,7 @@ def cli() -> None:
 
 cli.add_command(check_command)
 cli.add_command(fmt_command)
+cli.add_command(evaluate_command)
 
 
 def main() -> None:

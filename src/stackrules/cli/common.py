@@ -1,21 +1,47 @@
-"""Helpers shared by the subcommands: loading rules and printing diagnostics."""
+"""Helpers shared by the subcommands: options, loading rules, printing diagnostics."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 import click
 
 from stackrules.diagnostics import Diagnostic, summary
 
+EXIT_OK = 0
+EXIT_RULE_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_RECORD_ERRORS = 3
 
-def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
-    """Diagnostics to standard output, sorted by position, then a summary line (text only)."""
+
+def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text", err: bool = False) -> None:
+    """Diagnostics sorted by position, then a summary line (text), or a JSON array."""
     ordered = sorted(diagnostics, key=Diagnostic.sort_key)
     if fmt == "json":
-        click.echo(json.dumps([d.model_dump(mode="json") for d in ordered], indent=2))
+        click.echo(json.dumps([d.model_dump(mode="json") for d in ordered], indent=2), err=err)
         return
     for d in ordered:
-        click.echo(d.render())
-    click.echo(summary(ordered))
+        click.echo(d.render(), err=err)
+    click.echo(summary(ordered), err=err)
+
+
+class IsoDate(click.ParamType):
+    """A `YYYY-MM-DD` option value; anything else is a usage error (exit 2)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"`{value}` is not a date as YYYY-MM-DD", param, ctx)
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

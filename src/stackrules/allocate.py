@@ -1,0 +1,423 @@
+"""Exact allocation: which achievements go to which requirement leaves.
+
+Takes one credential's (or equivalency's) requirement tree, the learner's eligible
+achievements per leaf, a conflict relation (units of evidence) and the limits; returns the best
+allocation under an objective:
+
+- ``least``: the allocation that leaves the least to do — key (second-copy penalty, missing
+  credits, missing items). A key of all zeros with every limit met means *earned*; this is
+  how earning is decided, so it is exact by construction.
+- ``sources``: only complete allocations; the smallest set of achievements, then the best
+  worst grade, then the most recent dates (how an equivalency picks its sources).
+
+The search is a depth-first branch and bound over the tree. `all of` / `any of` / `N of`
+branch on which children to satisfy; identifier leaves branch on which achievement to use;
+amount leaves branch on how many achievements of each class of interchangeable achievements to
+take. Pruning is always sound: an achievement that only one leaf can use, that conflicts with
+nothing and that no `at most` limit counts is taken without branching (taking it can never
+hurt), and interchangeable achievements are tried once. Nothing is ever placed first-fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from stackrules.model import AmountLeaf, Choice, CompetencyLeaf, ItemLeaf, LeafNode, Node
+
+Mode = Literal["least", "sources"]
+INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What the allocator needs to know of one achievement."""
+
+    credits: float | None
+    hours: float | None
+    item: str
+    grade_rank: int
+    date_ordinal: int  # 0 when undated
+    sort_key: tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSpec:
+    bound: Literal["at most", "at least"]
+    amount: float
+    unit: Literal["credits", "hours", "items"]
+    members: int  # bitmask of the achievements the limit selects
+    hours_per_credit: float
+
+
+@dataclass(slots=True)
+class Problem:
+    roots: Sequence[Node]
+    leaves: Sequence[LeafNode]
+    achievements: Sequence[Candidate]
+    eligible: Sequence[Sequence[int]]  # per leaf index: achievements it accepts
+    conflicts: Sequence[int]  # per achievement: bitmask of those it cannot be counted with
+    limits: Sequence[LimitSpec] = ()
+    competency_met: Sequence[bool] = ()  # per leaf index (competency leaves only)
+    missing_cost: Sequence[float] = ()  # per leaf: cost of a missing identifier/competency/member
+    hours_per_credit: float = 15.0
+
+
+@dataclass(slots=True)
+class LeafResult:
+    used: list[int] = field(default_factory=list)
+    missing: float = 0.0  # items for identifier/competency leaves, else the leaf's unit
+    active: bool = False  # the allocation relies on this leaf
+
+
+@dataclass(slots=True)
+class Allocation:
+    key: tuple[float, ...]
+    leaves: dict[int, LeafResult]
+    used: int  # bitmask
+    limit_shortfall: list[float]  # per limit (0 for at-most)
+    chosen: set[int]  # ids of Choice nodes (by id()) and which children were relied on
+
+    @property
+    def complete(self) -> bool:
+        return self.key[0] == 0 and self.key[1] == 0 and self.key[2] == 0
+
+
+def value_of(c: Candidate, unit: str) -> float:
+    if unit == "items":
+        return 1.0
+    v = c.credits if unit == "credits" else c.hours
+    return v or 0.0
+
+
+class _Search:
+    def __init__(self, p: Problem, mode: Mode) -> None:
+        self.p = p
+        self.mode = mode
+        self.best: Allocation | None = None
+        n = len(p.achievements)
+        users: list[set[int]] = [set() for _ in range(n)]
+        for leaf in p.leaves:
+            for a in p.eligible[leaf.index]:
+                users[a].add(leaf.index)
+        at_most = 0
+        for lim in p.limits:
+            if lim.bound == "at most":
+                at_most |= lim.members
+        self.users = users
+        # an achievement is "free" for a leaf when taking it there can never hurt
+        self.free = [
+            len(users[a]) == 1 and p.conflicts[a] == (1 << a) and not (at_most >> a) & 1
+            for a in range(n)
+        ]
+        self.limit_values = [
+            [value_of(c, lim.unit) if (lim.members >> i) & 1 else 0.0 for i, c in enumerate(p.achievements)]
+            for lim in p.limits
+        ]
+
+    # ---------------------------------------------------------------- driver
+    def run(self) -> Allocation | None:
+        goals: tuple[object, ...] = tuple(self.p.roots)
+        totals = tuple(0.0 for _ in self.p.limits)
+        self._dfs(goals, 0, totals, (0.0, 0.0, 0.0), {}, frozenset())
+        return self.best
+
+    def _bound_ok(self, key: tuple[float, ...]) -> bool:
+        if self.best is None:
+            return True
+        return key < self.best.key
+
+    def _key(self, cost: tuple[float, float, float], used: int) -> tuple[float, ...]:
+        if self.mode == "least":
+            return cost
+        return (0.0, 0.0, 0.0, float(bin(used).count("1")))
+
+    # ---------------------------------------------------------------- search
+    def _dfs(
+        self,
+        goals: tuple[object, ...],
+        used: int,
+        totals: tuple[float, ...],
+        cost: tuple[float, float, float],
+        assign: dict[int, LeafResult],
+        relied: frozenset[int],
+    ) -> None:
+        if self.best is not None and self.mode == "least" and self.best.complete:
+            return
+        if not self._bound_ok(self._key(cost, used)):
+            return
+        if not goals:
+            self._finish(used, totals, cost, assign, relied)
+            return
+        goal, rest = goals[0], goals[1:]
+        if isinstance(goal, Choice):
+            self._dfs((("n", goal, goal.need, 0), *rest), used, totals, cost, assign, relied)
+        elif isinstance(goal, tuple):
+            _, choice, need, pos = goal
+            assert isinstance(choice, Choice)
+            if need == 0:
+                self._dfs(rest, used, totals, cost, assign, relied)
+                return
+            left = len(choice.children) - pos
+            child = choice.children[pos]
+            nxt = ("n", choice, need - 1, pos + 1)
+            self._dfs((child, nxt, *rest), used, totals, cost, assign, relied | {id(child)})
+            if left - 1 >= need:
+                skip = ("n", choice, need, pos + 1)
+                self._dfs((skip, *rest), used, totals, cost, assign, relied)
+        elif isinstance(goal, ItemLeaf):
+            self._item(goal, rest, used, totals, cost, assign, relied)
+        elif isinstance(goal, AmountLeaf):
+            self._amount(goal, rest, used, totals, cost, assign, relied)
+        else:
+            assert isinstance(goal, CompetencyLeaf)
+            result = LeafResult(active=True)
+            if not self.p.competency_met[goal.index]:
+                if self.mode == "sources":
+                    return
+                result.missing = 1
+                cost = (cost[0], cost[1] + self.p.missing_cost[goal.index], cost[2] + 1)
+            self._dfs(rest, used, totals, cost, {**assign, goal.index: result}, relied)
+
+    def _take(self, a: int, used: int, totals: tuple[float, ...]) -> tuple[float, ...] | None:
+        """Limit totals after counting achievement `a`, or None if an `at most` breaks."""
+        new = list(totals)
+        for k, lim in enumerate(self.p.limits):
+            v = self.limit_values[k][a]
+            if v:
+                new[k] += v
+                if lim.bound == "at most" and new[k] > lim.amount + 1e-9:
+                    return None
+        return tuple(new)
+
+    def _available(self, leaf: LeafNode, used: int) -> list[int]:
+        return [a for a in self.p.eligible[leaf.index] if not self.p.conflicts[a] & used]
+
+    def _item(
+        self,
+        leaf: ItemLeaf,
+        rest: tuple[object, ...],
+        used: int,
+        totals: tuple[float, ...],
+        cost: tuple[float, float, float],
+        assign: dict[int, LeafResult],
+        relied: frozenset[int],
+    ) -> None:
+        avail = self._available(leaf, used)
+        free = [a for a in avail if self.free[a]]
+        options = free[:1] if free else self._distinct(avail)
+        for a in options:
+            new_totals = self._take(a, used, totals)
+            if new_totals is None:
+                continue
+            result = LeafResult([a], 0.0, True)
+            self._dfs(rest, used | (1 << a), new_totals, cost, {**assign, leaf.index: result}, relied)
+            if free:
+                return
+        if self.mode == "least":
+            result = LeafResult([], 1.0, True)
+            new_cost = (cost[0], cost[1] + self.p.missing_cost[leaf.index], cost[2] + 1)
+            self._dfs(rest, used, totals, new_cost, {**assign, leaf.index: result}, relied)
+
+    def _distinct(self, avail: list[int]) -> list[int]:
+        """One representative of each group of interchangeable achievements."""
+        seen: set[tuple[object, ...]] = set()
+        out: list[int] = []
+        p = self.p
+        for a in avail:
+            c = p.achievements[a]
+            if p.conflicts[a] != (1 << a):
+                out.append(a)
+                continue
+            sig = (
+                frozenset(self.users[a]),
+                c.credits,
+                c.hours,
+                c.grade_rank,
+                c.date_ordinal,
+                tuple((lim.members >> a) & 1 for lim in p.limits),
+            )
+            if sig not in seen:
+                seen.add(sig)
+                out.append(a)
+        return out
+
+    def _amount(
+        self,
+        leaf: AmountLeaf,
+        rest: tuple[object, ...],
+        used: int,
+        totals: tuple[float, ...],
+        cost: tuple[float, float, float],
+        assign: dict[int, LeafResult],
+        relied: frozenset[int],
+    ) -> None:
+        avail = [a for a in self._available(leaf, used) if value_of(self.p.achievements[a], leaf.unit) > 0]
+        # classes of interchangeable achievements; free ones first, larger values first
+        classes: dict[tuple[object, ...], list[int]] = {}
+        for a in avail:
+            c = self.p.achievements[a]
+            if self.p.conflicts[a] != (1 << a):
+                key: tuple[object, ...] = ("single", a)
+            else:
+                key = (
+                    "class",
+                    self.free[a],
+                    value_of(c, leaf.unit),
+                    frozenset(self.users[a]),
+                    tuple((lim.members >> a) & 1 for lim in self.p.limits),
+                    c.grade_rank if self.mode == "sources" else 0,
+                    c.date_ordinal if self.mode == "sources" else 0,
+                )
+            classes.setdefault(key, []).append(a)
+        ordered = sorted(
+            classes.values(),
+            key=lambda members: (
+                not self.free[members[0]],
+                -value_of(self.p.achievements[members[0]], leaf.unit),
+                self.p.achievements[members[0]].sort_key,
+            ),
+        )
+
+        def choose(k: int, need: float, picked: list[int], u: int, t: tuple[float, ...]) -> None:
+            if need <= 1e-9 or k == len(ordered):
+                if need > 1e-9 and self.mode == "sources":
+                    return
+                missing = max(need, 0.0)
+                result = LeafResult(list(picked), missing, True)
+                new_cost = cost
+                if missing > 1e-9:
+                    new_cost = (cost[0], cost[1] + self._amount_cost(leaf, missing), cost[2] + 1)
+                self._dfs(rest, u, t, new_cost, {**assign, leaf.index: result}, relied)
+                return
+            members = [a for a in ordered[k] if not self.p.conflicts[a] & u]
+            v = value_of(self.p.achievements[ordered[k][0]], leaf.unit) if members else 1.0
+            most = min(len(members), math.ceil(need / v - 1e-9)) if members else 0
+            fewest = most if members and self.free[members[0]] else 0
+            for n in range(most, fewest - 1, -1):
+                t2: tuple[float, ...] | None = t
+                u2 = u
+                for a in members[:n]:
+                    if t2 is None:
+                        break
+                    t2 = self._take(a, u2, t2)
+                    u2 |= 1 << a
+                if t2 is None:
+                    continue
+                choose(k + 1, need - n * v, [*picked, *members[:n]], u2, t2)
+
+        choose(0, leaf.amount, [], used, totals)
+
+    def _amount_cost(self, leaf: AmountLeaf, missing: float) -> float:
+        if leaf.unit == "credits":
+            return missing
+        if leaf.unit == "hours":
+            return missing / self.p.hours_per_credit
+        return missing * self.p.missing_cost[leaf.index]
+
+    # ---------------------------------------------------------------- limits
+    def _finish(
+        self,
+        used: int,
+        totals: tuple[float, ...],
+        cost: tuple[float, float, float],
+        assign: dict[int, LeafResult],
+        relied: frozenset[int],
+    ) -> None:
+        short = self._shortfalls(totals)
+        if any(short):
+            extended = self._extend(used, totals, assign)
+            if extended is not None:
+                used, totals, assign = extended
+                short = self._shortfalls(totals)
+        if any(short):
+            if self.mode == "sources":
+                return
+            extra = sum(
+                s if lim.unit == "credits" else s / lim.hours_per_credit if lim.unit == "hours" else s
+                for s, lim in zip(short, self.p.limits, strict=True)
+            )
+            cost = (cost[0], cost[1] + extra, cost[2] + sum(1 for s in short if s))
+        penalty = self._second_copies(used, assign)
+        if self.mode == "least":
+            key: tuple[float, ...] = (float(penalty), cost[1], cost[2])
+        else:
+            key = self._source_key(used)
+        if self.best is None or key < self.best.key:
+            self.best = Allocation(key, dict(assign), used, short, set(relied))
+
+    def _shortfalls(self, totals: tuple[float, ...]) -> list[float]:
+        return [
+            max(0.0, lim.amount - totals[k]) if lim.bound == "at least" else 0.0
+            for k, lim in enumerate(self.p.limits)
+        ]
+
+    def _extend(
+        self, used: int, totals: tuple[float, ...], assign: dict[int, LeafResult]
+    ) -> tuple[int, tuple[float, ...], dict[int, LeafResult]] | None:
+        """Count more achievements (in amount leaves, or free identifier leaves) to meet
+        `at least` limits. Exact: tries every subset, cheapest first, by depth-first search."""
+        p = self.p
+        slots: list[tuple[int, int]] = []  # (achievement, leaf)
+        taken_items = {i for i, r in assign.items() if r.used}
+        for leaf in p.leaves:
+            if isinstance(leaf, CompetencyLeaf):
+                continue
+            if isinstance(leaf, ItemLeaf) and leaf.index in taken_items:
+                continue
+            for a in p.eligible[leaf.index]:
+                if isinstance(leaf, AmountLeaf) and value_of(p.achievements[a], leaf.unit) <= 0:
+                    continue
+                if not (used >> a) & 1:
+                    slots.append((a, leaf.index))
+        found: list[tuple[int, tuple[float, ...], dict[int, LeafResult]]] = []
+
+        def go(i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]) -> bool:
+            if not any(self._shortfalls(t)):
+                merged = dict(assign)
+                for leaf_index, acs in extra.items():
+                    old = merged.get(leaf_index, LeafResult(active=True))
+                    merged[leaf_index] = LeafResult([*old.used, *acs], old.missing, True)
+                found.append((u, t, merged))
+                return True
+            if i == len(slots):
+                return False
+            a, leaf_index = slots[i]
+            leaf = p.leaves[leaf_index]
+            capacity_ok = not (isinstance(leaf, ItemLeaf) and extra.get(leaf_index))
+            if capacity_ok and not p.conflicts[a] & u:
+                t2 = self._take(a, u, t)
+                if t2 is not None:
+                    e2 = {**extra, leaf_index: [*extra.get(leaf_index, []), a]}
+                    if go(i + 1, u | (1 << a), t2, e2):
+                        return True
+            return go(i + 1, u, t, extra)
+
+        go(0, used, totals, {})
+        return found[0] if found else None
+
+    def _second_copies(self, used: int, assign: dict[int, LeafResult]) -> int:
+        held = {self.p.achievements[a].item for a in range(len(self.p.achievements)) if (used >> a) & 1}
+        count = 0
+        for index, r in assign.items():
+            leaf = self.p.leaves[index]
+            if isinstance(leaf, ItemLeaf) and r.missing and leaf.item in held:
+                count += 1
+        return count
+
+    def _source_key(self, used: int) -> tuple[float, ...]:
+        picked = [self.p.achievements[a] for a in range(len(self.p.achievements)) if (used >> a) & 1]
+        worst = min((c.grade_rank for c in picked), default=0)
+        dates = sorted((c.date_ordinal for c in picked), reverse=True)
+        # smaller is better: fewer sources, better worst grade, more recent dates
+        return (0.0, 0.0, 0.0, float(len(picked)), float(-worst), *(-float(d) for d in dates))
+
+
+def solve(problem: Problem, mode: Mode = "least") -> Allocation | None:
+    """The best allocation for `mode`, or None when `sources` finds no complete one."""
+    return _Search(problem, mode).run()
+
+
+Predicate = Callable[[int], bool]

@@ -1,0 +1,71 @@
+"""`stackrules evaluate --rules RULES RECORD`: the report for each learner in a record file.
+
+`--format json` (default) prints one JSON object for one learner and an array for several;
+`jsonl` one object per line; `text` a readable audit. A rule set with errors prints its
+diagnostics and exits 1; a record that cannot be read exits 3 after reporting, with `jsonl`
+and `text`, every learner that could be read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import click
+
+from stackrules import evaluate as evaluate_record
+from stackrules import load_rules
+from stackrules.cli.common import EXIT_RECORD_ERRORS, EXIT_RULE_ERRORS, IsoDate, print_diagnostics
+from stackrules.records import LearnerRecord, RecordError, read_records
+from stackrules.report import Report, dumps, report_to_json
+from stackrules.textreport import render_text
+
+
+@click.command("evaluate")
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=str),
+    help="A rule file or folder of .stack files (repeatable; read as one rule set).",
+)
+@click.argument("record", type=click.Path(path_type=str))
+@click.option("--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "jsonl", "text"]),
+    default="json",
+    show_default=True,
+    help="One JSON document, JSON Lines, or a readable audit.",
+)
+def evaluate_command(rules: tuple[str, ...], record: str, as_of: date | None, fmt: str) -> None:
+    """Evaluate the learners in RECORD (.json, .jsonl or .csv) against a rule set."""
+    ctx = click.get_current_context()
+    compiled, diagnostics = load_rules(rules)
+    if compiled is None:
+        print_diagnostics(diagnostics, err=True)
+        ctx.exit(EXIT_RULE_ERRORS)
+    day = as_of or date.today()
+    reports: list[Report] = []
+    errors: list[RecordError] = []
+    for entry in read_records(record, aliases=compiled.aliases):
+        if isinstance(entry, RecordError):
+            errors.append(entry)
+            continue
+        assert isinstance(entry, LearnerRecord)
+        result = evaluate_record(compiled, entry, day)
+        if fmt == "jsonl":
+            click.echo(dumps(result))
+        elif fmt == "text":
+            click.echo(render_text(result))
+        else:
+            reports.append(result)
+    if errors:
+        for e in errors:
+            click.echo(f"error: {e.render()}", err=True)
+        ctx.exit(EXIT_RECORD_ERRORS)
+    if fmt == "json":
+        docs = [report_to_json(r) for r in reports]
+        click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False))

@@ -1,0 +1,644 @@
+"""Evaluate stage: a rule set, one learner's record and an as-of date in; a report out.
+
+Pure: no I/O, no globals, no clock. The steps follow `semantics.md`:
+
+1. achievements: which record rows count (§1: failed, in progress, expired, unknown, repeats);
+2. a fixpoint of equivalencies (§2) and credentials (§3): each round fires every equivalency
+   and earns every credential that the achievements so far allow, all against the same
+   snapshot, until a round adds nothing;
+3. what remains for credentials in progress (§4), and the audit trail (§5).
+
+Inputs are put in a canonical order first, so the report is the same whatever the order of the
+record's rows or of the rule files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from stackrules import ast, report
+from stackrules.allocate import Allocation, Candidate, LimitSpec, Problem, solve
+from stackrules.dates import add_duration, subtract_duration
+from stackrules.graph import Facts, RuleGraph, Target
+from stackrules.model import (
+    AmountLeaf,
+    Choice,
+    CompetencyLeaf,
+    Credential,
+    Equivalency,
+    ItemLeaf,
+    LeafNode,
+    Limit,
+    Node,
+    RuleSet,
+    grade_rank,
+)
+from stackrules.records import Achievement, LearnerRecord
+from stackrules.selectors import SelectorIndex, matches_selector
+
+Origin = Literal["record", "granted", "earned", "held"]
+LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
+
+
+@dataclass(slots=True, eq=False)
+class Ach:
+    """One counting achievement, as the evaluator sees it."""
+
+    item: str
+    issuer: str
+    kind: str
+    grade: str | None
+    credits: float | None
+    hours: float | None
+    completed_on: date | None
+    subject: str | None
+    level: float | None
+    tags: frozenset[str]
+    competencies: dict[str, int]
+    origin: Origin
+    atoms: int  # the record achievements (and earned credentials) this rests on, as bits
+    firing: int = -1  # the firing that granted it
+    transfer: bool = False
+    rule: str | None = None
+    where: str | None = None
+    sources: tuple[Ach, ...] = ()
+    sort_key: tuple[object, ...] = ()
+
+    def facts(self) -> Facts:
+        return Facts(
+            self.item, self.issuer, self.kind, self.subject, self.tags, self.competencies.keys()
+        )
+
+    def conflicts_with(self, other: Ach) -> bool:
+        if self is other:
+            return True
+        if self.firing >= 0 and self.firing == other.firing:
+            return False  # grants of one firing may be counted together
+        return bool(self.atoms & other.atoms)
+
+
+@dataclass(slots=True)
+class Firing:
+    equivalency: Equivalency
+    sources: list[Ach]
+    grants: list[Ach]
+
+
+@dataclass(slots=True)
+class Outcome:
+    credential: Credential
+    allocation: Allocation
+    achs: list[Ach]
+    earned_on: date | None = None
+
+
+@dataclass(slots=True)
+class _State:
+    achs: list[Ach] = field(default_factory=list)
+    firings: list[Firing] = field(default_factory=list)
+    fired: set[int] = field(default_factory=set)
+    earned: dict[str, Outcome] = field(default_factory=dict)
+    next_atom: int = 0
+
+
+# ---------------------------------------------------------------- modifiers
+
+
+def modifier_reason(mod: ast.Modifier, ach: Ach, as_of: date) -> str | None:
+    """Why `mod` excludes the achievement (a not_counted reason), or None when it holds."""
+    if isinstance(mod, ast.MinGrade):
+        if ach.grade is None or ach.grade == "P":
+            return None
+        return None if grade_rank(ach.grade) >= grade_rank(mod.grade) else "below-minimum-grade"
+    d = ach.completed_on
+    if isinstance(mod, ast.Within):
+        if d is None:
+            return "too-old"
+        return None if d >= subtract_duration(as_of, mod.duration) else "too-old"
+    if d is None:
+        return "outside-dates"
+    if isinstance(mod, ast.CompletedAfter):
+        return None if d > mod.on else "outside-dates"
+    return None if d < mod.on else "outside-dates"
+
+
+def first_failure(mods: Sequence[ast.Modifier], ach: Ach, as_of: date) -> str | None:
+    for mod in mods:
+        reason = modifier_reason(mod, ach, as_of)
+        if reason:
+            return reason
+    return None
+
+
+def in_window(window: ast.Window | None, day: date | None) -> bool:
+    if window is None or day is None:
+        return True
+    return window.start <= day and (window.end is None or day <= window.end)
+
+
+# ---------------------------------------------------------------- the evaluator
+
+
+class Evaluator:
+    """Evaluates learner records against one compiled rule set. Reusable and stateless."""
+
+    def __init__(self, rules: RuleSet, graph: RuleGraph | None = None, use_index: bool = True) -> None:
+        """`use_index=False` evaluates every rule for every learner (the naive baseline the
+        benchmark compares against; results are identical)."""
+        self.rules = rules
+        self.graph = graph or RuleGraph(rules)
+        self.selectors = SelectorIndex(rules)
+        self.use_index = use_index
+        self._all_targets: set[Target] = {("credential", c) for c in rules.credentials} | {
+            ("equivalency", k) for k in range(len(rules.equivalencies))
+        }
+
+    def _targets(self, achs: Sequence[Ach]) -> set[Target]:
+        if not self.use_index:
+            return set(self._all_targets)
+        return self.graph.targets(a.facts() for a in achs)
+
+    # ------------------------------------------------------------ §1 achievements
+    def _record_ach(self, a: Achievement, atom: int) -> Ach:
+        item = self.rules.items.get(a.item)
+        issuer = a.item.split(":", 1)[0]
+        credits = a.credits if a.credits is not None else (item.credits if item else None)
+        hours = a.hours if a.hours is not None else (item.hours if item else None)
+        rate = self.rules.issuers[issuer].hours_per_credit if issuer in self.rules.issuers else None
+        if rate:
+            if credits is None and hours is not None:
+                credits = hours / rate
+            elif hours is None and credits is not None:
+                hours = credits * rate
+        comps = dict(item.teaches) if item else {}
+        for comp, level in a.competencies.items():
+            rank = self.rules.level_rank(level)
+            comps[comp] = max(comps.get(comp, -1), rank)
+        origin: Origin = "held" if item is not None and item.is_credential else "record"
+        return Ach(
+            item=a.item,
+            issuer=issuer,
+            kind=item.kind if item else "item",
+            grade=a.grade,
+            credits=credits,
+            hours=hours,
+            completed_on=a.completed_on,
+            subject=a.subject if a.subject is not None else (item.subject if item else None),
+            level=float(a.level) if a.level is not None else (item.level if item else None),
+            tags=frozenset(a.tags) if a.tags else (item.tags if item else frozenset()),
+            competencies=comps,
+            origin=origin,
+            atoms=1 << atom,
+            sort_key=_achievement_key(a),
+        )
+
+    def _base_reason(self, a: Achievement, as_of: date) -> str | None:
+        issuer_code = a.item.split(":", 1)[0]
+        if a.item not in self.rules.items and issuer_code not in self.rules.mentioned_issuers:
+            return "unknown"
+        if a.status == "in-progress":
+            return "in-progress"
+        if a.status in ("failed", "withdrawn") or a.grade == "F":
+            return "failed"
+        issuer = self.rules.issuers.get(issuer_code)
+        passing = issuer.passing_grade if issuer else "D-"
+        if a.grade is not None and a.grade != "P" and grade_rank(a.grade) < grade_rank(passing):
+            return "failed"
+        expiry = a.expires_on
+        item = self.rules.items.get(a.item)
+        if expiry is None and item is not None and item.valid_for and a.completed_on:
+            expiry = add_duration(a.completed_on, item.valid_for)
+        if expiry is not None and expiry < as_of:
+            return "expired"
+        return None
+
+    def _achievements(
+        self, record: LearnerRecord, as_of: date
+    ) -> tuple[list[tuple[Achievement, Ach]], list[report.NotCounted]]:
+        rows = sorted(record.achievements, key=_achievement_key)
+        not_counted: list[report.NotCounted] = []
+        reasons = [self._base_reason(a, as_of) for a in rows]
+        # repeats: group attempts of non-repeatable items
+        by_item: dict[str, list[int]] = {}
+        for i, a in enumerate(rows):
+            item = self.rules.items.get(a.item)
+            if item is not None and item.repeatable:
+                continue
+            by_item.setdefault(a.item, []).append(i)
+        for item_id, attempts in by_item.items():
+            if len(attempts) < 2:
+                continue
+            issuer = self.rules.issuers.get(item_id.split(":", 1)[0])
+            if issuer is not None and issuer.repeats == "latest":
+                completed = [
+                    i for i in attempts if rows[i].status in ("completed", "failed")
+                ]
+                keep = max(completed, key=lambda i: _recency(rows[i]), default=None)
+            else:
+                counting = [i for i in attempts if reasons[i] is None]
+                keep = max(
+                    counting,
+                    key=lambda i: (grade_rank(rows[i].grade), _recency(rows[i])),
+                    default=None,
+                )
+            for i in attempts:
+                if i != keep and reasons[i] is None:
+                    reasons[i] = "repeat"
+        counting: list[tuple[Achievement, Ach]] = []
+        for i, a in enumerate(rows):
+            if reasons[i] is None:
+                counting.append((a, self._record_ach(a, len(counting))))
+            else:
+                detail = "repeated attempt; another attempt counts" if reasons[i] == "repeat" else None
+                not_counted.append(
+                    report.NotCounted(item=a.item, reason=reasons[i], detail=detail)  # type: ignore[arg-type]
+                )
+        return counting, not_counted
+
+    # ------------------------------------------------------------ matching
+    def eligible(self, leaf: LeafNode, ach: Ach, as_of: date) -> bool:
+        return self.names(leaf, ach) and first_failure(leaf.modifiers, ach, as_of) is None
+
+    def names(self, leaf: LeafNode, ach: Ach) -> bool:
+        """Whether the leaf names or selects this achievement, modifiers aside."""
+        if isinstance(leaf, ItemLeaf):
+            return ach.item == leaf.item
+        if isinstance(leaf, CompetencyLeaf):
+            return ach.competencies.get(leaf.competency, -1) >= leaf.level
+        if leaf.ids is not None:
+            return ach.item in leaf.ids
+        assert leaf.selector is not None
+        return matches_selector(leaf.selector, ach)
+
+    def _problem(
+        self,
+        roots: Sequence[Node],
+        leaves: Sequence[LeafNode],
+        limits: Sequence[Limit],
+        achs: Sequence[Ach],
+        as_of: date,
+        hours_per_credit: float,
+    ) -> tuple[Problem, list[Ach]]:
+        # Only achievements some leaf accepts take part; canonical order keeps ties stable.
+        per_leaf: list[list[Ach]] = []
+        pool: dict[int, Ach] = {}
+        for leaf in leaves:
+            ok = [a for a in achs if self.eligible(leaf, a, as_of)]
+            if isinstance(leaf, AmountLeaf):
+                ok = [a for a in ok if _value(a, leaf.unit) > 0]
+            per_leaf.append(ok)
+            if not isinstance(leaf, CompetencyLeaf):
+                for a in ok:
+                    pool[id(a)] = a
+        local = sorted(pool.values(), key=_allocation_order)
+        position = {id(a): k for k, a in enumerate(local)}
+        conflicts = []
+        for a in local:
+            mask = 0
+            for k, b in enumerate(local):
+                if a.conflicts_with(b):
+                    mask |= 1 << k
+            conflicts.append(mask)
+        eligible = [
+            sorted(position[id(a)] for a in ok) if not isinstance(leaf, CompetencyLeaf) else []
+            for leaf, ok in zip(leaves, per_leaf, strict=True)
+        ]
+        specs = []
+        for lim in limits:
+            members = 0
+            for k, a in enumerate(local):
+                if self._limit_selects(lim, a, as_of):
+                    members |= 1 << k
+            specs.append(LimitSpec(lim.bound, lim.amount, lim.unit, members, hours_per_credit))
+        problem = Problem(
+            roots=roots,
+            leaves=leaves,
+            achievements=[_candidate(a) for a in local],
+            eligible=eligible,
+            conflicts=conflicts,
+            limits=specs,
+            competency_met=[bool(ok) for ok in per_leaf],
+            missing_cost=[self.selectors.missing_cost(leaf) for leaf in leaves],
+            hours_per_credit=hours_per_credit,
+        )
+        return problem, local
+
+    def _limit_selects(self, lim: Limit, ach: Ach, as_of: date) -> bool:
+        if lim.ids is not None and ach.item not in lim.ids:
+            return False
+        if lim.selector is not None and not matches_selector(lim.selector, ach):
+            return False
+        return first_failure(lim.modifiers, ach, as_of) is None
+
+    # ------------------------------------------------------------ §2 equivalencies
+    def _fire(self, eq: Equivalency, k: int, achs: Sequence[Ach], state: _State, as_of: date) -> bool:
+        window_ok = [a for a in achs if in_window(eq.window, a.completed_on)]
+        problem, local = self._problem((eq.source,), eq.leaves, (), window_ok, as_of, 15.0)
+        best = solve(problem, "sources")
+        if best is None:
+            return False
+        state.fired.add(k)
+        sources = [local[i] for i in range(len(local)) if (best.used >> i) & 1]
+        firing_id = len(state.firings)
+        grants: list[Ach] = []
+        if not eq.no_credit:
+            atoms = 0
+            for s in sources:
+                atoms |= s.atoms
+            for g in eq.grants:
+                granted = self._grant(eq, g.item, sources, atoms, firing_id, g, as_of)
+                if granted is None:
+                    continue
+                if any(a.item == granted.item and a.atoms == atoms for a in state.achs):
+                    continue  # already held from the same evidence: adds nothing
+                grants.append(granted)
+            if not grants:
+                return False
+        state.firings.append(Firing(eq, sources, grants))
+        state.achs.extend(grants)
+        return True
+
+    def _grant(
+        self,
+        eq: Equivalency,
+        ident: str,
+        sources: list[Ach],
+        atoms: int,
+        firing: int,
+        spec: object,
+        as_of: date,
+    ) -> Ach | None:
+        from stackrules.model import GrantSpec
+
+        assert isinstance(spec, GrantSpec)
+        item = self.rules.items.get(ident)
+        issuer = ident.split(":", 1)[0]
+        credits = spec.credits if spec.credits is not None else (item.credits if item else None)
+        hours = spec.hours if spec.hours is not None else (item.hours if item else None)
+        rate = self.rules.issuers[issuer].hours_per_credit if issuer in self.rules.issuers else None
+        if rate:
+            if credits is None and hours is not None:
+                credits = hours / rate
+            elif hours is None and credits is not None:
+                hours = credits * rate
+        dated = [s.completed_on for s in sources if s.completed_on is not None]
+        completed = max(dated) if dated else None
+        if item is not None and item.valid_for and completed is not None:
+            if add_duration(completed, item.valid_for) < as_of:
+                return None
+        letters = [s.grade for s in sources if s.grade in LETTERS]
+        if letters:
+            grade: str | None = min(letters, key=grade_rank)
+        elif any(s.grade == "P" for s in sources):
+            grade = "P"
+        else:
+            grade = None
+        return Ach(
+            item=ident,
+            issuer=issuer,
+            kind=item.kind if item else "item",
+            grade=grade,
+            credits=credits,
+            hours=hours,
+            completed_on=completed,
+            subject=spec.subject if spec.subject is not None else (item.subject if item else None),
+            level=spec.level if spec.level is not None else (item.level if item else None),
+            tags=item.tags if item else frozenset(),
+            competencies=dict(item.teaches) if item else {},
+            origin="granted",
+            atoms=atoms,
+            firing=firing,
+            transfer=any(s.issuer != issuer or s.transfer for s in sources),
+            rule=eq.rule,
+            where=eq.where,
+            sources=tuple(sources),
+            sort_key=("granted", ident, eq.order, tuple(s.sort_key for s in sources)),
+        )
+
+    # ------------------------------------------------------------ §3 credentials
+    def version(self, ident: str, catalog_date: date) -> Credential | None:
+        versions = self.rules.credentials[ident]
+        for v in versions:
+            if in_window(v.window, catalog_date) or v.window is None:
+                return v
+        started = [v for v in versions if v.window is not None and v.window.start <= catalog_date]
+        return started[-1] if started else None
+
+    def _earn(
+        self, cred: Credential, achs: Sequence[Ach], as_of: date
+    ) -> Outcome | None:
+        problem, local = self._problem(
+            [r.root for r in cred.requirements],
+            cred.leaves,
+            cred.limits,
+            achs,
+            as_of,
+            cred.hours_per_credit,
+        )
+        best = solve(problem, "least")
+        if best is None or not best.complete or any(best.limit_shortfall):
+            return None
+        return Outcome(cred, best, local, self._earliest(cred, achs, as_of))
+
+    def _earliest(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> date | None:
+        """The least latest completion date over every allocation that earns it."""
+        dates = sorted({a.completed_on for a in achs if a.completed_on is not None})
+
+        def feasible(limit: date | None) -> bool:
+            allowed = [a for a in achs if a.completed_on is None or (limit and a.completed_on <= limit)]
+            problem, _ = self._problem(
+                [r.root for r in cred.requirements], cred.leaves, cred.limits, allowed, as_of,
+                cred.hours_per_credit,
+            )
+            best = solve(problem, "least")
+            return best is not None and best.complete and not any(best.limit_shortfall)
+
+        if feasible(None):
+            return None
+        lo, hi = 0, len(dates) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if feasible(dates[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        return dates[lo] if dates else None
+
+    def _earned_ach(self, outcome: Outcome, state: _State, as_of: date) -> Ach | None:
+        cred = outcome.credential
+        item = self.rules.items[cred.id]
+        if cred.valid_for and outcome.earned_on and add_duration(outcome.earned_on, cred.valid_for) < as_of:
+            return None  # expired: reported, but counts toward nothing else
+        atom = state.next_atom
+        state.next_atom += 1
+        return Ach(
+            item=cred.id,
+            issuer=item.issuer,
+            kind=cred.kind,
+            grade=None,
+            credits=cred.credits,
+            hours=cred.hours,
+            completed_on=outcome.earned_on,
+            subject=item.subject,
+            level=item.level,
+            tags=item.tags,
+            competencies={},
+            origin="earned",
+            atoms=1 << atom,
+            sort_key=("earned", cred.id),
+        )
+
+    # ------------------------------------------------------------ the fixpoint
+    def evaluate(self, record: LearnerRecord, as_of: date) -> report.Report:
+        catalog_date = record.catalog_date or as_of
+        counting, not_counted = self._achievements(record, as_of)
+        state = _State(achs=[ach for _, ach in counting], next_atom=len(counting))
+        held = sorted({a.item for a in state.achs if a.origin == "held"})
+        versions: dict[str, Credential] = {}
+        pending: set[Target] = self._targets(state.achs)
+        touched: set[Target] = set(pending)
+        while pending:
+            snapshot = list(state.achs)
+            new: list[Ach] = []
+            for kind, key in sorted(pending, key=_target_order):
+                if kind == "equivalency":
+                    k = int(key)
+                    if k in state.fired:
+                        continue
+                    before = len(state.achs)
+                    self._fire(self.rules.equivalencies[k], k, snapshot, state, as_of)
+                    new.extend(state.achs[before:])
+                else:
+                    ident = str(key)
+                    if ident in state.earned or ident in held:
+                        continue
+                    cred = versions.get(ident) or self.version(ident, catalog_date)
+                    if cred is None:
+                        continue
+                    versions[ident] = cred
+                    outcome = self._earn(cred, snapshot, as_of)
+                    if outcome is not None:
+                        state.earned[ident] = outcome
+                        ach = self._earned_ach(outcome, state, as_of)
+                        if ach is not None:
+                            state.achs.append(ach)
+                            new.append(ach)
+            pending = self._targets(new) - self.graph.always if new else set()
+            touched |= pending
+        return self._report(record, as_of, catalog_date, state, versions, touched, not_counted, counting, held)
+
+    # ------------------------------------------------------------ §4, §5 the report
+    def _report(
+        self,
+        record: LearnerRecord,
+        as_of: date,
+        catalog_date: date,
+        state: _State,
+        versions: dict[str, Credential],
+        touched: set[Target],
+        not_counted: list[report.NotCounted],
+        counting: list[tuple[Achievement, Ach]],
+        held: list[str],
+    ) -> report.Report:
+        from stackrules.explain import Explainer
+
+        explainer = Explainer(self, as_of, state.achs)
+        used: set[int] = set()
+        earned: list[report.EarnedCredential] = []
+        for ident in sorted(state.earned):
+            outcome = state.earned[ident]
+            entry, ids = explainer.earned(outcome)
+            earned.append(entry)
+            used |= ids
+        in_progress: list[report.InProgressCredential] = []
+        for kind, key in sorted(touched, key=_target_order):
+            ident = str(key)
+            if kind != "credential" or ident in state.earned or ident in held:
+                continue
+            cred = versions.get(ident) or self.version(ident, catalog_date)
+            if cred is None:
+                continue
+            result = explainer.in_progress(cred)
+            if result is not None:
+                entry_ip, ids = result
+                in_progress.append(entry_ip)
+                used |= ids
+        transfers = explainer.transfers(state.firings)
+        rejected = explainer.rejected(counting, versions, touched, state.firings)
+        not_counted.extend(entry for entry, _ in rejected)
+        unused = explainer.unused(state.achs, used, {id(a) for _, a in rejected})
+        return report.Report(
+            learner=record.learner,
+            as_of=as_of,
+            catalog_date=record.catalog_date,
+            earned=earned,
+            in_progress=in_progress,
+            transfers=transfers,
+            not_counted=sorted(not_counted, key=lambda n: (n.item, n.reason, n.source or "")),
+            held=held,
+            unused=unused,
+        )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _achievement_key(a: Achievement) -> tuple[object, ...]:
+    """A total, content-only order on record rows (never the order of the file)."""
+    return (
+        a.item,
+        a.completed_on or date.min,
+        a.status,
+        a.grade or "",
+        a.credits if a.credits is not None else -1.0,
+        a.hours if a.hours is not None else -1.0,
+        a.expires_on or date.min,
+        a.subject or "",
+        a.level if a.level is not None else -1,
+        tuple(sorted(a.tags)),
+        tuple(sorted(a.competencies.items())),
+    )
+
+
+def _recency(a: Achievement) -> tuple[date, tuple[object, ...]]:
+    return (a.completed_on or date.min, _achievement_key(a))
+
+
+def _value(a: Ach, unit: str) -> float:
+    if unit == "items":
+        return 1.0
+    v = a.credits if unit == "credits" else a.hours
+    return v or 0.0
+
+
+def _allocation_order(a: Ach) -> tuple[object, ...]:
+    # Record evidence before grants, better grades and newer dates first: the tie-break the
+    # documentation promises when two allocations are equally good.
+    origin_rank = {"record": 0, "held": 0, "earned": 1, "granted": 2}[a.origin]
+    return (
+        origin_rank,
+        -grade_rank(a.grade),
+        -(a.completed_on.toordinal() if a.completed_on else 0),
+        a.item,
+        a.sort_key,
+    )
+
+
+def _candidate(a: Ach) -> Candidate:
+    return Candidate(
+        credits=a.credits,
+        hours=a.hours,
+        item=a.item,
+        grade_rank=grade_rank(a.grade),
+        date_ordinal=a.completed_on.toordinal() if a.completed_on else 0,
+        sort_key=_allocation_order(a),
+    )
+
+
+def _target_order(t: Target) -> tuple[str, str]:
+    kind, key = t
+    return (kind, f"{key:>08}" if isinstance(key, int) else str(key))
+

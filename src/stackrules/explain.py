@@ -1,0 +1,331 @@
+"""Explanations: turn allocations and firings into the report's audit trail.
+
+Takes the evaluator's state (allocations, firings, achievements); returns report entries.
+Every entry points at the rule text that decided it (`file:line`). What remains for a
+credential in progress follows `semantics.md` §4: one entry per requirement node that falls
+short in the allocation that leaves the least to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+from stackrules import report
+from stackrules.allocate import Allocation, solve
+from stackrules.dates import add_duration
+from stackrules.model import (
+    AmountLeaf,
+    Choice,
+    CompetencyLeaf,
+    Credential,
+    ItemLeaf,
+    LeafNode,
+    Node,
+    all_leaves,
+)
+
+if TYPE_CHECKING:
+    from stackrules.evaluate import Ach, Evaluator, Firing, Outcome
+    from stackrules.graph import Target
+    from stackrules.records import Achievement
+
+
+def _order(where: str) -> tuple[str, int]:
+    path, _, line = where.rpartition(":")
+    return (path, int(line) if line.isdigit() else 0)
+
+
+def evidence(a: Ach) -> report.Evidence:
+    return report.Evidence(
+        item=a.item,
+        origin=a.origin,
+        grade=a.grade,
+        credits=a.credits,
+        hours=a.hours,
+        completed_on=a.completed_on,
+        rule=a.rule,
+        source=a.where,
+        sources=[s.item for s in a.sources],
+    )
+
+
+class _Tree:
+    """Reads one allocation against one requirement tree."""
+
+    def __init__(self, alloc: Allocation, achs: Sequence[Ach]) -> None:
+        self.alloc = alloc
+        self.achs = achs
+
+    def used(self, leaf: LeafNode) -> list[Ach]:
+        r = self.alloc.leaves.get(leaf.index)
+        return [self.achs[i] for i in r.used] if r else []
+
+    def holds(self, node: Node) -> bool:
+        if isinstance(node, Choice):
+            return sum(1 for c in node.children if self.holds(c)) >= node.need
+        r = self.alloc.leaves.get(node.index)
+        if r is None or not r.active or r.missing:
+            return False
+        return bool(r.used) or not isinstance(node, ItemLeaf)
+
+    def relied(self, node: Node) -> bool:
+        return id(node) in self.alloc.chosen
+
+
+class Explainer:
+    def __init__(self, evaluator: Evaluator, as_of: date, achs: Sequence[Ach]) -> None:
+        self.ev = evaluator
+        self.as_of = as_of
+        self.achs = achs
+
+    # ------------------------------------------------------------ credentials
+    def _requirements(self, cred: Credential, tree: _Tree) -> tuple[list[report.RequirementResult], set[int]]:
+        results = []
+        used_ids: set[int] = set()
+        for req in cred.requirements:
+            used = [a for leaf in all_leaves([req.root]) for a in tree.used(leaf)]
+            used_ids |= {id(a) for a in used}
+            results.append(
+                report.RequirementResult(
+                    name=req.name,
+                    label=req.label,
+                    met=tree.holds(req.root),
+                    used=[a.item for a in used],
+                    evidence=[evidence(a) for a in used],
+                )
+            )
+        return results, used_ids
+
+    def earned(self, outcome: Outcome) -> tuple[report.EarnedCredential, set[int]]:
+        cred = outcome.credential
+        tree = _Tree(outcome.allocation, outcome.achs)
+        requirements, used_ids = self._requirements(cred, tree)
+        counted = [outcome.achs[i] for i in range(len(outcome.achs)) if (outcome.allocation.used >> i) & 1]
+        limits = []
+        for lim in cred.limits:
+            value = sum(
+                _amount(a, lim.unit) for a in counted if self.ev._limit_selects(lim, a, self.as_of)
+            )
+            met = value <= lim.amount + 1e-9 if lim.bound == "at most" else value >= lim.amount - 1e-9
+            limits.append(report.LimitResult(text=lim.text, source=lim.where, met=met, value=value))
+        expired = bool(
+            cred.valid_for
+            and outcome.earned_on
+            and add_duration(outcome.earned_on, cred.valid_for) < self.as_of
+        )
+        entry = report.EarnedCredential(
+            credential=cred.id,
+            title=cred.title,
+            source=cred.where,
+            completed_on=outcome.earned_on,
+            expired=expired,
+            requirements=requirements,
+            limits=limits,
+        )
+        return entry, used_ids
+
+    def in_progress(self, cred: Credential) -> tuple[report.InProgressCredential, set[int]] | None:
+        problem, local = self.ev._problem(
+            [r.root for r in cred.requirements],
+            cred.leaves,
+            cred.limits,
+            self.achs,
+            self.as_of,
+            cred.hours_per_credit,
+        )
+        started = any(problem.eligible[leaf.index] for leaf in cred.leaves) or any(
+            problem.competency_met[leaf.index]
+            for leaf in cred.leaves
+            if isinstance(leaf, CompetencyLeaf)
+        )
+        if not started:
+            return None
+        alloc = solve(problem, "least")
+        if alloc is None:
+            return None
+        tree = _Tree(alloc, local)
+        requirements, used_ids = self._requirements(cred, tree)
+        held = {local[i].item for i in range(len(local)) if (alloc.used >> i) & 1}
+        remaining: list[tuple[tuple[str, int], report.Remaining]] = []
+        for req in cred.requirements:
+            self._remaining(req.root, req.name, tree, held, remaining, root=True)
+        for k, lim in enumerate(cred.limits):
+            short = alloc.limit_shortfall[k] if k < len(alloc.limit_shortfall) else 0.0
+            if short > 1e-9:
+                options: list[str] = []
+                if lim.ids is not None:
+                    options = sorted(i for i in lim.ids if i not in held)
+                elif lim.selector is not None:
+                    options = [e.id for e in self.ev.selectors.matching(lim.selector) if e.id not in held][:50]
+                remaining.append(
+                    (("limit", k), report.Remaining(requirement="limit", need=round(short, 6), unit=lim.unit, options=options))
+                )
+        remaining.sort(key=lambda pair: pair[0])
+        entry = report.InProgressCredential(
+            credential=cred.id,
+            title=cred.title,
+            source=cred.where,
+            remaining=[r for _, r in remaining],
+            requirements=requirements,
+            remaining_credits=round(alloc.key[1], 6),
+        )
+        return entry, used_ids
+
+    def _remaining(
+        self,
+        node: Node,
+        name: str,
+        tree: _Tree,
+        held: set[str],
+        out: list[tuple[tuple[str, int], report.Remaining]],
+        root: bool = False,
+    ) -> None:
+        first = _first_leaf(node)
+        if isinstance(node, ItemLeaf):
+            if root and not tree.holds(node):
+                out.append(((name, first), report.Remaining(requirement=name, need=1, unit="items", options=[node.item])))
+            return
+        if isinstance(node, CompetencyLeaf):
+            if root and not tree.holds(node):
+                options = self.ev.selectors.teaching(node.competency, node.level)
+                out.append(((name, first), report.Remaining(requirement=name, need=1, unit="items", options=options)))
+            return
+        if isinstance(node, AmountLeaf):
+            r = tree.alloc.leaves.get(node.index)
+            missing = node.amount if r is None else r.missing
+            if missing > 1e-9:
+                used_items = {a.item for a in tree.used(node)} | held
+                out.append(
+                    (
+                        (name, first),
+                        report.Remaining(
+                            requirement=name,
+                            need=round(missing, 6),
+                            unit=node.unit,
+                            options=self.ev.selectors.options(node, used_items),
+                        ),
+                    )
+                )
+            return
+        if tree.holds(node):
+            return
+        simple = [c for c in node.children if isinstance(c, ItemLeaf | CompetencyLeaf)]
+        missing_simple = [c for c in simple if not tree.holds(c)]
+        if node.form == "all":
+            need = len(missing_simple)
+        else:
+            need = node.need - sum(1 for c in node.children if tree.holds(c))
+        if need > 0:
+            options: list[str] = []
+            for c in missing_simple:
+                if isinstance(c, ItemLeaf):
+                    options.append(c.item)
+                else:
+                    options.extend(self.ev.selectors.teaching(c.competency, c.level)[:1])
+            out.append(((name, first), report.Remaining(requirement=name, need=need, unit="items", options=_dedupe(options))))
+        for c in node.children:
+            if isinstance(c, ItemLeaf | CompetencyLeaf):
+                continue
+            if (node.form == "all" or tree.relied(c)) and not tree.holds(c):
+                self._remaining(c, name, tree, held, out)
+
+    # ------------------------------------------------------------ transfers
+    def transfers(self, firings: Sequence[Firing]) -> list[report.Transfer]:
+        out = []
+        for f in sorted(firings, key=lambda f: f.equivalency.order):
+            eq = f.equivalency
+            dated = [s.completed_on for s in f.sources if s.completed_on]
+            out.append(
+                report.Transfer(
+                    rule=eq.rule,
+                    source=eq.where,
+                    **{"from": sorted(s.item for s in f.sources)},
+                    grants=[g.item for g in f.grants],
+                    credits=float(sum(g.credits or 0.0 for g in f.grants)),
+                    reason="no-credit" if eq.no_credit else None,
+                    completed_on=max(dated) if dated else None,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------ what did not count
+    def rejected(
+        self,
+        counting: Sequence[tuple[Achievement, Ach]],
+        versions: dict[str, Credential],
+        touched: set[Target],
+        firings: Sequence[Firing],
+    ) -> list[tuple[report.NotCounted, Ach]]:
+        """Record achievements that every rule able to use them turned away (§3)."""
+        from stackrules.evaluate import first_failure, in_window
+
+        rules: list[tuple[tuple[str, int], str, LeafNode, object]] = []
+        for kind, key in touched:
+            if kind == "credential" and str(key) in versions:
+                cred = versions[str(key)]
+                rules.extend((_order(leaf.where), cred.id, leaf, None) for leaf in cred.leaves)
+            elif kind == "equivalency":
+                eq = self.ev.rules.equivalencies[int(key)]
+                rules.extend((_order(leaf.where), eq.rule, leaf, eq) for leaf in eq.leaves)
+        rules.sort(key=lambda r: (r[0], r[1], r[2].index))
+        out: list[tuple[report.NotCounted, Ach]] = []
+        for _, ach in counting:
+            verdicts: list[tuple[str | None, str, str]] = []
+            for _, rule_id, leaf, eq in rules:
+                if isinstance(leaf, CompetencyLeaf) or not self.ev.names(leaf, ach):
+                    continue
+                reason = first_failure(leaf.modifiers, ach, self.as_of)
+                if reason is None and eq is not None:
+                    window = getattr(eq, "window", None)
+                    if not in_window(window, ach.completed_on):
+                        reason = "outside-dates"
+                    elif getattr(eq, "no_credit", False):
+                        reason = "no-credit"
+                verdicts.append((reason, rule_id, leaf.where))
+                if reason is None:
+                    break
+            if verdicts and all(v[0] is not None for v in verdicts):
+                reason, rule_id, where = verdicts[0]
+                entry = report.NotCounted(
+                    item=ach.item,
+                    reason=reason,  # type: ignore[arg-type]
+                    rule=rule_id,
+                    source=where,
+                )
+                out.append((entry, ach))
+        return out
+
+    def unused(self, achs: Sequence[Ach], used: set[int], rejected: set[int]) -> list[str]:
+        """Counting record and granted achievements that no reported allocation relies on,
+        directly or as the source of a grant it uses (fall-through)."""
+        closure: set[int] = set()
+        stack = [a for a in achs if id(a) in used]
+        while stack:
+            a = stack.pop()
+            if id(a) not in closure:
+                closure.add(id(a))
+                stack.extend(a.sources)
+        return sorted(
+            a.item
+            for a in achs
+            if a.origin in ("record", "granted") and id(a) not in closure | rejected
+        )
+
+
+def _amount(a: Ach, unit: str) -> float:
+    if unit == "items":
+        return 1.0
+    v = a.credits if unit == "credits" else a.hours
+    return v or 0.0
+
+
+def _first_leaf(node: Node) -> int:
+    for leaf in all_leaves([node]):
+        return leaf.index
+    return 0
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

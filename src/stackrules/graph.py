@@ -1,0 +1,156 @@
+"""Graph stage: a compiled rule set in, the graph of what counts toward what out.
+
+A :class:`RuleGraph` wraps a NetworkX multigraph with typed nodes (``item``, ``credential``,
+``equivalency``, ``competency``, ``selector``) and typed edges (``counts-toward``, ``grants``,
+``ladders-into``, ``teaches``, ``selects``). The evaluator uses it as an index: from a learner's
+achievements to the only credentials and equivalencies that could use them, so a learner
+touches a handful of rules whatever the size of the catalog. Selectors are indexed by one of
+their positive filters (subject, tag, issuer, kind); a selector with none (`level >= 300`,
+`not transfer`) is consulted for every learner.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import networkx as nx
+
+from stackrules import ast
+from stackrules.model import (
+    AmountLeaf,
+    Choice,
+    CompetencyLeaf,
+    ItemLeaf,
+    LeafNode,
+    Node,
+    RuleSet,
+)
+
+TargetKind = Literal["credential", "equivalency"]
+Target = tuple[TargetKind, str | int]  # credential id, or equivalency position
+Key = tuple[str, str]  # ("item", id) | ("subject", s) | ("tag", t) | ("issuer", i) | ...
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The index keys of one achievement: what a rule could select it by."""
+
+    item: str
+    issuer: str
+    kind: str
+    subject: str | None
+    tags: frozenset[str]
+    competencies: Iterable[str]
+
+    def keys(self) -> Iterable[Key]:
+        yield ("item", self.item)
+        yield ("issuer", self.issuer)
+        yield ("kind", self.kind)
+        if self.subject:
+            yield ("subject", self.subject)
+        for t in self.tags:
+            yield ("tag", t)
+        for c in self.competencies:
+            yield ("competency", c)
+
+
+def selector_keys(selector: ast.Selector) -> list[Key] | None:
+    """Index keys of one positive filter of the selector; None when it has none."""
+    for f in selector.filters:
+        if isinstance(f, ast.SubjectFilter):
+            return [("subject", f.subject)]
+        if isinstance(f, ast.SubjectInFilter):
+            return [("subject", s) for s in f.subjects]
+        if isinstance(f, ast.TaggedFilter):
+            return [("tag", f.tag)]
+        if isinstance(f, ast.IssuerFilter):
+            return [("issuer", f.issuer)]
+        if isinstance(f, ast.KindFilter):
+            return [("kind", f.kind)]
+    return None
+
+
+def needs_nothing(node: Node) -> bool:
+    """Whether the requirement holds for a learner with no achievements at all."""
+    if isinstance(node, Choice):
+        return sum(1 for c in node.children if needs_nothing(c)) >= node.need
+    if isinstance(node, AmountLeaf):
+        return node.amount <= 0
+    return False
+
+
+class RuleGraph:
+    """What counts toward what, as a NetworkX graph, plus the index built from it."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.graph = nx.MultiDiGraph()
+        self._index: dict[Key, set[Target]] = defaultdict(set)
+        self.always: set[Target] = set()
+        for ident, item in rules.items.items():
+            self.graph.add_node(("item", ident), kind="item", title=item.title)
+            for comp, _ in item.teaches:
+                self.graph.add_edge(("item", ident), ("competency", comp), key="teaches")
+        for ident, versions in rules.credentials.items():
+            self.graph.add_node(("credential", ident), kind="credential")
+            for version in versions:
+                self._add_rule(("credential", ident), version.leaves)
+                if not version.requirements or all(
+                    needs_nothing(r.root) for r in version.requirements
+                ):
+                    self.always.add(("credential", ident))
+        for k, eq in enumerate(rules.equivalencies):
+            self.graph.add_node(("equivalency", k), kind="equivalency", rule=eq.rule, where=eq.where)
+            self._add_rule(("equivalency", k), eq.leaves)
+            if needs_nothing(eq.source):
+                self.always.add(("equivalency", k))
+            for g in eq.grants:
+                self.graph.add_edge(("equivalency", k), ("item", g.item), key="grants")
+
+    def _add_rule(self, target: Target, leaves: Iterable[LeafNode]) -> None:
+        for leaf in leaves:
+            keys: list[Key] | None
+            if isinstance(leaf, ItemLeaf):
+                keys = [("item", leaf.item)]
+                edge = "ladders-into" if leaf.item in self.rules.credentials else "counts-toward"
+                self.graph.add_edge(("item", leaf.item), target, key=edge)
+            elif isinstance(leaf, CompetencyLeaf):
+                keys = [("competency", leaf.competency)]
+                self.graph.add_edge(("competency", leaf.competency), target, key="counts-toward")
+            elif leaf.ids is not None:
+                keys = [("item", i) for i in sorted(leaf.ids)]
+                for i in sorted(leaf.ids):
+                    self.graph.add_edge(("item", i), target, key="counts-toward")
+            else:
+                assert leaf.selector is not None
+                keys = selector_keys(leaf.selector)
+                self.graph.add_edge(("selector", str(leaf.selector)), target, key="selects")
+            if keys is None:
+                self.always.add(target)
+            else:
+                for key in keys:
+                    self._index[key].add(target)
+
+    def targets(self, facts: Iterable[Facts]) -> set[Target]:
+        """Every credential and equivalency that could use any of these achievements."""
+        found: set[Target] = set(self.always)
+        index = self._index
+        for f in facts:
+            for key in f.keys():
+                hit = index.get(key)
+                if hit:
+                    found |= hit
+        return found
+
+    def where_counts(self, item: str) -> list[Target]:
+        """Rules reachable from an item through counts, grants and ladders (for advisors)."""
+        node = ("item", item)
+        if node not in self.graph:
+            return []
+        reach = nx.descendants(self.graph, node)
+        return sorted(
+            (n for n in reach if n[0] in ("credential", "equivalency")), key=lambda n: str(n)
+        )

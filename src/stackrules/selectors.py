@@ -1,0 +1,139 @@
+"""Selectors: which achievements and catalog items a `subject … and level >= …` group picks.
+
+`matches_selector` works on anything with the attributes of :class:`Selectable` (an
+evaluator achievement or a catalog entry). :class:`SelectorIndex` answers the advisor's side
+of a selector: which catalog items could fill it, and the cheapest one's cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from stackrules import ast
+from stackrules.model import AmountLeaf, CompetencyLeaf, ItemLeaf, LeafNode, RuleSet
+
+MAX_OPTIONS = 50
+
+
+class Selectable(Protocol):
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def level(self) -> float | None: ...
+    @property
+    def tags(self) -> frozenset[str]: ...
+    @property
+    def transfer(self) -> bool: ...
+
+
+def matches_filter(f: ast.Filter, x: Selectable) -> bool:
+    if isinstance(f, ast.SubjectFilter):
+        return x.subject == f.subject
+    if isinstance(f, ast.SubjectInFilter):
+        return x.subject in f.subjects
+    if isinstance(f, ast.TaggedFilter):
+        return f.tag in x.tags
+    if isinstance(f, ast.IssuerFilter):
+        return x.issuer == f.issuer
+    if isinstance(f, ast.KindFilter):
+        return x.kind == f.kind
+    if isinstance(f, ast.LevelFilter):
+        if x.level is None:
+            return False
+        n = float(f.level)
+        return {
+            "=": x.level == n,
+            ">=": x.level >= n,
+            ">": x.level > n,
+            "<=": x.level <= n,
+            "<": x.level < n,
+        }[f.op]
+    if isinstance(f, ast.TransferFilter):
+        return x.transfer
+    return not matches_filter(f.inner, x)
+
+
+def matches_selector(selector: ast.Selector, x: Selectable) -> bool:
+    return all(matches_filter(f, x) for f in selector.filters)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    id: str
+    issuer: str
+    kind: str
+    subject: str | None
+    level: float | None
+    tags: frozenset[str]
+    transfer: bool
+    cost: float
+
+
+class SelectorIndex:
+    """Catalog items per selector and per competency, computed once per rule set and cached."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        granted_across = set()
+        for eq in rules.equivalencies:
+            for g in eq.grants:
+                granted_across.add(g.item)
+        self.entries = [
+            CatalogEntry(
+                i.id, i.issuer, i.kind, i.subject, i.level, i.tags, i.id in granted_across, i.cost
+            )
+            for i in sorted(rules.items.values(), key=lambda i: i.id)
+        ]
+        self._cache: dict[int, list[CatalogEntry]] = {}
+        self._selectors: dict[int, ast.Selector] = {}
+
+    def matching(self, selector: ast.Selector) -> list[CatalogEntry]:
+        key = id(selector)
+        found = self._cache.get(key)
+        if found is None:
+            found = sorted(
+                (e for e in self.entries if matches_selector(selector, e)),
+                key=lambda e: (e.cost, e.id),
+            )
+            self._cache[key] = found
+            self._selectors[key] = selector  # keep it alive so its id stays unique
+        return found
+
+    def teaching(self, competency: str, level: int) -> list[str]:
+        items = [
+            i
+            for i in self.rules.items.values()
+            if any(c == competency and rank >= level for c, rank in i.teaches)
+        ]
+        return [i.id for i in sorted(items, key=lambda i: (i.cost, i.id))]
+
+    def missing_cost(self, leaf: LeafNode) -> float:
+        """What one missing unit of this leaf costs, in credits (§4)."""
+        if isinstance(leaf, ItemLeaf):
+            item = self.rules.items.get(leaf.item)
+            return item.cost if item else 1.0
+        if isinstance(leaf, CompetencyLeaf):
+            options = self.teaching(leaf.competency, leaf.level)
+            return self.rules.items[options[0]].cost if options else 1.0
+        if leaf.unit != "items":
+            return 1.0
+        costs = [self._cost(i) for i in leaf.listed] if leaf.ids is not None else [
+            e.cost for e in self.matching(leaf.selector)  # type: ignore[arg-type]
+        ]
+        return min(costs, default=1.0)
+
+    def _cost(self, ident: str) -> float:
+        item = self.rules.items.get(ident)
+        return item.cost if item else 1.0
+
+    def options(self, leaf: AmountLeaf, exclude: set[str]) -> list[str]:
+        if leaf.ids is not None:
+            return [i for i in leaf.listed if i not in exclude]
+        assert leaf.selector is not None
+        found = [e.id for e in self.matching(leaf.selector) if e.id not in exclude]
+        return found[:MAX_OPTIONS]

@@ -1,0 +1,104 @@
+"""The text report: one learner's report as an audit a registrar reads and signs.
+
+Takes a :class:`~stackrules.report.Report`; returns plain text. Every decision cites the rule
+that made it (`file:line`), every granted achievement its equivalency and sources.
+"""
+
+from __future__ import annotations
+
+from stackrules.report import Evidence, Remaining, Report, RequirementResult
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _evidence(e: Evidence) -> str:
+    facts = []
+    if e.grade:
+        facts.append(e.grade)
+    if e.credits is not None:
+        facts.append(f"{_num(e.credits)} cr")
+    elif e.hours is not None:
+        facts.append(f"{_num(e.hours)} h")
+    if e.completed_on:
+        facts.append(e.completed_on.isoformat())
+    text = e.item + (f" ({', '.join(facts)})" if facts else "")
+    if e.origin == "granted":
+        text += f" granted by {e.rule} at {e.source} for {' + '.join(e.sources)}"
+    elif e.origin == "earned":
+        text += " earned credential"
+    elif e.origin == "held":
+        text += " credential held"
+    return text
+
+
+def _requirement(r: RequirementResult) -> list[str]:
+    mark = "met" if r.met else "NOT MET"
+    label = r.name if r.label == r.name else f"{r.name} ({r.label})"
+    lines = [f"    [{mark}] {label}" + ("" if r.evidence else ": nothing counted yet")]
+    lines += [f"        - {_evidence(e)}" for e in r.evidence]
+    return lines
+
+
+def _remaining(r: Remaining) -> str:
+    unit = r.unit if r.need != 1 or r.unit != "items" else "item"
+    options = f": {', '.join(r.options)}" if r.options else ""
+    return f"    needs {_num(r.need)} more {unit} for {r.requirement}{options}"
+
+
+def render_text(report: Report) -> str:
+    out = [f"Learner {report.learner}, evaluated as of {report.as_of.isoformat()}"]
+    if report.catalog_date:
+        out[0] += f" (catalog date {report.catalog_date.isoformat()})"
+    out.append("")
+    out.append("EARNED")
+    if not report.earned:
+        out.append("  none")
+    for c in report.earned:
+        when = f", met on {c.completed_on.isoformat()}" if c.completed_on else ""
+        expired = " (EXPIRED: counts toward nothing else)" if c.expired else ""
+        out.append(f"  {c.credential} {c.title} [rule {c.source}]{when}{expired}")
+        for r in c.requirements:
+            out += _requirement(r)
+        for lim in c.limits:
+            state = "holds" if lim.met else "FAILS"
+            out.append(f"    [{state}] {lim.text}: counted {_num(lim.value)} [rule {lim.source}]")
+    out.append("")
+    out.append("IN PROGRESS")
+    if not report.in_progress:
+        out.append("  none")
+    for p in report.in_progress:
+        out.append(
+            f"  {p.credential} {p.title} [rule {p.source}]: "
+            f"{_num(p.remaining_credits)} credits of work remain"
+        )
+        for r in p.requirements:
+            out += _requirement(r)
+        out += [_remaining(r) for r in p.remaining]
+    out.append("")
+    out.append("TRANSFER CREDIT")
+    if not report.transfers:
+        out.append("  none")
+    for t in report.transfers:
+        granted = " + ".join(t.grants) if t.grants else "no credit"
+        out.append(
+            f"  {' + '.join(t.from_)} => {granted}, {_num(t.credits)} credits "
+            f"[rule {t.rule} at {t.source}]"
+        )
+    out.append("")
+    out.append("DID NOT COUNT")
+    if not report.not_counted:
+        out.append("  nothing")
+    for n in report.not_counted:
+        where = f" [rule {n.rule} at {n.source}]" if n.source else ""
+        detail = f": {n.detail}" if n.detail else ""
+        out.append(f"  {n.item}: {n.reason}{detail}{where}")
+    if report.held:
+        out.append("")
+        out.append("HELD (awarded earlier)")
+        out += [f"  {h}" for h in report.held]
+    out.append("")
+    out.append("NOT USED BY ANY CREDENTIAL")
+    out += [f"  {u}" for u in report.unused] or ["  nothing"]
+    return "\n".join(out) + "\n"
