@@ -147,7 +147,13 @@ class Explainer:
             return None
         tree = _Tree(alloc, local)
         requirements, used_ids = self._requirements(cred, tree)
-        held = {local[i].item for i in range(len(local)) if (alloc.used >> i) & 1}
+        # options never suggest what the learner already holds (unless it can be repeated)
+        items = self.ev.rules.items
+        held = {
+            a.item
+            for a in self.achs
+            if not (a.item in items and items[a.item].repeatable)
+        }
         remaining: list[tuple[tuple[str, int], report.Remaining]] = []
         for req in cred.requirements:
             self._remaining(req.root, req.name, tree, held, remaining, root=True)

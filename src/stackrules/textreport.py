@@ -71,7 +71,8 @@ def render_text(report: Report) -> str:
     for p in report.in_progress:
         out.append(
             f"  {p.credential} {p.title} [rule {p.source}]: "
-            f"{_num(p.remaining_credits)} credits of work remain"
+            f"{_num(p.remaining_credits)} credit{'' if p.remaining_credits == 1 else 's'} "
+            "of work remain"
         )
         for r in p.requirements:
             out += _requirement(r)
@@ -83,7 +84,8 @@ def render_text(report: Report) -> str:
     for t in report.transfers:
         granted = " + ".join(t.grants) if t.grants else "no credit"
         out.append(
-            f"  {' + '.join(t.from_)} => {granted}, {_num(t.credits)} credits "
+            f"  {' + '.join(t.from_)} => {granted}, {_num(t.credits)} "
+            f"credit{'' if t.credits == 1 else 's'} "
             f"[rule {t.rule} at {t.source}]"
         )
     out.append("")
