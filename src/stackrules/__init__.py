@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+# The check stage is the subpackage `stackrules.check`; importing it first and defining the
+# facade function `check` below keeps `stackrules.check(...)` callable (a later import of the
+# loaded subpackage does not rebind the package attribute).
+from stackrules import check as _check_stage
 from stackrules.diagnostics import Diagnostic, has_errors
 from stackrules.evaluate import Evaluator
 from stackrules.model import RuleSet, build
@@ -51,17 +55,13 @@ class CompiledRules:
 
 def check(paths: Iterable[str | Path]) -> list[Diagnostic]:
     """Every diagnostic for the rule set made of these files and folders."""
-    from stackrules.check import check_paths
-
-    _, diagnostics = check_paths(list(paths))
+    _, diagnostics = _check_stage.check_paths(list(paths))
     return diagnostics
 
 
 def load_rules(paths: Iterable[str | Path]) -> tuple[CompiledRules | None, list[Diagnostic]]:
     """Parse, check and compile a rule set. The rules are None when there is an error."""
-    from stackrules.check import check_paths
-
-    syntax, diagnostics = check_paths(list(paths))
+    syntax, diagnostics = _check_stage.check_paths(list(paths))
     if has_errors(diagnostics):
         return None, diagnostics
     model = build(syntax)

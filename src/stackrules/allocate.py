@@ -113,7 +113,10 @@ class _Search:
             for a in range(n)
         ]
         self.limit_values = [
-            [value_of(c, lim.unit) if (lim.members >> i) & 1 else 0.0 for i, c in enumerate(p.achievements)]
+            [
+                value_of(c, lim.unit) if (lim.members >> i) & 1 else 0.0
+                for i, c in enumerate(p.achievements)
+            ]
             for lim in p.limits
         ]
 
@@ -213,7 +216,9 @@ class _Search:
             if new_totals is None:
                 continue
             result = LeafResult([a], 0.0, True)
-            self._dfs(rest, used | (1 << a), new_totals, cost, {**assign, leaf.index: result}, relied)
+            self._dfs(
+                rest, used | (1 << a), new_totals, cost, {**assign, leaf.index: result}, relied
+            )
             if free:
                 return
         if self.mode == "least":
@@ -254,7 +259,11 @@ class _Search:
         assign: dict[int, LeafResult],
         relied: frozenset[int],
     ) -> None:
-        avail = [a for a in self._available(leaf, used) if value_of(self.p.achievements[a], leaf.unit) > 0]
+        avail = [
+            a
+            for a in self._available(leaf, used)
+            if value_of(self.p.achievements[a], leaf.unit) > 0
+        ]
         # classes of interchangeable achievements; free ones first, larger values first
         classes: dict[tuple[object, ...], list[int]] = {}
         for a in avail:
@@ -336,7 +345,11 @@ class _Search:
             if self.mode == "sources":
                 return
             extra = sum(
-                s if lim.unit == "credits" else s / lim.hours_per_credit if lim.unit == "hours" else s
+                s
+                if lim.unit == "credits"
+                else s / lim.hours_per_credit
+                if lim.unit == "hours"
+                else s
                 for s, lim in zip(short, self.p.limits, strict=True)
             )
             cost = (cost[0], cost[1] + extra, cost[2] + sum(1 for s in short if s))
@@ -399,7 +412,9 @@ class _Search:
         return found[0] if found else None
 
     def _second_copies(self, used: int, assign: dict[int, LeafResult]) -> int:
-        held = {self.p.achievements[a].item for a in range(len(self.p.achievements)) if (used >> a) & 1}
+        held = {
+            self.p.achievements[a].item for a in range(len(self.p.achievements)) if (used >> a) & 1
+        }
         count = 0
         for index, r in assign.items():
             leaf = self.p.leaves[index]
@@ -408,7 +423,9 @@ class _Search:
         return count
 
     def _source_key(self, used: int) -> tuple[float, ...]:
-        picked = [self.p.achievements[a] for a in range(len(self.p.achievements)) if (used >> a) & 1]
+        picked = [
+            self.p.achievements[a] for a in range(len(self.p.achievements)) if (used >> a) & 1
+        ]
         worst = min((c.grade_rank for c in picked), default=0)
         dates = sorted((c.date_ordinal for c in picked), reverse=True)
         # smaller is better: fewer sources, better worst grade, more recent dates

@@ -235,7 +235,9 @@ class Attr:
     """
 
     name: str
-    value: Decimal | str | tuple[str, ...] | Duration | bool | tuple[Teach, ...] | Requirement | Window
+    value: (
+        Decimal | str | tuple[str, ...] | Duration | bool | tuple[Teach, ...] | Requirement | Window
+    )
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 

@@ -104,4 +104,8 @@ def summary(diagnostics: Iterable[Diagnostic]) -> str:
     items = list(diagnostics)
     errors = sum(1 for d in items if d.severity == "error")
     warnings = len(items) - errors
-    return f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

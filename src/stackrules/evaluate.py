@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, cast
 
-from stackrules import ast, report
+from stackrules import report
 from stackrules.allocate import Allocation, Candidate, LimitSpec, Problem, solve
-from stackrules.dates import add_duration, subtract_duration
+from stackrules.dates import add_duration
 from stackrules.graph import Facts, RuleGraph, Target
+from stackrules.matching import SelectorIndex, first_failure, in_window, matches_selector
 from stackrules.model import (
     AmountLeaf,
-    Choice,
     CompetencyLeaf,
     Credential,
     Equivalency,
@@ -34,10 +34,10 @@ from stackrules.model import (
     Limit,
     Node,
     RuleSet,
+    complete_amounts,
     grade_rank,
 )
 from stackrules.records import Achievement, LearnerRecord
-from stackrules.selectors import SelectorIndex, matches_selector
 
 Origin = Literal["record", "granted", "earned", "held"]
 LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
@@ -104,48 +104,15 @@ class _State:
     next_atom: int = 0
 
 
-# ---------------------------------------------------------------- modifiers
-
-
-def modifier_reason(mod: ast.Modifier, ach: Ach, as_of: date) -> str | None:
-    """Why `mod` excludes the achievement (a not_counted reason), or None when it holds."""
-    if isinstance(mod, ast.MinGrade):
-        if ach.grade is None or ach.grade == "P":
-            return None
-        return None if grade_rank(ach.grade) >= grade_rank(mod.grade) else "below-minimum-grade"
-    d = ach.completed_on
-    if isinstance(mod, ast.Within):
-        if d is None:
-            return "too-old"
-        return None if d >= subtract_duration(as_of, mod.duration) else "too-old"
-    if d is None:
-        return "outside-dates"
-    if isinstance(mod, ast.CompletedAfter):
-        return None if d > mod.on else "outside-dates"
-    return None if d < mod.on else "outside-dates"
-
-
-def first_failure(mods: Sequence[ast.Modifier], ach: Ach, as_of: date) -> str | None:
-    for mod in mods:
-        reason = modifier_reason(mod, ach, as_of)
-        if reason:
-            return reason
-    return None
-
-
-def in_window(window: ast.Window | None, day: date | None) -> bool:
-    if window is None or day is None:
-        return True
-    return window.start <= day and (window.end is None or day <= window.end)
-
-
 # ---------------------------------------------------------------- the evaluator
 
 
 class Evaluator:
     """Evaluates learner records against one compiled rule set. Reusable and stateless."""
 
-    def __init__(self, rules: RuleSet, graph: RuleGraph | None = None, use_index: bool = True) -> None:
+    def __init__(
+        self, rules: RuleSet, graph: RuleGraph | None = None, use_index: bool = True
+    ) -> None:
         """`use_index=False` evaluates every rule for every learner (the naive baseline the
         benchmark compares against; results are identical)."""
         self.rules = rules
@@ -167,12 +134,7 @@ class Evaluator:
         issuer = a.item.split(":", 1)[0]
         credits = a.credits if a.credits is not None else (item.credits if item else None)
         hours = a.hours if a.hours is not None else (item.hours if item else None)
-        rate = self.rules.issuers[issuer].hours_per_credit if issuer in self.rules.issuers else None
-        if rate:
-            if credits is None and hours is not None:
-                credits = hours / rate
-            elif hours is None and credits is not None:
-                hours = credits * rate
+        credits, hours = complete_amounts(self.rules.hours_per_credit(issuer), credits, hours)
         comps = dict(item.teaches) if item else {}
         for comp, level in a.competencies.items():
             rank = self.rules.level_rank(level)
@@ -233,14 +195,12 @@ class Evaluator:
                 continue
             issuer = self.rules.issuers.get(item_id.split(":", 1)[0])
             if issuer is not None and issuer.repeats == "latest":
-                completed = [
-                    i for i in attempts if rows[i].status in ("completed", "failed")
-                ]
+                completed = [i for i in attempts if rows[i].status in ("completed", "failed")]
                 keep = max(completed, key=lambda i: _recency(rows[i]), default=None)
             else:
-                counting = [i for i in attempts if reasons[i] is None]
+                passing = [i for i in attempts if reasons[i] is None]
                 keep = max(
-                    counting,
+                    passing,
                     key=lambda i: (grade_rank(rows[i].grade), _recency(rows[i])),
                     default=None,
                 )
@@ -252,10 +212,11 @@ class Evaluator:
             if reasons[i] is None:
                 counting.append((a, self._record_ach(a, len(counting))))
             else:
-                detail = "repeated attempt; another attempt counts" if reasons[i] == "repeat" else None
-                not_counted.append(
-                    report.NotCounted(item=a.item, reason=reasons[i], detail=detail)  # type: ignore[arg-type]
+                detail = (
+                    "repeated attempt; another attempt counts" if reasons[i] == "repeat" else None
                 )
+                reason = cast(report.NotCountedReason, reasons[i])
+                not_counted.append(report.NotCounted(item=a.item, reason=reason, detail=detail))
         return counting, not_counted
 
     # ------------------------------------------------------------ matching
@@ -334,7 +295,9 @@ class Evaluator:
         return first_failure(lim.modifiers, ach, as_of) is None
 
     # ------------------------------------------------------------ §2 equivalencies
-    def _fire(self, eq: Equivalency, k: int, achs: Sequence[Ach], state: _State, as_of: date) -> bool:
+    def _fire(
+        self, eq: Equivalency, k: int, achs: Sequence[Ach], state: _State, as_of: date
+    ) -> bool:
         window_ok = [a for a in achs if in_window(eq.window, a.completed_on)]
         problem, local = self._problem((eq.source,), eq.leaves, (), window_ok, as_of, 15.0)
         best = solve(problem, "sources")
@@ -378,17 +341,16 @@ class Evaluator:
         issuer = ident.split(":", 1)[0]
         credits = spec.credits if spec.credits is not None else (item.credits if item else None)
         hours = spec.hours if spec.hours is not None else (item.hours if item else None)
-        rate = self.rules.issuers[issuer].hours_per_credit if issuer in self.rules.issuers else None
-        if rate:
-            if credits is None and hours is not None:
-                credits = hours / rate
-            elif hours is None and credits is not None:
-                hours = credits * rate
+        credits, hours = complete_amounts(self.rules.hours_per_credit(issuer), credits, hours)
         dated = [s.completed_on for s in sources if s.completed_on is not None]
         completed = max(dated) if dated else None
-        if item is not None and item.valid_for and completed is not None:
-            if add_duration(completed, item.valid_for) < as_of:
-                return None
+        if (
+            item is not None
+            and item.valid_for
+            and completed is not None
+            and add_duration(completed, item.valid_for) < as_of
+        ):
+            return None
         letters = [s.grade for s in sources if s.grade in LETTERS]
         if letters:
             grade: str | None = min(letters, key=grade_rank)
@@ -427,9 +389,7 @@ class Evaluator:
         started = [v for v in versions if v.window is not None and v.window.start <= catalog_date]
         return started[-1] if started else None
 
-    def _earn(
-        self, cred: Credential, achs: Sequence[Ach], as_of: date
-    ) -> Outcome | None:
+    def _earn(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> Outcome | None:
         problem, local = self._problem(
             [r.root for r in cred.requirements],
             cred.leaves,
@@ -448,9 +408,15 @@ class Evaluator:
         dates = sorted({a.completed_on for a in achs if a.completed_on is not None})
 
         def feasible(limit: date | None) -> bool:
-            allowed = [a for a in achs if a.completed_on is None or (limit and a.completed_on <= limit)]
+            allowed = [
+                a for a in achs if a.completed_on is None or (limit and a.completed_on <= limit)
+            ]
             problem, _ = self._problem(
-                [r.root for r in cred.requirements], cred.leaves, cred.limits, allowed, as_of,
+                [r.root for r in cred.requirements],
+                cred.leaves,
+                cred.limits,
+                allowed,
+                as_of,
                 cred.hours_per_credit,
             )
             best = solve(problem, "least")
@@ -470,7 +436,11 @@ class Evaluator:
     def _earned_ach(self, outcome: Outcome, state: _State, as_of: date) -> Ach | None:
         cred = outcome.credential
         item = self.rules.items[cred.id]
-        if cred.valid_for and outcome.earned_on and add_duration(outcome.earned_on, cred.valid_for) < as_of:
+        if (
+            cred.valid_for
+            and outcome.earned_on
+            and add_duration(outcome.earned_on, cred.valid_for) < as_of
+        ):
             return None  # expired: reported, but counts toward nothing else
         atom = state.next_atom
         state.next_atom += 1
@@ -528,7 +498,9 @@ class Evaluator:
                             new.append(ach)
             pending = self._targets(new) - self.graph.always if new else set()
             touched |= pending
-        return self._report(record, as_of, catalog_date, state, versions, touched, not_counted, counting, held)
+        return self._report(
+            record, as_of, catalog_date, state, versions, touched, not_counted, counting, held
+        )
 
     # ------------------------------------------------------------ §4, §5 the report
     def _report(
@@ -567,7 +539,7 @@ class Evaluator:
                 in_progress.append(entry_ip)
                 used |= ids
         transfers = explainer.transfers(state.firings)
-        rejected = explainer.rejected(counting, versions, touched, state.firings)
+        rejected = explainer.rejected(counting, versions, touched)
         not_counted.extend(entry for entry, _ in rejected)
         unused = explainer.unused(state.achs, used, {id(a) for _, a in rejected})
         return report.Report(
@@ -641,4 +613,3 @@ def _candidate(a: Ach) -> Candidate:
 def _target_order(t: Target) -> tuple[str, str]:
     kind, key = t
     return (kind, f"{key:>08}" if isinstance(key, int) else str(key))
-

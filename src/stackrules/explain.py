@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from stackrules import report
 from stackrules.allocate import Allocation, solve
 from stackrules.dates import add_duration
+from stackrules.matching import first_failure, in_window
 from stackrules.model import (
     AmountLeaf,
     Choice,
     CompetencyLeaf,
     Credential,
+    Equivalency,
     ItemLeaf,
     LeafNode,
     Node,
@@ -81,7 +83,9 @@ class Explainer:
         self.achs = achs
 
     # ------------------------------------------------------------ credentials
-    def _requirements(self, cred: Credential, tree: _Tree) -> tuple[list[report.RequirementResult], set[int]]:
+    def _requirements(
+        self, cred: Credential, tree: _Tree
+    ) -> tuple[list[report.RequirementResult], set[int]]:
         results = []
         used_ids: set[int] = set()
         for req in cred.requirements:
@@ -102,13 +106,17 @@ class Explainer:
         cred = outcome.credential
         tree = _Tree(outcome.allocation, outcome.achs)
         requirements, used_ids = self._requirements(cred, tree)
-        counted = [outcome.achs[i] for i in range(len(outcome.achs)) if (outcome.allocation.used >> i) & 1]
+        counted = [
+            outcome.achs[i] for i in range(len(outcome.achs)) if (outcome.allocation.used >> i) & 1
+        ]
         limits = []
         for lim in cred.limits:
             value = sum(
                 _amount(a, lim.unit) for a in counted if self.ev._limit_selects(lim, a, self.as_of)
             )
-            met = value <= lim.amount + 1e-9 if lim.bound == "at most" else value >= lim.amount - 1e-9
+            met = (
+                value <= lim.amount + 1e-9 if lim.bound == "at most" else value >= lim.amount - 1e-9
+            )
             limits.append(report.LimitResult(text=lim.text, source=lim.where, met=met, value=value))
         expired = bool(
             cred.valid_for
@@ -149,10 +157,8 @@ class Explainer:
         requirements, used_ids = self._requirements(cred, tree)
         # options never suggest what the learner already holds (unless it can be repeated)
         items = self.ev.rules.items
-        held = {
-            a.item
-            for a in self.achs
-            if not (a.item in items and items[a.item].repeatable)
+        held = {a.item for a in self.achs if not (a.item in items and items[a.item].repeatable)} | {
+            cred.id
         }
         remaining: list[tuple[tuple[str, int], report.Remaining]] = []
         for req in cred.requirements:
@@ -160,13 +166,23 @@ class Explainer:
         for k, lim in enumerate(cred.limits):
             short = alloc.limit_shortfall[k] if k < len(alloc.limit_shortfall) else 0.0
             if short > 1e-9:
-                options: list[str] = []
+                limit_options: list[str] = []
                 if lim.ids is not None:
-                    options = sorted(i for i in lim.ids if i not in held)
+                    limit_options = sorted(i for i in lim.ids if i not in held)
                 elif lim.selector is not None:
-                    options = [e.id for e in self.ev.selectors.matching(lim.selector) if e.id not in held][:50]
+                    limit_options = [
+                        e.id for e in self.ev.selectors.matching(lim.selector) if e.id not in held
+                    ][:50]
                 remaining.append(
-                    (("limit", k), report.Remaining(requirement="limit", need=round(short, 6), unit=lim.unit, options=options))
+                    (
+                        ("limit", k),
+                        report.Remaining(
+                            requirement="limit",
+                            need=round(short, 6),
+                            unit=lim.unit,
+                            options=limit_options,
+                        ),
+                    )
                 )
         remaining.sort(key=lambda pair: pair[0])
         entry = report.InProgressCredential(
@@ -191,12 +207,24 @@ class Explainer:
         first = _first_leaf(node)
         if isinstance(node, ItemLeaf):
             if root and not tree.holds(node):
-                out.append(((name, first), report.Remaining(requirement=name, need=1, unit="items", options=[node.item])))
+                out.append(
+                    (
+                        (name, first),
+                        report.Remaining(
+                            requirement=name, need=1, unit="items", options=[node.item]
+                        ),
+                    )
+                )
             return
         if isinstance(node, CompetencyLeaf):
             if root and not tree.holds(node):
                 options = self.ev.selectors.teaching(node.competency, node.level)
-                out.append(((name, first), report.Remaining(requirement=name, need=1, unit="items", options=options)))
+                out.append(
+                    (
+                        (name, first),
+                        report.Remaining(requirement=name, need=1, unit="items", options=options),
+                    )
+                )
             return
         if isinstance(node, AmountLeaf):
             r = tree.alloc.leaves.get(node.index)
@@ -217,25 +245,37 @@ class Explainer:
             return
         if tree.holds(node):
             return
-        simple = [c for c in node.children if isinstance(c, ItemLeaf | CompetencyLeaf)]
-        missing_simple = [c for c in simple if not tree.holds(c)]
+        missing_simple = [
+            c
+            for c in node.children
+            if isinstance(c, ItemLeaf | CompetencyLeaf) and not tree.holds(c)
+        ]
         if node.form == "all":
             need = len(missing_simple)
         else:
             need = node.need - sum(1 for c in node.children if tree.holds(c))
         if need > 0:
-            options: list[str] = []
-            for c in missing_simple:
-                if isinstance(c, ItemLeaf):
-                    options.append(c.item)
+            member_options: list[str] = []
+            for leaf in missing_simple:
+                if isinstance(leaf, ItemLeaf):
+                    member_options.append(leaf.item)
                 else:
-                    options.extend(self.ev.selectors.teaching(c.competency, c.level)[:1])
-            out.append(((name, first), report.Remaining(requirement=name, need=need, unit="items", options=_dedupe(options))))
-        for c in node.children:
-            if isinstance(c, ItemLeaf | CompetencyLeaf):
+                    member_options.extend(
+                        self.ev.selectors.teaching(leaf.competency, leaf.level)[:1]
+                    )
+            out.append(
+                (
+                    (name, first),
+                    report.Remaining(
+                        requirement=name, need=need, unit="items", options=_dedupe(member_options)
+                    ),
+                )
+            )
+        for child in node.children:
+            if isinstance(child, ItemLeaf | CompetencyLeaf):
                 continue
-            if (node.form == "all" or tree.relied(c)) and not tree.holds(c):
-                self._remaining(c, name, tree, held, out)
+            if (node.form == "all" or tree.relied(child)) and not tree.holds(child):
+                self._remaining(child, name, tree, held, out)
 
     # ------------------------------------------------------------ transfers
     def transfers(self, firings: Sequence[Firing]) -> list[report.Transfer]:
@@ -262,12 +302,9 @@ class Explainer:
         counting: Sequence[tuple[Achievement, Ach]],
         versions: dict[str, Credential],
         touched: set[Target],
-        firings: Sequence[Firing],
     ) -> list[tuple[report.NotCounted, Ach]]:
         """Record achievements that every rule able to use them turned away (§3)."""
-        from stackrules.evaluate import first_failure, in_window
-
-        rules: list[tuple[tuple[str, int], str, LeafNode, object]] = []
+        rules: list[tuple[tuple[str, int], str, LeafNode, Equivalency | None]] = []
         for kind, key in touched:
             if kind == "credential" and str(key) in versions:
                 cred = versions[str(key)]
@@ -279,15 +316,14 @@ class Explainer:
         out: list[tuple[report.NotCounted, Ach]] = []
         for _, ach in counting:
             verdicts: list[tuple[str | None, str, str]] = []
-            for _, rule_id, leaf, eq in rules:
+            for _, rule_id, leaf, rule_eq in rules:
                 if isinstance(leaf, CompetencyLeaf) or not self.ev.names(leaf, ach):
                     continue
                 reason = first_failure(leaf.modifiers, ach, self.as_of)
-                if reason is None and eq is not None:
-                    window = getattr(eq, "window", None)
-                    if not in_window(window, ach.completed_on):
+                if reason is None and rule_eq is not None:
+                    if not in_window(rule_eq.window, ach.completed_on):
                         reason = "outside-dates"
-                    elif getattr(eq, "no_credit", False):
+                    elif rule_eq.no_credit:
                         reason = "no-credit"
                 verdicts.append((reason, rule_id, leaf.where))
                 if reason is None:
@@ -296,7 +332,7 @@ class Explainer:
                 reason, rule_id, where = verdicts[0]
                 entry = report.NotCounted(
                     item=ach.item,
-                    reason=reason,  # type: ignore[arg-type]
+                    reason=cast(report.NotCountedReason, reason),
                     rule=rule_id,
                     source=where,
                 )

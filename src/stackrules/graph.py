@@ -45,7 +45,7 @@ class Facts:
     tags: frozenset[str]
     competencies: Iterable[str]
 
-    def keys(self) -> Iterable[Key]:
+    def index_keys(self) -> Iterable[Key]:
         yield ("item", self.item)
         yield ("issuer", self.issuer)
         yield ("kind", self.kind)
@@ -103,7 +103,9 @@ class RuleGraph:
                 ):
                     self.always.add(("credential", ident))
         for k, eq in enumerate(rules.equivalencies):
-            self.graph.add_node(("equivalency", k), kind="equivalency", rule=eq.rule, where=eq.where)
+            self.graph.add_node(
+                ("equivalency", k), kind="equivalency", rule=eq.rule, where=eq.where
+            )
             self._add_rule(("equivalency", k), eq.leaves)
             if needs_nothing(eq.source):
                 self.always.add(("equivalency", k))
@@ -139,7 +141,7 @@ class RuleGraph:
         found: set[Target] = set(self.always)
         index = self._index
         for f in facts:
-            for key in f.keys():
+            for key in f.index_keys():
                 hit = index.get(key)
                 if hit:
                     found |= hit

@@ -8,7 +8,6 @@ only this model; it never sees syntax.
 
 from __future__ import annotations
 
-
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -196,12 +195,62 @@ class RuleSet:
     def level_rank(self, name: str) -> int:
         return self.levels.index(name) if name in self.levels else -1
 
+    def hours_per_credit(self, ident: str) -> float | None:
+        """The `hours per credit` of the issuer of `ident`, if it declares one."""
+        issuer = self.issuers.get(ident.split(":", 1)[0])
+        return issuer.hours_per_credit if issuer else None
+
 
 # ------------------------------------------------------------------ building
 
 
-def _f(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
+def complete_amounts(
+    rate: float | None, credits: float | None, hours: float | None
+) -> tuple[float | None, float | None]:
+    """Credits from hours and hours from credits at an issuer's `hours per credit` (§1)."""
+    if rate:
+        if credits is None and hours is not None:
+            credits = hours / rate
+        elif hours is None and credits is not None:
+            hours = credits * rate
+    return credits, hours
+
+
+class _Attrs:
+    """Typed access to a declaration's attributes (the first of each name wins)."""
+
+    def __init__(self, attrs: Iterable[ast.Attr]) -> None:
+        self.values: dict[str, object] = {}
+        for a in attrs:
+            self.values.setdefault(a.name, a.value)
+
+    def number(self, name: str) -> float | None:
+        v = self.values.get(name)
+        return float(v) if isinstance(v, Decimal) else None
+
+    def text(self, name: str) -> str | None:
+        v = self.values.get(name)
+        return v if isinstance(v, str) else None
+
+    def tags(self) -> frozenset[str]:
+        v = self.values.get("tags")
+        return frozenset(v) if isinstance(v, tuple) else frozenset()
+
+    def duration(self) -> ast.Duration | None:
+        v = self.values.get("valid")
+        return v if isinstance(v, ast.Duration) else None
+
+    def window(self) -> ast.Window | None:
+        v = self.values.get("effective")
+        return v if isinstance(v, ast.Window) else None
+
+    def teaches(self) -> tuple[ast.Teach, ...]:
+        v = self.values.get("teaches")
+        return v if isinstance(v, tuple) else ()
+
+    def prerequisite(self) -> ast.Requirement | None:
+        v = self.values.get("prerequisite")
+        return None if v is None or isinstance(v, Decimal | str | tuple | bool) else v  # type: ignore[return-value]
 
 
 class _Builder:
@@ -214,7 +263,7 @@ class _Builder:
             self.issuers[code] = Issuer(
                 code,
                 d.title or code,
-                _f(d.hours_per_credit),
+                float(d.hours_per_credit) if d.hours_per_credit is not None else None,
                 d.passing_grade or DEFAULT_PASSING,
                 d.repeats or "best",
             )
@@ -223,55 +272,41 @@ class _Builder:
         issuer = self.issuers.get(ident.split(":", 1)[0])
         return issuer.hours_per_credit if issuer else None
 
-    def complete(self, ident: str, credits: float | None, hours: float | None) -> tuple[
-        float | None, float | None
-    ]:
+    def complete(
+        self, ident: str, credits: float | None, hours: float | None
+    ) -> tuple[float | None, float | None]:
         """Fill credits from hours and hours from credits with the issuer's rate."""
-        rate = self.hpc(ident)
-        if rate:
-            if credits is None and hours is not None:
-                credits = hours / rate
-            elif hours is None and credits is not None:
-                hours = credits * rate
-        return credits, hours
+        return complete_amounts(self.hpc(ident), credits, hours)
 
     def item(self, decl: ast.ItemDecl) -> Item:
-        a = {x.name: x.value for x in reversed(decl.attrs)}
-        credits, hours = self.complete(
-            decl.ref.id, _f(a.get("credits")), _f(a.get("hours"))  # type: ignore[arg-type]
-        )
-        teaches = tuple(
-            (t.competency.id, self.rank(t.level))
-            for t in a.get("teaches", ())  # type: ignore[union-attr]
-        )
+        a = _Attrs(decl.attrs)
+        credits, hours = self.complete(decl.ref.id, a.number("credits"), a.number("hours"))
         return Item(
             id=decl.ref.id,
             kind=decl.kind,
             title=decl.title or decl.ref.id,
             credits=credits,
             hours=hours,
-            level=_f(a.get("level")),  # type: ignore[arg-type]
-            subject=a.get("subject"),  # type: ignore[arg-type]
-            tags=frozenset(a.get("tags", ())),  # type: ignore[arg-type]
-            valid_for=a.get("valid"),  # type: ignore[arg-type]
-            repeatable=bool(a.get("repeatable", False)),
-            teaches=teaches,
-            prerequisite=a.get("prerequisite"),  # type: ignore[arg-type]
+            level=a.number("level"),
+            subject=a.text("subject"),
+            tags=a.tags(),
+            valid_for=a.duration(),
+            repeatable="repeatable" in a.values,
+            teaches=tuple((t.competency.id, self.rank(t.level)) for t in a.teaches()),
+            prerequisite=a.prerequisite(),
         )
 
     def implicit_item(self, grant: ast.Grant) -> Item:
-        a = {x.name: x.value for x in reversed(grant.attrs)}
-        credits, hours = self.complete(
-            grant.ref.id, _f(a.get("credits")), _f(a.get("hours"))  # type: ignore[arg-type]
-        )
+        a = _Attrs(grant.attrs)
+        credits, hours = self.complete(grant.ref.id, a.number("credits"), a.number("hours"))
         return Item(
             id=grant.ref.id,
             kind="item",
             title=grant.ref.id,
             credits=credits,
             hours=hours,
-            level=_f(a.get("level")),  # type: ignore[arg-type]
-            subject=a.get("subject"),  # type: ignore[arg-type]
+            level=a.number("level"),
+            subject=a.text("subject"),
             declared=False,
         )
 
@@ -331,7 +366,7 @@ class _Builder:
         return leaf
 
     def credential(self, decl: ast.CredentialDecl) -> Credential:
-        a = {x.name: x.value for x in reversed(decl.attrs)}
+        a = _Attrs(decl.attrs)
         leaves: list[LeafNode] = []
         reqs = tuple(
             NamedReq(
@@ -343,17 +378,15 @@ class _Builder:
             for nr in decl.requirements
         )
         limits = tuple(self.limit(lim) for lim in decl.limits)
-        credits, hours = self.complete(
-            decl.ref.id, _f(a.get("credits")), _f(a.get("hours"))  # type: ignore[arg-type]
-        )
+        credits, hours = self.complete(decl.ref.id, a.number("credits"), a.number("hours"))
         return Credential(
             id=decl.ref.id,
             title=decl.title or decl.ref.id,
-            kind=str(a.get("kind", "credential")),
+            kind=a.text("kind") or "credential",
             credits=credits,
             hours=hours,
-            valid_for=a.get("valid"),  # type: ignore[arg-type]
-            window=a.get("effective"),  # type: ignore[arg-type]
+            valid_for=a.duration(),
+            window=a.window(),
             requirements=reqs,
             limits=limits,
             leaves=tuple(leaves),
@@ -378,13 +411,9 @@ class _Builder:
         )
 
     def grant(self, g: ast.Grant) -> GrantSpec:
-        a = {x.name: x.value for x in reversed(g.attrs)}
+        a = _Attrs(g.attrs)
         return GrantSpec(
-            g.ref.id,
-            _f(a.get("credits")),  # type: ignore[arg-type]
-            _f(a.get("hours")),  # type: ignore[arg-type]
-            _f(a.get("level")),  # type: ignore[arg-type]
-            a.get("subject"),  # type: ignore[arg-type]
+            g.ref.id, a.number("credits"), a.number("hours"), a.number("level"), a.text("subject")
         )
 
     def equivalency(self, decl: ast.EquivalencyDecl) -> Equivalency | None:
@@ -491,6 +520,3 @@ def all_leaves(nodes: Iterable[Node]) -> Iterable[LeafNode]:
             yield from all_leaves(n.children)
         else:
             yield n
-
-
-

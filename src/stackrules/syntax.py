@@ -122,7 +122,9 @@ class _ToAst(Transformer[Token, list[ast.Declaration]]):
 
     def issuer_decl(self, meta: Meta, children: list[Any]) -> ast.IssuerDecl:
         code = children[0]
-        title = next((c for c in children[1:] if isinstance(c, str) and not isinstance(c, Token)), None)
+        title = next(
+            (c for c in children[1:] if isinstance(c, str) and not isinstance(c, Token)), None
+        )
         settings: list[tuple[str, Any]] = next((c for c in children[1:] if isinstance(c, list)), [])
         values: dict[str, Any] = {}
         for name, value in settings:
@@ -248,9 +250,7 @@ class _ToAst(Transformer[Token, list[ast.Declaration]]):
                 group = x
             else:
                 mods.append(x)
-        return ast.Limit(
-            cast(Any, bound), amount, unit, group, tuple(mods), self._span(meta)
-        )
+        return ast.Limit(cast(Any, bound), amount, unit, group, tuple(mods), self._span(meta))
 
     def named_requirement(self, meta: Meta, c: list[Any]) -> ast.NamedRequirement:
         name = str(c[0])
@@ -436,7 +436,17 @@ _TOKEN_WORDS = {
 
 
 _ATTRIBUTE_WORDS = frozenset(
-    ("credits", "hours", "level", "subject", "tags", "valid", "repeatable", "teaches", "prerequisite")
+    (
+        "credits",
+        "hours",
+        "level",
+        "subject",
+        "tags",
+        "valid",
+        "repeatable",
+        "teaches",
+        "prerequisite",
+    )
 )
 _MODIFIER_WORDS = frozenset(("min", "within", "completed"))
 
@@ -500,7 +510,7 @@ def _describe_token(tok: Token) -> str:
 def _error_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
     line = getattr(err, "line", 0) or 0
     column = getattr(err, "column", 0) or 0
-    if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(
+    if (isinstance(err, UnexpectedToken) and err.token.type == "$END") or isinstance(
         err, UnexpectedEOF
     ):
         last = text.rstrip()
@@ -526,7 +536,8 @@ def _error_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
             "SR101", f"unexpected {_describe_token(tok)}: expected {expected}", span, help_text
         )
     assert isinstance(err, UnexpectedCharacters)
-    char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+    pos = err.pos_in_stream or 0
+    char = text[pos] if pos < len(text) else ""
     if char == '"':
         return diagnostic(
             "SR103", "a title is not closed", span, help='end the title with `"` on the same line'
@@ -579,7 +590,7 @@ def parse_text(text: str, path: str = "<text>") -> tuple[ast.RuleFile, list[Diag
 
 
 def _error_offset(err: UnexpectedInput, text: str) -> int:
-    if isinstance(err, UnexpectedToken) and err.token.type == "$END" or isinstance(
+    if (isinstance(err, UnexpectedToken) and err.token.type == "$END") or isinstance(
         err, UnexpectedEOF
     ):
         return len(text)

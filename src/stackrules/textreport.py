@@ -10,7 +10,9 @@ from stackrules.report import Evidence, Remaining, Report, RequirementResult
 
 
 def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    """A number for reading: whole numbers bare, others to at most two decimals."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text if text != "-0" else "0"
 
 
 def _evidence(e: Evidence) -> str:

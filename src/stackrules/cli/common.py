@@ -18,7 +18,9 @@ EXIT_USAGE = 2
 EXIT_RECORD_ERRORS = 3
 
 
-def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text", err: bool = False) -> None:
+def print_diagnostics(
+    diagnostics: Sequence[Diagnostic], fmt: str = "text", err: bool = False
+) -> None:
     """Diagnostics sorted by position, then a summary line (text), or a JSON array."""
     ordered = sorted(diagnostics, key=Diagnostic.sort_key)
     if fmt == "json":
@@ -29,7 +31,7 @@ def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "text", err:
     click.echo(summary(ordered), err=err)
 
 
-class IsoDate(click.ParamType):
+class IsoDate(click.ParamType):  # type: ignore[type-arg]
     """A `YYYY-MM-DD` option value; anything else is a usage error (exit 2)."""
 
     name = "YYYY-MM-DD"

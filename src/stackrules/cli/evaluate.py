@@ -31,7 +31,9 @@ from stackrules.textreport import render_text
     help="A rule file or folder of .stack files (repeatable; read as one rule set).",
 )
 @click.argument("record", type=click.Path(path_type=str))
-@click.option("--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today).")
+@click.option(
+    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
+)
 @click.option(
     "--format",
     "fmt",

@@ -1,19 +1,64 @@
-"""Selectors: which achievements and catalog items a `subject … and level >= …` group picks.
+"""Matching: what a rule's selectors, modifiers and effective windows let through.
 
 `matches_selector` works on anything with the attributes of :class:`Selectable` (an
-evaluator achievement or a catalog entry). :class:`SelectorIndex` answers the advisor's side
+evaluator achievement or a catalog entry); `first_failure` says which modifier turns an
+achievement away, as a `not_counted` reason. :class:`SelectorIndex` answers the advisor's side
 of a selector: which catalog items could fill it, and the cheapest one's cost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from stackrules import ast
-from stackrules.model import AmountLeaf, CompetencyLeaf, ItemLeaf, LeafNode, RuleSet
+from stackrules.dates import subtract_duration
+from stackrules.model import AmountLeaf, CompetencyLeaf, ItemLeaf, LeafNode, RuleSet, grade_rank
 
 MAX_OPTIONS = 50
+
+
+class Dated(Protocol):
+    """What a modifier looks at: a grade and a completion date."""
+
+    @property
+    def grade(self) -> str | None: ...
+    @property
+    def completed_on(self) -> date | None: ...
+
+
+def modifier_reason(mod: ast.Modifier, ach: Dated, as_of: date) -> str | None:
+    """Why `mod` excludes the achievement (a not_counted reason), or None when it holds."""
+    if isinstance(mod, ast.MinGrade):
+        if ach.grade is None or ach.grade == "P":
+            return None
+        return None if grade_rank(ach.grade) >= grade_rank(mod.grade) else "below-minimum-grade"
+    d = ach.completed_on
+    if isinstance(mod, ast.Within):
+        if d is None:
+            return "too-old"
+        return None if d >= subtract_duration(as_of, mod.duration) else "too-old"
+    if d is None:
+        return "outside-dates"
+    if isinstance(mod, ast.CompletedAfter):
+        return None if d > mod.on else "outside-dates"
+    return None if d < mod.on else "outside-dates"
+
+
+def first_failure(mods: Sequence[ast.Modifier], ach: Dated, as_of: date) -> str | None:
+    for mod in mods:
+        reason = modifier_reason(mod, ach, as_of)
+        if reason:
+            return reason
+    return None
+
+
+def in_window(window: ast.Window | None, day: date | None) -> bool:
+    if window is None or day is None:
+        return True
+    return window.start <= day and (window.end is None or day <= window.end)
 
 
 class Selectable(Protocol):
@@ -122,9 +167,14 @@ class SelectorIndex:
             return self.rules.items[options[0]].cost if options else 1.0
         if leaf.unit != "items":
             return 1.0
-        costs = [self._cost(i) for i in leaf.listed] if leaf.ids is not None else [
-            e.cost for e in self.matching(leaf.selector)  # type: ignore[arg-type]
-        ]
+        costs = (
+            [self._cost(i) for i in leaf.listed]
+            if leaf.ids is not None
+            else [
+                e.cost
+                for e in self.matching(leaf.selector)  # type: ignore[arg-type]
+            ]
+        )
         return min(costs, default=1.0)
 
     def _cost(self, ident: str) -> float:
