@@ -764,3 +764,18 @@ def test_cli_no_traceback_on_unreadable_input(tmp_path: Path, cli_app: click.Gro
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+# ------------------------------------------------------------------ did-you-mean at scale
+
+
+def test_suggestions_in_a_large_catalog() -> None:
+    from stackrules.check.suggest import IdentifierSuggester, Suggester
+
+    codes = [f"MATH{n}" for n in range(1000, 6000)] + ["GD157", "DM101", "STAT255"]
+    suggester = IdentifierSuggester(f"UFV:{c}" for c in codes)
+    assert suggester.help("UFV:GD175") == "did you mean `UFV:GD157`?"
+    assert suggester.help("UFV:STAT225") == "did you mean `UFV:STAT255`?"
+    assert suggester.help("UFV:ZZZZZZZZZZ") is None
+    assert suggester.help("RRU:GD157") is None  # only the same issuer's identifiers
+    assert Suggester(["novice", "developing"]).closest("developping") == "developing"

@@ -21,6 +21,9 @@ and returns diagnostics; it never raises and never stops at the first problem. T
   equivalencies.
 - :mod:`.earnable` — SR308 (warning) a credential that no record can ever earn (see there
   for exactly which cases are detected).
+
+Did-you-mean suggestions (:mod:`.suggest`) compare an identifier only with its own issuer's
+identifiers, through a bigram shortlist when there are many.
 """
 
 from __future__ import annotations

@@ -6,12 +6,11 @@ size of the rule set; suggestion lists are built only when a problem needs one.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from stackrules import ast
-from stackrules.diagnostics import did_you_mean
+from stackrules.check.suggest import IdentifierSuggester, Suggester
 from stackrules.span import Span
 from stackrules.symbols import Symbols
 
@@ -28,8 +27,9 @@ class Context:
     granted: frozenset[str] = frozenset()
     scale: tuple[str, ...] = ast.DEFAULT_LEVELS
     scale_set: frozenset[str] = frozenset()
-    _by_issuer: dict[str, list[str]] | None = None  # issuer -> codes of its identifiers
-    _suggestions: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    _identifiers: IdentifierSuggester | None = None
+    _competencies: IdentifierSuggester | None = None
+    _issuers: Suggester | None = None
 
     @classmethod
     def build(cls, syntax: ast.RuleSetSyntax, symbols: Symbols) -> Context:
@@ -46,41 +46,24 @@ class Context:
             scale_set=frozenset(scale),
         )
 
+    # Suggestion indexes are built on the first problem that needs one.
+
     def suggest_issuer(self, issuer: str) -> str | None:
-        key = ("issuer", issuer)
-        if key not in self._suggestions:
-            self._suggestions[key] = did_you_mean(issuer, sorted(self.issuers))
-        return self._suggestions[key]
+        if self._issuers is None:
+            self._issuers = Suggester(self.issuers)
+        close = self._issuers.closest(issuer)
+        return f"did you mean `{close}`?" if close is not None else None
 
     def suggest_identifier(self, ident: str) -> str | None:
         """A did-you-mean among the identifiers of the same issuer (never the whole table)."""
-        key = ("id", ident)
-        if key not in self._suggestions:
-            if self._by_issuer is None:
-                index: dict[str, list[str]] = defaultdict(list)
-                for known in sorted(self.achievable):
-                    issuer, code = known.split(":", 1)
-                    index[issuer].append(code)
-                self._by_issuer = dict(index)
-            issuer, code = ident.split(":", 1)
-            self._suggestions[key] = _closest_code(issuer, code, self._by_issuer.get(issuer, []))
-        return self._suggestions[key]
+        if self._identifiers is None:
+            self._identifiers = IdentifierSuggester(self.achievable)
+        return self._identifiers.help(ident)
 
     def suggest_competency(self, ident: str) -> str | None:
-        issuer, code = ident.split(":", 1)
-        prefix = issuer + ":"
-        codes = sorted(c[len(prefix) :] for c in self.symbols.competencies if c.startswith(prefix))
-        return _closest_code(issuer, code, codes)
-
-
-def _closest_code(issuer: str, code: str, codes: list[str]) -> str | None:
-    """Compare codes, not whole identifiers: a shared `ISSUER:` would make every
-    identifier of the issuer look alike."""
-    help_text = did_you_mean(code, codes)
-    if help_text is None:
-        return None
-    close = help_text.split("`")[1]
-    return f"did you mean `{issuer}:{close}`?"
+        if self._competencies is None:
+            self._competencies = IdentifierSuggester(self.symbols.competencies)
+        return self._competencies.help(ident)
 
 
 def where(span: Span) -> str:
