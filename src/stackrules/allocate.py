@@ -337,21 +337,12 @@ class _Search:
     ) -> None:
         short = self._shortfalls(totals)
         if any(short):
-            extended = self._extend(used, totals, assign)
-            if extended is not None:
-                used, totals, assign = extended
-                short = self._shortfalls(totals)
+            used, totals, assign = self._extend(used, totals, assign)
+            short = self._shortfalls(totals)
         if any(short):
             if self.mode == "sources":
                 return
-            extra = sum(
-                s
-                if lim.unit == "credits"
-                else s / lim.hours_per_credit
-                if lim.unit == "hours"
-                else s
-                for s, lim in zip(short, self.p.limits, strict=True)
-            )
+            extra = self._shortfall_cost(totals)
             cost = (cost[0], cost[1] + extra, cost[2] + sum(1 for s in short if s))
         penalty = self._second_copies(used, assign)
         if self.mode == "least":
@@ -361,41 +352,61 @@ class _Search:
         if self.best is None or key < self.best.key:
             self.best = Allocation(key, dict(assign), used, short, set(relied))
 
-    def _shortfalls(self, totals: tuple[float, ...]) -> list[float]:
+    def _shortfalls(self, totals: Sequence[float]) -> list[float]:
         return [
             max(0.0, lim.amount - totals[k]) if lim.bound == "at least" else 0.0
             for k, lim in enumerate(self.p.limits)
         ]
 
+    def _shortfall_cost(self, totals: Sequence[float]) -> float:
+        """What the `at least` shortfalls cost, in credits (hours at hours-per-credit)."""
+        total = 0.0
+        for s, lim in zip(self._shortfalls(totals), self.p.limits, strict=True):
+            total += s / lim.hours_per_credit if lim.unit == "hours" else s
+        return total
+
     def _extend(
         self, used: int, totals: tuple[float, ...], assign: dict[int, LeafResult]
-    ) -> tuple[int, tuple[float, ...], dict[int, LeafResult]] | None:
-        """Count more achievements (in amount leaves, or free identifier leaves) to meet
-        `at least` limits. Exact: tries every subset, cheapest first, by depth-first search."""
+    ) -> tuple[int, tuple[float, ...], dict[int, LeafResult]]:
+        """Count more achievements toward `at least` limits: in amount leaves (which take any
+        number) and in identifier leaves the allocation left empty. Exact: a depth-first
+        search over every subset, pruned by what the remaining candidates could add at most;
+        returns the extension that leaves the smallest shortfall (none needed: unchanged)."""
         p = self.p
         slots: list[tuple[int, int]] = []  # (achievement, leaf)
-        taken_items = {i for i, r in assign.items() if r.used}
         for leaf in p.leaves:
             if isinstance(leaf, CompetencyLeaf):
                 continue
-            if isinstance(leaf, ItemLeaf) and leaf.index in taken_items:
+            if isinstance(leaf, ItemLeaf) and leaf.index in assign:
                 continue
             for a in p.eligible[leaf.index]:
                 if isinstance(leaf, AmountLeaf) and value_of(p.achievements[a], leaf.unit) <= 0:
                     continue
-                if not (used >> a) & 1:
+                if not (used >> a) & 1 and any(
+                    self.limit_values[k][a]
+                    for k, lim in enumerate(p.limits)
+                    if lim.bound == "at least"
+                ):
                     slots.append((a, leaf.index))
-        found: list[tuple[int, tuple[float, ...], dict[int, LeafResult]]] = []
+        # most[i][k]: the most slots i… could still add to limit k (an optimistic bound)
+        most = [[0.0] * len(p.limits) for _ in range(len(slots) + 1)]
+        for i in range(len(slots) - 1, -1, -1):
+            a = slots[i][0]
+            most[i] = [most[i + 1][k] + self.limit_values[k][a] for k in range(len(p.limits))]
+        best: list[tuple[float, int, tuple[float, ...], dict[int, list[int]]]] = [
+            (self._shortfall_cost(totals), used, totals, {})
+        ]
 
         def go(i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]) -> bool:
-            if not any(self._shortfalls(t)):
-                merged = dict(assign)
-                for leaf_index, acs in extra.items():
-                    old = merged.get(leaf_index, LeafResult(active=True))
-                    merged[leaf_index] = LeafResult([*old.used, *acs], old.missing, True)
-                found.append((u, t, merged))
+            c = self._shortfall_cost(t)
+            if c < best[0][0] - 1e-12:
+                best[0] = (c, u, t, extra)
+            if c <= 1e-12:
                 return True
             if i == len(slots):
+                return False
+            optimistic = [t[k] + most[i][k] for k in range(len(t))]
+            if self._shortfall_cost(optimistic) >= best[0][0] - 1e-12:
                 return False
             a, leaf_index = slots[i]
             leaf = p.leaves[leaf_index]
@@ -409,7 +420,12 @@ class _Search:
             return go(i + 1, u, t, extra)
 
         go(0, used, totals, {})
-        return found[0] if found else None
+        _, u, t, extra = best[0]
+        merged = dict(assign)
+        for leaf_index, acs in extra.items():
+            old = merged.get(leaf_index, LeafResult(active=True))
+            merged[leaf_index] = LeafResult([*old.used, *acs], old.missing, True)
+        return u, t, merged
 
     def _second_copies(self, used: int, assign: dict[int, LeafResult]) -> int:
         held = {
