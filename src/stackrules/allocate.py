@@ -107,9 +107,19 @@ class _Search:
             if lim.bound == "at most":
                 at_most |= lim.members
         self.users = users
+        # Items that identifier leaves name: using an achievement of one of them elsewhere can
+        # turn a missing leaf into a "second copy" (§4), so such achievements are never free.
+        named: dict[str, int] = {}
+        for leaf in p.leaves:
+            if isinstance(leaf, ItemLeaf):
+                named[leaf.item] = named.get(leaf.item, 0) + 1
+        self.penalty_items = set(named)
         # an achievement is "free" for a leaf when taking it there can never hurt
         self.free = [
-            len(users[a]) == 1 and p.conflicts[a] == (1 << a) and not (at_most >> a) & 1
+            len(users[a]) == 1
+            and p.conflicts[a] == (1 << a)
+            and not (at_most >> a) & 1
+            and p.achievements[a].item not in self.penalty_items
             for a in range(n)
         ]
         self.limit_values = [
@@ -238,6 +248,7 @@ class _Search:
                 continue
             sig = (
                 frozenset(self.users[a]),
+                c.item if c.item in self.penalty_items else None,
                 c.credits,
                 c.hours,
                 c.grade_rank,
@@ -274,6 +285,7 @@ class _Search:
                 key = (
                     "class",
                     self.free[a],
+                    c.item if c.item in self.penalty_items else None,
                     value_of(c, leaf.unit),
                     frozenset(self.users[a]),
                     tuple((lim.members >> a) & 1 for lim in self.p.limits),

@@ -602,7 +602,7 @@ def parse_text(text: str, path: str = "<text>") -> tuple[ast.RuleFile, list[Diag
             decls, diags = _recover_prefix(current, resume_at, error_offset, path)
             declarations.extend(decls)
             diagnostics.extend(diags)
-            resume = _next_decl_start(text, error_offset)
+            resume = _next_decl_start(text, error_offset, resume_at)
             if resume is None:
                 break
             resume_at = resume
@@ -624,7 +624,13 @@ def _error_offset(err: UnexpectedInput, text: str) -> int:
     return int(pos or 0)
 
 
-def _next_decl_start(text: str, offset: int) -> int | None:
+def _next_decl_start(text: str, offset: int, after: int) -> int | None:
+    """Where to resume after an error at `offset`: the declaration whose keyword is the
+    unexpected token itself, else the next line that starts a declaration."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    here = _DECL_START.match(text, line_start)
+    if here and here.start() > after and offset < here.end():
+        return here.start()
     nl = text.find("\n", offset)
     if nl < 0:
         return None
