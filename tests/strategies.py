@@ -34,20 +34,9 @@ KEYWORDS = (
     "none", "levels", "alias",
 )  # fmt: skip
 
-# A requirement name cannot be a body word, nor a word the lexer may read as a keyword after
-# the statement before it: `min`, `within`, `completed`, `and` (modifiers, filters), `from`,
-# `until`, and, because the LALR states after an attribute, a limit or a requirement are shared
-# with item declarations and equivalency bodies, the words that start a declaration, an item
-# attribute or a `grant`.
-REQUIREMENT_NAME_STOP = frozenset(
-    (
-        *ast.BODY_WORDS,
-        *("and", "min", "within", "completed", "from", "until", "grant"),
-        *("repeatable", "teaches", "prerequisite"),
-        *("issuer", "credential", "equivalency", "transfer", "levels", "competency", "alias"),
-        *ast.ITEM_KINDS,
-    )
-)
+# The words a requirement name cannot be (the language spec: words that start a body
+# statement). Every other word, keywords elsewhere included, names a requirement.
+REQUIREMENT_NAME_STOP = frozenset(ast.BODY_WORDS)
 
 _FIRST = string.ascii_letters + "_"
 _REST = string.ascii_letters + string.digits + "_-"

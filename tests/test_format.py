@@ -315,7 +315,7 @@ def test_a_repeated_equivalency_statement_is_not_dropped() -> None:
     out, diagnostics = format_text("equivalency UFV:E { from UFV:A from UFV:B grant UFV:C }")
     assert out is None
     assert [d.code for d in diagnostics] == ["SR211"]
-    assert "`from` given twice" in diagnostics[0].message
+    assert "`from` is given twice" in diagnostics[0].message
 
 
 # ------------------------------------------------------------------ stackrules fmt

@@ -114,9 +114,12 @@ class _Search:
             if isinstance(leaf, ItemLeaf):
                 named[leaf.item] = named.get(leaf.item, 0) + 1
         self.penalty_items = set(named)
-        # an achievement is "free" for a leaf when taking it there can never hurt
+        # An achievement is "free" for a leaf when taking it there can never hurt. That holds
+        # for the least-to-do objective only: when choosing an equivalency's sources, every
+        # achievement taken is one more source and its grade and date count.
         self.free = [
-            len(users[a]) == 1
+            mode == "least"
+            and len(users[a]) == 1
             and p.conflicts[a] == (1 << a)
             and not (at_most >> a) & 1
             and p.achievements[a].item not in self.penalty_items
@@ -253,7 +256,7 @@ class _Search:
                 c.hours,
                 c.grade_rank,
                 c.date_ordinal,
-                tuple((lim.members >> a) & 1 for lim in p.limits),
+                tuple(values[a] for values in self.limit_values),
             )
             if sig not in seen:
                 seen.add(sig)
@@ -288,7 +291,7 @@ class _Search:
                     c.item if c.item in self.penalty_items else None,
                     value_of(c, leaf.unit),
                     frozenset(self.users[a]),
-                    tuple((lim.members >> a) & 1 for lim in self.p.limits),
+                    tuple(values[a] for values in self.limit_values),
                     c.grade_rank if self.mode == "sources" else 0,
                     c.date_ordinal if self.mode == "sources" else 0,
                 )
@@ -380,16 +383,18 @@ class _Search:
     def _extend(
         self, used: int, totals: tuple[float, ...], assign: dict[int, LeafResult]
     ) -> tuple[int, tuple[float, ...], dict[int, LeafResult]]:
-        """Count more achievements toward `at least` limits: in amount leaves (which take any
-        number) and in identifier leaves the allocation left empty. Exact: a depth-first
-        search over every subset, pruned by what the remaining candidates could add at most;
-        returns the extension that leaves the smallest shortfall (none needed: unchanged)."""
+        """Count more achievements toward `at least` limits: in amount leaves that are already
+        met (any number) and in leaves the allocation does not use. (Taking more into a leaf
+        that falls short is a choice the main search already made.) Exact: a depth-first
+        search over every subset for the least (second-copy penalty, shortfall), pruned by what
+        the remaining candidates could add at most; no extension is the first candidate."""
         p = self.p
         slots: list[tuple[int, int]] = []  # (achievement, leaf)
         for leaf in p.leaves:
             if isinstance(leaf, CompetencyLeaf):
                 continue
-            if isinstance(leaf, ItemLeaf) and leaf.index in assign:
+            current = assign.get(leaf.index)
+            if current is not None and (isinstance(leaf, ItemLeaf) or current.missing):
                 continue
             for a in p.eligible[leaf.index]:
                 if isinstance(leaf, AmountLeaf) and value_of(p.achievements[a], leaf.unit) <= 0:
@@ -405,21 +410,32 @@ class _Search:
         for i in range(len(slots) - 1, -1, -1):
             a = slots[i][0]
             most[i] = [most[i + 1][k] + self.limit_values[k][a] for k in range(len(p.limits))]
-        best: list[tuple[float, int, tuple[float, ...], dict[int, list[int]]]] = [
-            (self._shortfall_cost(totals), used, totals, {})
+        missing_items = [
+            p.leaves[index].item  # type: ignore[union-attr]
+            for index, r in assign.items()
+            if r.missing and isinstance(p.leaves[index], ItemLeaf)
         ]
 
-        def go(i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]) -> bool:
-            c = self._shortfall_cost(t)
-            if c < best[0][0] - 1e-12:
-                best[0] = (c, u, t, extra)
-            if c <= 1e-12:
-                return True
-            if i == len(slots):
-                return False
+        def penalty(u: int) -> int:
+            items = {p.achievements[a].item for a in range(len(p.achievements)) if (u >> a) & 1}
+            return sum(1 for item in missing_items if item in items)
+
+        start = (float(penalty(used)), self._shortfall_cost(totals))
+        best: list[tuple[tuple[float, float], int, tuple[float, ...], dict[int, list[int]]]] = [
+            (start, used, totals, {})
+        ]
+
+        perfect = (start[0], 0.0)  # no extension can do better than this
+
+        def go(i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]) -> None:
+            key = (float(penalty(u)), self._shortfall_cost(t))
+            if key < best[0][0]:
+                best[0] = (key, u, t, extra)
+            if best[0][0] == perfect or i == len(slots) or key[1] <= 1e-12:
+                return  # with no shortfall left, more achievements could only add penalty
             optimistic = [t[k] + most[i][k] for k in range(len(t))]
-            if self._shortfall_cost(optimistic) >= best[0][0] - 1e-12:
-                return False
+            if (key[0], self._shortfall_cost(optimistic)) >= best[0][0]:
+                return
             a, leaf_index = slots[i]
             leaf = p.leaves[leaf_index]
             capacity_ok = not (isinstance(leaf, ItemLeaf) and extra.get(leaf_index))
@@ -427,9 +443,8 @@ class _Search:
                 t2 = self._take(a, u, t)
                 if t2 is not None:
                     e2 = {**extra, leaf_index: [*extra.get(leaf_index, []), a]}
-                    if go(i + 1, u | (1 << a), t2, e2):
-                        return True
-            return go(i + 1, u, t, extra)
+                    go(i + 1, u | (1 << a), t2, e2)
+            go(i + 1, u, t, extra)
 
         go(0, used, totals, {})
         _, u, t, extra = best[0]

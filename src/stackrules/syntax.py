@@ -106,6 +106,16 @@ class _ToAst:
     def _ref(self, tok: Token) -> ast.Ref:
         return ast.Ref(str(tok), self._tspan(tok))
 
+    def _repeated(self, what: str, span: Span) -> None:
+        self.diagnostics.append(
+            diagnostic(
+                "SR211",
+                f"`{what}` is given twice in this equivalency",
+                span,
+                help="an equivalency has one `from` and one `effective` window",
+            )
+        )
+
     def _date(self, tok: Token) -> date:
         try:
             return date.fromisoformat(str(tok))
@@ -364,8 +374,12 @@ class _ToAst:
         window: ast.Window | None = None
         for c in rest:
             if isinstance(c, ast.Window):
+                if window is not None:
+                    self._repeated("effective", c.span)
                 window = c
             elif c[0] == "from":
+                if source is not None:
+                    self._repeated("from", c[1].span)
                 source = c[1]
             else:
                 grants.extend(c[1])
@@ -555,9 +569,15 @@ def _error_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic:
         return diagnostic(
             "SR103", "a title is not closed", span, help='end the title with `"` on the same line'
         )
-    expected = _describe_expected(err.allowed or set())
+    # A character error knows only which tokens the lexer state allows, and LALR shares states
+    # between contexts, so listing them would mislead: name the character alone.
     shown = char if char.strip() else repr(char)
-    return diagnostic("SR103", f"unexpected character `{shown}`: expected {expected}", span)
+    return diagnostic(
+        "SR103",
+        f"unexpected character `{shown}`",
+        span,
+        help="no token starts with it; inside a title it would need quotes",
+    )
 
 
 # ------------------------------------------------------------------ entry points
