@@ -496,7 +496,8 @@ class Evaluator:
                         if ach is not None:
                             state.achs.append(ach)
                             new.append(ach)
-            pending = self._targets(new) - self.graph.always if new else set()
+            # what the new achievements could feed; rules with no index key see everything
+            pending = self._targets(new) if new else set()
             touched |= pending
         return self._report(
             record, as_of, catalog_date, state, versions, touched, not_counted, counting, held
