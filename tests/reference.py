@@ -156,12 +156,9 @@ def _content(a: Achievement) -> object:
 
 
 class Reference:
-    def __init__(self, rules: RuleSet, as_of: date, second_copy_tier: bool = True) -> None:
+    def __init__(self, rules: RuleSet, as_of: date) -> None:
         self.rules = rules
         self.as_of = as_of
-        # False: rank completions by missing credits alone (used to recognise a known engine
-        # bug, never as the specification)
-        self.second_copy_tier = second_copy_tier
 
     # -------------------------------------------------------------- §1
     def base_reason(self, a: Achievement) -> str | None:
@@ -510,7 +507,7 @@ class Reference:
             ]
             for combo in itertools.product(*per_req):
                 key = (
-                    1 if self.second_copy_tier and any(c[0] for c in combo) else 0,
+                    1 if any(c[0] for c in combo) else 0,
                     round(sum(c[1] for c in combo) + extra, 9),
                 )
                 if best is None or key < best:
@@ -713,9 +710,7 @@ def in_window(window: ast.Window | None, day: date | None) -> bool:
     return window.start <= day and (window.end is None or day <= window.end)
 
 
-def reference_outcomes(
-    rules: RuleSet, record: LearnerRecord, as_of: date, second_copy_tier: bool = True
-) -> set[Outcome]:
+def reference_outcomes(rules: RuleSet, record: LearnerRecord, as_of: date) -> set[Outcome]:
     """Every outcome the spec allows for this record (more than one only where the spec
     leaves a tie open). Raises TooBig when brute force would take too long."""
-    return Reference(rules, as_of, second_copy_tier).outcomes(record)
+    return Reference(rules, as_of).outcomes(record)

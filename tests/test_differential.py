@@ -153,6 +153,35 @@ def test_at_least_limit_shortfall_is_reduced_by_counting_more() -> None:
     assert [c.remaining_credits for c in report.in_progress] == [2.0]
 
 
+def test_interchangeable_achievements_differ_in_limit_value() -> None:
+    # Found against 6784aaf (allocate.py): achievements were "interchangeable" for an
+    # `N of SELECTOR` node when a limit selected both, whatever their value under the limit;
+    # only the first (X, 1 credit) was tried and broke `at most 0 credits`. Y (no credits) fits.
+    text = (
+        "issuer A\ncourse A:X credits 1 subject M\ncourse A:Y subject M\n"
+        "credential A:C { r0: 1 of subject M limit at most 0 credits }"
+    )
+    record = _rec({"item": "A:X", "completed_on": "2022-09-01"}, {"item": "A:Y"})
+    check_agreement(text, record)
+    assert [e.credential for e in Evaluator(compile_text(text)).evaluate(record, AS_OF).earned] == [
+        "A:C"
+    ]
+
+
+def test_equivalency_sources_prefer_the_best_worst_grade() -> None:
+    # Found against 6784aaf (allocate.py): a "free" achievement was taken without branching
+    # when choosing an equivalency's sources too, so the larger but ungraded X was taken
+    # although Y alone (graded A) is the smallest set with the best worst grade (§2).
+    text = (
+        "issuer A\ncourse A:X\ncourse A:Y credits 1\n"
+        "equivalency A:E { from 1 credits from (A:X, A:Y) grant A:G }"
+    )
+    record = _rec({"item": "A:X", "credits": 4.0}, {"item": "A:Y", "grade": "A"})
+    check_agreement(text, record)
+    report = Evaluator(compile_text(text)).evaluate(record, AS_OF)
+    assert [t.from_ for t in report.transfers] == [["A:Y"]]
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="engine bug: a rule the index cannot key (a selector of only `level`, `not` or "
@@ -180,3 +209,18 @@ def test_unkeyed_equivalency_sees_grants() -> None:
     )
     report = Evaluator(compile_text(text)).evaluate(_rec({"item": "B:X0"}, {"item": "B:X1"}), AS_OF)
     assert sorted(g for t in report.transfers for g in t.grants) == ["A:G", "A:H"]
+
+
+def test_limit_extension_keeps_the_completion_without_a_second_copy() -> None:
+    # Found against 6784aaf (allocate.py): extending an allocation toward a `limit at least`
+    # counted X in a leaf, which made the completion need a second copy of X, and the
+    # allocation counting nothing (no second copy, ranked first by §4) was lost.
+    # Counting X anywhere leaves another `A:X` leaf missing while X is used: a second copy.
+    # Without one: r0 2 + r1 2 + r2 1 + the limit's 3 = 8. Engine: 4 (X counted for r0).
+    text = (
+        "issuer A\ncourse A:X credits 2\n"
+        "credential A:C { r0: A:X r1: A:X r2: 1 credits from (A:X) limit at least 3 credits }"
+    )
+    record = _rec({"item": "A:X"})
+    report = Evaluator(compile_text(text)).evaluate(record, AS_OF)
+    assert [c.remaining_credits for c in report.in_progress] == [8.0]
