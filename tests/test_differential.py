@@ -6,7 +6,7 @@ expired), what is in progress and the least missing credits of each, which equiv
 (sources and grants), and what is held. Where the spec leaves a tie open the reference returns
 every allowed outcome and the engine must give one of them.
 
-Engine bugs found this way are pinned below as strict xfails with their minimal reproducer.
+Engine bugs found this way are kept below as regression tests with their minimal reproducer.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import os
 from datetime import date
 
 import pytest
-from hypothesis import HealthCheck, assume, event, given, reject, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from engine_strategies import AS_OF, Scenario, compile_text, scenarios
 from reference import Outcome, TooBig, reference_outcomes
 from stackrules.evaluate import Evaluator
-from stackrules.model import RuleSet
 from stackrules.records import Achievement, LearnerRecord
 from stackrules.report import Report, dumps
 
@@ -62,22 +61,9 @@ def check_agreement(text: str, record: LearnerRecord, as_of: date = AS_OF) -> No
     naive = Evaluator(rules, use_index=False).evaluate(record, as_of)
     assert dumps(indexed) == dumps(naive), "indexed and naive evaluation differ"
     got = engine_outcome(indexed)
-    if got not in expected and unkeyed_rules_bug(rules, record, as_of, expected):
-        event("known engine bug: unkeyed rules evaluated in the first round only")
-        reject()
     if got not in expected:
         lines = [f"engine:    {got}"] + [f"reference: {o}" for o in sorted(expected, key=repr)]
         raise AssertionError("engine and reference disagree\n" + "\n".join(lines))
-
-
-def unkeyed_rules_bug(
-    rules: RuleSet, record: LearnerRecord, as_of: date, expected: set[Outcome]
-) -> bool:
-    """Whether the disagreement is the open bug of `test_unkeyed_selector_sees_grants`: with
-    every rule re-evaluated in every round of the fixpoint, the engine agrees."""
-    patched = Evaluator(rules, use_index=False)
-    patched.graph.always = set()  # `pending = targets(new) - always` then drops nothing
-    return engine_outcome(patched.evaluate(record, as_of)) in expected
 
 
 @DIFFERENTIAL
@@ -128,8 +114,8 @@ def test_fixed_cases_agree(case: str) -> None:
 
 
 # ---------------------------------------------------------------- engine bugs
-# Each was found by the differential test. Fixed ones stay as regression tests; open ones
-# are strict xfails with the minimal reproducer.
+# Each was found by the differential test; all are fixed and stay as regression tests. An
+# open bug is pinned as a strict xfail with its minimal reproducer.
 
 
 def test_second_copy_ranks_after_a_completion_without_one() -> None:
@@ -182,13 +168,10 @@ def test_equivalency_sources_prefer_the_best_worst_grade() -> None:
     assert [t.from_ for t in report.transfers] == [["A:Y"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a rule the index cannot key (a selector of only `level`, `not` or "
-    "`transfer` filters) is in `RuleGraph.always` and is evaluated in the first round only "
-    "(`pending = targets(new) - always`), so grants and earned credentials never reach it",
-)
 def test_unkeyed_selector_sees_grants() -> None:
+    # Fixed in 791c445: a rule the index cannot key (a selector of only `level`, `not` or
+    # `transfer` filters) was evaluated in the first round of the fixpoint only, so grants
+    # and earned credentials never reached it (the credential was "in progress, 0 to do").
     text = (
         "issuer A\nissuer B\ncourse A:X credits 3\n"
         "transfer A => B { A:X => B:Y credits 3 level 200 }\n"
@@ -196,12 +179,12 @@ def test_unkeyed_selector_sees_grants() -> None:
     )
     record = _rec({"item": "A:X"})
     report = Evaluator(compile_text(text)).evaluate(record, AS_OF)
-    assert [e.credential for e in report.earned] == ["B:C"]  # engine: in progress, 0 to do
+    assert [e.credential for e in report.earned] == ["B:C"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: as test_unkeyed_selector_sees_grants")
 def test_unkeyed_equivalency_sees_grants() -> None:
-    # EQ1's selector has no index key: evaluated in round 1 only, before EQ0's grant exists
+    # Fixed in 791c445. EQ1's selector has no index key: it was evaluated in round 1 only,
+    # before EQ0's grant existed.
     text = (
         "issuer A\nissuer B\ncourse B:X0\ncourse B:X1 credits 3\n"
         "equivalency A:EQ0 { from B:X0 grant A:G credits 1 }\n"
