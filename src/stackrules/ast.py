@@ -387,6 +387,18 @@ class RuleSetSyntax:
 
 ITEM_KINDS = ("course", "micro-course", "module", "badge", "assessment", "item")
 GRADES = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F", "P")
+# The attributes of a catalog item, in the order the formatter writes them.
+ITEM_ATTRIBUTES = (
+    "credits",
+    "hours",
+    "level",
+    "subject",
+    "tags",
+    "valid",
+    "repeatable",
+    "teaches",
+    "prerequisite",
+)
 BODY_WORDS = ("kind", "credits", "hours", "level", "subject", "tags", "valid", "effective", "limit")
 DEFAULT_LEVELS = ("novice", "developing", "proficient", "mastery")
 

@@ -28,3 +28,11 @@ def add_duration(day: date, d: Duration) -> date:
 
 def subtract_duration(day: date, d: Duration) -> date:
     return add_months(day, -_months(d))
+
+
+def lapsed(completed: date | None, valid_for: Duration | None, as_of: date) -> bool:
+    """Whether something completed on `completed` and valid for `valid_for` has run out by
+    `as_of` (never, without a date or a validity)."""
+    if completed is None or valid_for is None:
+        return False
+    return add_duration(completed, valid_for) < as_of

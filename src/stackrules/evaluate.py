@@ -21,7 +21,7 @@ from typing import Literal, cast
 
 from stackrules import report
 from stackrules.allocate import Allocation, Candidate, LimitSpec, Problem, solve
-from stackrules.dates import add_duration
+from stackrules.dates import add_duration, lapsed
 from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, matches_selector
 from stackrules.model import (
@@ -344,12 +344,7 @@ class Evaluator:
         credits, hours = complete_amounts(self.rules.hours_per_credit(issuer), credits, hours)
         dated = [s.completed_on for s in sources if s.completed_on is not None]
         completed = max(dated) if dated else None
-        if (
-            item is not None
-            and item.valid_for
-            and completed is not None
-            and add_duration(completed, item.valid_for) < as_of
-        ):
+        if item is not None and lapsed(completed, item.valid_for, as_of):
             return None
         letters = [s.grade for s in sources if s.grade in LETTERS]
         if letters:
@@ -436,11 +431,7 @@ class Evaluator:
     def _earned_ach(self, outcome: Outcome, state: _State, as_of: date) -> Ach | None:
         cred = outcome.credential
         item = self.rules.items[cred.id]
-        if (
-            cred.valid_for
-            and outcome.earned_on
-            and add_duration(outcome.earned_on, cred.valid_for) < as_of
-        ):
+        if lapsed(outcome.earned_on, cred.valid_for, as_of):
             return None  # expired: reported, but counts toward nothing else
         atom = state.next_atom
         state.next_atom += 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 from stackrules import report
 from stackrules.allocate import Allocation, solve
-from stackrules.dates import add_duration
+from stackrules.dates import lapsed
 from stackrules.matching import first_failure, in_window
 from stackrules.model import (
     AmountLeaf,
@@ -118,11 +118,7 @@ class Explainer:
                 value <= lim.amount + 1e-9 if lim.bound == "at most" else value >= lim.amount - 1e-9
             )
             limits.append(report.LimitResult(text=lim.text, source=lim.where, met=met, value=value))
-        expired = bool(
-            cred.valid_for
-            and outcome.earned_on
-            and add_duration(outcome.earned_on, cred.valid_for) < self.as_of
-        )
+        expired = lapsed(outcome.earned_on, cred.valid_for, self.as_of)
         entry = report.EarnedCredential(
             credential=cred.id,
             title=cred.title,

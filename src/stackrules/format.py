@@ -50,17 +50,7 @@ from stackrules.syntax import TOP_LEVEL_WORDS, parse_text
 WIDTH = 100
 INDENT = "    "
 
-ITEM_ATTR_ORDER = (
-    "credits",
-    "hours",
-    "level",
-    "subject",
-    "tags",
-    "valid",
-    "repeatable",
-    "teaches",
-    "prerequisite",
-)
+ITEM_ATTR_ORDER = ast.ITEM_ATTRIBUTES
 CREDENTIAL_ATTR_ORDER = (
     "kind",
     "credits",

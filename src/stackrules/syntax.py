@@ -462,19 +462,7 @@ _TOKEN_WORDS = {
 }
 
 
-_ATTRIBUTE_WORDS = frozenset(
-    (
-        "credits",
-        "hours",
-        "level",
-        "subject",
-        "tags",
-        "valid",
-        "repeatable",
-        "teaches",
-        "prerequisite",
-    )
-)
+_ATTRIBUTE_WORDS = frozenset(ast.ITEM_ATTRIBUTES)
 _MODIFIER_WORDS = frozenset(("min", "within", "completed"))
 
 
