@@ -583,7 +583,7 @@ def _parse_all(text: str, path: str) -> tuple[list[ast.Declaration], list[Diagno
     try:
         result: list[ast.Declaration] = builder.transform(tree)
     except RecursionError:
-        span = Span(path, 1, 1, 1, 1)
+        span = _deepest_span(tree, path)
         return [], [
             diagnostic(
                 "SR105",
@@ -593,6 +593,19 @@ def _parse_all(text: str, path: str) -> tuple[list[ast.Declaration], list[Diagno
             )
         ]
     return result, builder.diagnostics
+
+
+def _deepest_span(tree: Tree[Token], path: str, limit: int = 100) -> Span:
+    """Where nesting first goes deeper than `limit` levels (an iterative walk: the recursive
+    one is what ran out of stack)."""
+    stack: list[tuple[Tree[Token], int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        meta = node.meta
+        if depth > limit and not getattr(meta, "empty", True):
+            return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
+        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
+    return Span(path, 1, 1, 1, 1)
 
 
 def parse_text(text: str, path: str = "<text>") -> tuple[ast.RuleFile, list[Diagnostic]]:
