@@ -1,0 +1,358 @@
+"""Evaluation benchmark: learners per second on one core, the per-learner cost split, how the
+cost grows with the catalog, and the rule-graph index against the naive evaluation.
+
+Two synthetic catalogs (`synth.py`): the base one (default 1,000 credentials, 1,500 transfer
+lines) and one `--factor` times larger (default 10: 10,000 credentials, 15,000 lines); learner
+records of 8-40 achievements are generated for each (same distribution) and written to JSON
+Lines, all outside the timed regions. For each catalog, single process, medians of `--runs`:
+
+- read: `stackrules.read_records` over the JSON Lines file (per learner);
+- evaluate: `Evaluator.evaluate` for every learner (the throughput figure);
+- report: `stackrules.report.dumps` of every report;
+- split of evaluate, from one more, instrumented pass (methods wrapped with timers by this
+  script only): record rows → achievements (`_achievements`), index look-ups (`_targets`),
+  equivalencies (`_fire`), allocation (`_earn`), explanations (`_report`, of which
+  `Explainer.in_progress`, which allocates again for credentials not earned);
+- naive: `Evaluator(rules, use_index=False)` on the first `--naive-learners` of the same
+  learners, in the same run, and whether its reports are byte-identical to the indexed ones.
+
+`--budget` caps the seconds of one timed pass: when evaluation is slow, fewer learners than
+asked are measured, and the output says how many. `--profile` prints the top cProfile
+hotspots (cumulative time) of evaluating the base catalog's learners.
+
+Goals (from the issue): at least 5,000 learners/s/core; a 10x catalog costing under 2x per
+learner.
+
+    python benchmarks/bench_eval.py                          # 2,000 learners, 1k and 10k catalogs
+    python benchmarks/bench_eval.py --learners 500 --budget 60 --profile 200 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import gc
+import io
+import json
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stackrules.check import check_paths
+from stackrules.diagnostics import has_errors
+from stackrules.evaluate import Evaluator
+from stackrules.model import RuleSet, build
+from stackrules.records import LearnerRecord, RecordError, read_records
+from stackrules.report import Report, dumps
+from synth import AS_OF, make_catalog, make_learners, write_jsonl
+
+GOAL_RATE = 5000.0
+GOAL_RATIO = 2.0
+# (label, class, method): disjoint parts of Evaluator.evaluate, plus one nested part
+SPLIT = (
+    ("achievements", "Evaluator", "_achievements"),
+    ("index", "Evaluator", "_targets"),
+    ("equivalencies", "Evaluator", "_fire"),
+    ("allocation", "Evaluator", "_earn"),
+    ("explain", "Evaluator", "_report"),
+    ("  of which in_progress", "Explainer", "in_progress"),
+)
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _load(folder: Path) -> RuleSet:
+    syntax, diagnostics = check_paths([folder])
+    if has_errors(diagnostics):
+        errors = [str(d) for d in diagnostics if d.severity == "error"][:5]
+        raise SystemExit("the generated rule set has errors:\n" + "\n".join(errors))
+    return build(syntax)
+
+
+def _timed_pass(
+    evaluator: Evaluator, records: list[LearnerRecord], budget: float | None
+) -> tuple[float, float, list[Report]]:
+    """Evaluate records in order; stop early when the budget (seconds) runs out. Returns
+    wall-clock and CPU seconds."""
+    reports: list[Report] = []
+    gc.collect()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for record in records:
+        reports.append(evaluator.evaluate(record, AS_OF))
+        if budget is not None and time.perf_counter() - start > budget:
+            break
+    return time.perf_counter() - start, time.process_time() - cpu, reports
+
+
+def _measure(
+    evaluator: Evaluator, records: list[LearnerRecord], runs: int, budget: float | None
+) -> tuple[float, float, int, list[Report]]:
+    """Median wall-clock and CPU seconds per learner over `runs` passes (the first pass fixes
+    how many learners fit in the budget; later passes evaluate exactly those)."""
+    elapsed, cpu, reports = _timed_pass(evaluator, records, budget)
+    n = len(reports)
+    per, per_cpu = [elapsed / n], [cpu / n]
+    for _ in range(runs - 1):
+        elapsed, cpu, _ = _timed_pass(evaluator, records[:n], None)
+        per.append(elapsed / n)
+        per_cpu.append(cpu / n)
+    return statistics.median(per), statistics.median(per_cpu), n, reports
+
+
+@contextmanager
+def _method_timers() -> Iterator[tuple[Counter[str], Counter[str]]]:
+    """Wrap the evaluator's stage methods with timers (this benchmark only; undone after)."""
+    from stackrules import explain
+
+    classes = {"Evaluator": Evaluator, "Explainer": getattr(explain, "Explainer", None)}
+    seconds: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    saved: list[tuple[type, str, Callable[..., Any]]] = []
+    for label, cls_name, name in SPLIT:
+        cls = classes.get(cls_name)
+        original = getattr(cls, name, None) if cls is not None else None
+        if cls is None or original is None:
+            continue  # the engine changed: that part is simply not reported
+
+        def timed(*a: Any, _f: Callable[..., Any] = original, _l: str = label, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return _f(*a, **k)
+            finally:
+                seconds[_l] += time.perf_counter() - t
+                calls[_l] += 1
+
+        functools.update_wrapper(timed, original)
+        saved.append((cls, name, original))
+        setattr(cls, name, timed)
+    try:
+        yield seconds, calls
+    finally:
+        for cls, name, original in saved:
+            setattr(cls, name, original)
+
+
+def _median_time(fn: Callable[[], object], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def _read_all(path: Path, aliases: dict[str, str]) -> list[LearnerRecord]:
+    out = []
+    for item in read_records(path, aliases):
+        if isinstance(item, RecordError):
+            raise SystemExit(f"generated record unreadable: {item.render()}")
+        out.append(item)
+    return out
+
+
+# -------------------------------------------------------------------- one catalog
+
+
+def bench_catalog(
+    label: str,
+    n_credentials: int,
+    n_lines: int,
+    n_learners: int,
+    n_naive: int,
+    runs: int,
+    budget: float | None,
+    seed: int,
+    tmp: Path,
+) -> dict[str, Any]:
+    print(f"… {label}: {n_credentials} credentials, {n_lines} lines", file=sys.stderr, flush=True)
+    catalog = make_catalog(n_credentials, n_lines, seed)
+    folder = catalog.write(tmp / f"rules-{label}")
+    model = _load(folder)
+    indexed = Evaluator(model)
+    naive = Evaluator(model, use_index=False)
+    generated = list(make_learners(catalog, n_learners, seed=seed + 1))
+    path = write_jsonl(generated, tmp / f"learners-{label}.jsonl")
+    aliases = dict(model.aliases)
+
+    # read: the whole file, every learner
+    records = _read_all(path, aliases)
+    read_s = _median_time(lambda: _read_all(path, aliases), runs) / len(records)
+
+    # evaluate (indexed)
+    print(f"  indexed evaluation of up to {len(records)} learners", file=sys.stderr, flush=True)
+    eval_s, eval_cpu, n_eval, reports = _measure(indexed, records, runs, budget)
+    texts = [dumps(r) for r in reports]
+    dump_s = _median_time(lambda: [dumps(r) for r in reports], runs) / n_eval
+
+    # split, one instrumented pass over the same learners
+    with _method_timers() as (seconds, calls):
+        t = time.perf_counter()
+        for record in records[:n_eval]:
+            indexed.evaluate(record, AS_OF)
+        instrumented = time.perf_counter() - t
+    split = {label: seconds[label] / n_eval for label, _, _ in SPLIT if label in seconds}
+    split["other"] = (instrumented - sum(v for k, v in seconds.items() if k.strip() == k)) / n_eval
+    calls_per = {k: v / n_eval for k, v in calls.items()}
+
+    # naive, same learners (a prefix), same run
+    k = min(n_naive, n_eval)
+    print(f"  naive evaluation of up to {k} learners", file=sys.stderr, flush=True)
+    naive_s, _, n_naive_done, naive_reports = _measure(naive, records[:k], runs, budget)
+    identical = [dumps(r) for r in naive_reports] == texts[:n_naive_done]
+
+    shapes = [json.loads(t) for t in texts]
+    achievements = [len(r.achievements) for r in records[:n_eval]]
+    return {
+        "label": label,
+        "stats": catalog.stats,
+        "learners_generated": len(records),
+        "learners_evaluated": n_eval,
+        "runs": runs,
+        "mean_achievements": statistics.mean(achievements),
+        "mean_earned": statistics.mean(len(s["earned"]) for s in shapes),
+        "mean_in_progress": statistics.mean(len(s["in_progress"]) for s in shapes),
+        "mean_transfers": statistics.mean(len(s["transfers"]) for s in shapes),
+        "per_learner_ms": {
+            "read": read_s * 1e3,
+            "evaluate": eval_s * 1e3,
+            "evaluate_cpu": eval_cpu * 1e3,
+            "report_dumps": dump_s * 1e3,
+            "total": (read_s + eval_s + dump_s) * 1e3,
+        },
+        "learners_per_second": 1 / eval_s,
+        "learners_per_second_end_to_end": 1 / (read_s + eval_s + dump_s),
+        "split_ms": {k: v * 1e3 for k, v in split.items()},
+        "calls_per_learner": calls_per,
+        "naive_learners": n_naive_done,
+        "naive_per_learner_ms": naive_s * 1e3,
+        "naive_over_indexed": naive_s / eval_s,
+        "naive_identical": identical,
+    }
+
+
+def profile(catalog_size: tuple[int, int], n: int, seed: int, tmp: Path, top: int = 15) -> str:
+    """cProfile of evaluating `n` learners against the base catalog: the top hotspots."""
+    catalog = make_catalog(catalog_size[0], catalog_size[1], seed)
+    model = _load(catalog.write(tmp / "rules-profile"))
+    evaluator = Evaluator(model)
+    records = list(make_learners(catalog, n, seed=seed + 1))
+    prof = cProfile.Profile()
+    prof.enable()
+    for record in records:
+        dumps(evaluator.evaluate(record, AS_OF))
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).strip_dirs().sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def _report_text(results: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in results:
+        s, p = r["stats"], r["per_learner_ms"]
+        lines.append(
+            f"[{r['label']}] {s['credentials']} credentials, {s['transfer_lines']} transfer lines, "
+            f"{s['courses']} courses, {s['issuers']} issuers; {r['learners_evaluated']} of "
+            f"{r['learners_generated']} learners evaluated (mean {r['mean_achievements']:.1f} "
+            f"achievements; {r['mean_earned']:.2f} earned, {r['mean_in_progress']:.1f} in "
+            f"progress, {r['mean_transfers']:.1f} transfers), median of {r['runs']} runs"
+        )
+        lines.append(
+            f"  per learner: read {p['read']:.3f} ms, evaluate {p['evaluate']:.2f} ms "
+            f"(CPU {p['evaluate_cpu']:.2f} ms), "
+            f"report dumps {p['report_dumps']:.3f} ms, total {p['total']:.2f} ms"
+        )
+        lines.append(
+            f"  throughput: {r['learners_per_second']:.1f} learners/s evaluate only, "
+            f"{r['learners_per_second_end_to_end']:.1f} learners/s read + evaluate + dumps"
+        )
+        calls = r["calls_per_learner"]
+        split = ", ".join(
+            f"{k.strip()} {v:.2f} ms" + (f" ({calls[k]:.1f} calls)" if k in calls else "")
+            for k, v in r["split_ms"].items()
+        )
+        lines.append(f"  evaluate split (instrumented pass): {split}")
+        lines.append(
+            f"  naive (use_index=False), first {r['naive_learners']} learners: "
+            f"{r['naive_per_learner_ms']:.2f} ms/learner = {r['naive_over_indexed']:.2f}x the "
+            f"indexed cost; reports identical: {r['naive_identical']}"
+        )
+    if len(results) == 2:
+        base, big = results
+        ratio = big["per_learner_ms"]["evaluate"] / base["per_learner_ms"]["evaluate"]
+        ok = "met" if ratio < GOAL_RATIO else "NOT met"
+        lines.append(
+            f"\ncatalog x{big['stats']['credentials'] / base['stats']['credentials']:g}: "
+            f"per-learner evaluate cost x{ratio:.2f} (goal < {GOAL_RATIO:g}x: {ok})"
+        )
+    rate = results[0]["learners_per_second"]
+    ok = "met" if rate >= GOAL_RATE else "NOT met"
+    lines.append(f"throughput {rate:.1f} learners/s/core (goal >= {GOAL_RATE:g}: {ok})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description="stackrules evaluation benchmark")
+    parser.add_argument("--credentials", type=int, default=1000, help="base catalog size")
+    parser.add_argument("--lines", type=int, default=1500, help="base transfer lines")
+    parser.add_argument("--factor", type=int, default=10, help="size of the larger catalog")
+    parser.add_argument("--learners", type=int, default=2000)
+    parser.add_argument("--naive-learners", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3, help="timed passes (median)")
+    parser.add_argument(
+        "--budget", type=float, default=None, help="seconds for one timed pass (default: none)"
+    )
+    parser.add_argument("--profile", type=int, default=0, help="cProfile this many learners")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    sizes = [("base", args.credentials, args.lines)]
+    if args.factor > 1:
+        sizes.append(
+            ("x" + str(args.factor), args.credentials * args.factor, args.lines * args.factor)
+        )
+    results = []
+    hotspots = None
+    with tempfile.TemporaryDirectory(prefix="stackrules-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        for label, n, lines in sizes:
+            results.append(
+                bench_catalog(
+                    label,
+                    n,
+                    lines,
+                    args.learners,
+                    args.naive_learners,
+                    args.runs,
+                    args.budget,
+                    args.seed,
+                    tmp,
+                )
+            )
+        if args.profile:
+            hotspots = profile((args.credentials, args.lines), args.profile, args.seed, tmp)
+    print(_report_text(results))
+    if hotspots:
+        print("\ncProfile, base catalog, top by cumulative time:\n" + hotspots)
+    out = {"python": sys.version.split()[0], "results": results, "profile": hotspots}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()

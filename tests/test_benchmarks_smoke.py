@@ -1,0 +1,95 @@
+"""The benchmark scripts run, at a tiny size, so they never rot.
+
+Behaviour only, never wall-clock times: the generated rule set checks without errors, the
+generator is deterministic, records round-trip through JSON Lines and CSV, and naive and
+indexed evaluation give identical reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import bench_eval  # noqa: E402
+import bench_parse  # noqa: E402
+import synth  # noqa: E402
+from stackrules import load_records  # noqa: E402
+from stackrules.check import check_paths  # noqa: E402
+from stackrules.diagnostics import has_errors  # noqa: E402
+from stackrules.evaluate import Evaluator  # noqa: E402
+from stackrules.model import build  # noqa: E402
+from stackrules.report import dumps  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def catalog() -> synth.Catalog:
+    return synth.make_catalog(40, 120, seed=3)
+
+
+def test_catalog_is_deterministic_and_sized(catalog: synth.Catalog) -> None:
+    again = synth.make_catalog(40, 120, seed=3)
+    assert again.text == catalog.text
+    assert synth.make_catalog(40, 120, seed=4).text != catalog.text
+    assert catalog.stats["credentials"] == 40
+    assert catalog.stats["transfer_lines"] == 120
+
+
+def test_generated_rules_check_without_errors(catalog: synth.Catalog, tmp_path: Path) -> None:
+    syntax, diagnostics = check_paths([catalog.write(tmp_path / "rules")])
+    assert not has_errors(diagnostics), [str(d) for d in diagnostics if d.severity == "error"]
+    model = build(syntax)
+    assert len(model.credentials) == 40
+
+
+def test_naive_and_indexed_reports_are_identical(catalog: synth.Catalog, tmp_path: Path) -> None:
+    syntax, _ = check_paths([catalog.write(tmp_path / "rules")])
+    model = build(syntax)
+    learners = list(synth.make_learners(catalog, 12, seed=5))
+    assert all(len(r.achievements) >= 8 for r in learners)
+    indexed, naive = Evaluator(model), Evaluator(model, use_index=False)
+    for record in learners:
+        assert dumps(indexed.evaluate(record, synth.AS_OF)) == dumps(
+            naive.evaluate(record, synth.AS_OF)
+        )
+
+
+def test_records_round_trip(catalog: synth.Catalog, tmp_path: Path) -> None:
+    learners = list(synth.make_learners(catalog, 6, seed=5))
+    assert learners == list(synth.make_learners(catalog, 6, seed=5))
+    for path in (
+        synth.write_jsonl(learners, tmp_path / "l.jsonl"),
+        synth.write_csv(learners, tmp_path / "l.csv"),
+    ):
+        read, errors = load_records(path)
+        assert not errors
+        assert [r.learner for r in read] == [r.learner for r in learners]
+        assert [len(r.achievements) for r in read] == [len(r.achievements) for r in learners]
+
+
+def test_bench_parse_main(tmp_path: Path) -> None:
+    out = bench_parse.main(["--sizes", "20", "--runs", "1", "--json", str(tmp_path / "p.json")])
+    (result,) = out["results"]
+    assert result["errors"] == 0
+    assert result["credentials"] == 20
+    assert (tmp_path / "p.json").exists()
+
+
+def test_bench_eval_main(tmp_path: Path) -> None:
+    out = bench_eval.main(
+        [
+            "--credentials", "20", "--lines", "40", "--factor", "2", "--learners", "4",
+            "--naive-learners", "3", "--runs", "1", "--profile", "2",
+            "--json", str(tmp_path / "e.json"),
+        ]
+    )  # fmt: skip
+    assert [r["stats"]["credentials"] for r in out["results"]] == [20, 40]
+    for r in out["results"]:
+        assert r["learners_evaluated"] == 4
+        assert r["naive_learners"] == 3
+        assert r["naive_identical"] is True
+    assert "cumulative" in out["profile"]
