@@ -37,7 +37,8 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_parse.py
+	$(BIN)/python benchmarks/bench_parse.py --runs 3
+	$(BIN)/python benchmarks/bench_eval.py --budget 30 --runs 3
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
