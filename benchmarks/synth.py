@@ -156,8 +156,19 @@ def _title(subject: str, level: int, k: int) -> str:
     return f"{topic} {SUBJECTS[subject]} {ROMAN[k % len(ROMAN)]}"
 
 
+UNSCOPED_SHARE = 0.1
+
+
 class _Gen:
-    def __init__(self, n_credentials: int, n_lines: int, seed: int, n_issuers: int | None) -> None:
+    def __init__(
+        self,
+        n_credentials: int,
+        n_lines: int,
+        seed: int,
+        n_issuers: int | None,
+        unscoped: float = UNSCOPED_SHARE,
+    ) -> None:
+        self.unscoped = unscoped
         self.rng = random.Random(seed)
         self.seed = seed
         self.n_credentials = n_credentials
@@ -283,8 +294,8 @@ class _Gen:
                     sel = f"subject {subject} and level >= 200"
                 else:
                     sel = f"subject {subject}"
-                if rng.random() < 0.3:
-                    sel += f" and issuer {issuer}"
+                if rng.random() >= self.unscoped:
+                    sel = f"issuer {issuer} and {sel}"
                 named += [c.id for c in (upper or by_subject[subject])[:4]]
                 total += need
                 reqs.append(f'    upper "Subject credits": {_fmt(need)} credits from {sel}{mod}\n')
@@ -511,11 +522,21 @@ class _Gen:
 
 
 def make_catalog(
-    n_credentials: int, n_transfer_lines: int, seed: int = 0, n_issuers: int | None = None
+    n_credentials: int,
+    n_transfer_lines: int,
+    seed: int = 0,
+    n_issuers: int | None = None,
+    unscoped: float = 0.1,
 ) -> Catalog:
     """A synthetic rule set of `n_credentials` credentials and `n_transfer_lines` transfer
-    lines (a `=> none` and a cluster count as one line each). Same arguments, same text."""
-    return _Gen(n_credentials, n_transfer_lines, seed, n_issuers).catalog()
+    lines (a `=> none` and a cluster count as one line each). Same arguments, same text.
+
+    `unscoped` is the share of subject-credit requirements that name no issuer (`6 credits
+    from subject MATH and level >= 200`): such a requirement takes that subject's courses from
+    every institution, so a learner with one such course is in progress on it wherever it is.
+    Real programme rules scope them to the institution (`issuer X and subject MATH …`; transfer
+    credit arrives as grants of the institution's own identifiers), hence the low default."""
+    return _Gen(n_credentials, n_transfer_lines, seed, n_issuers, unscoped).catalog()
 
 
 # -------------------------------------------------------------------- learners

@@ -133,6 +133,56 @@ class _Search:
             for lim in p.limits
         ]
 
+        self.limit_totals = [sum(values) for values in self.limit_values]
+        # Static lower bounds (cost, items) per node, ignoring conflicts and limits: what any
+        # completion of the node must still cost. They make branch and bound prune early.
+        self._lb: dict[int, tuple[float, float]] = {}
+        self._order: dict[int, tuple[Node, ...]] = {}
+        self._suffix_lb: dict[tuple[int, int, int], tuple[float, float]] = {}
+        for root in p.roots:
+            self._node_lb(root)
+
+    def _node_lb(self, node: Node) -> tuple[float, float]:
+        key = id(node)
+        found = self._lb.get(key)
+        if found is not None:
+            return found
+        p = self.p
+        if isinstance(node, Choice):
+            bounds = [self._node_lb(c) for c in node.children]
+            # N of: try the children that cost least first (ties: source order)
+            ranked = sorted(range(len(node.children)), key=lambda i: (bounds[i], i))
+            self._order[key] = tuple(node.children[i] for i in ranked)
+            lb = _cheapest(bounds, node.need)
+        elif isinstance(node, ItemLeaf):
+            lb = (0.0, 0.0) if p.eligible[node.index] else (p.missing_cost[node.index], 1.0)
+        elif isinstance(node, CompetencyLeaf):
+            met = p.competency_met[node.index]
+            lb = (0.0, 0.0) if met else (p.missing_cost[node.index], 1.0)
+        else:
+            total = sum(value_of(p.achievements[a], node.unit) for a in p.eligible[node.index])
+            short = node.amount - total
+            lb = (self._amount_cost(node, short), 1.0) if short > 1e-9 else (0.0, 0.0)
+        self._lb[key] = lb
+        return lb
+
+    def _goals_lb(self, goals: tuple[object, ...]) -> tuple[float, float]:
+        cost = items = 0.0
+        for g in goals:
+            if isinstance(g, tuple):
+                _, choice, need, pos = g
+                key = (id(choice), pos, need)
+                lb = self._suffix_lb.get(key)
+                if lb is None:
+                    rest = self._order[id(choice)][pos:]
+                    lb = _cheapest([self._lb[id(c)] for c in rest], need)
+                    self._suffix_lb[key] = lb
+            else:
+                lb = self._lb[id(g)]
+            cost += lb[0]
+            items += lb[1]
+        return cost, items
+
     # ---------------------------------------------------------------- driver
     def run(self) -> Allocation | None:
         goals: tuple[object, ...] = tuple(self.p.roots)
@@ -160,8 +210,12 @@ class _Search:
         assign: dict[int, LeafResult],
         relied: frozenset[int],
     ) -> None:
-        if self.best is not None and self.mode == "least" and self.best.complete:
-            return
+        if self.best is not None and self.mode == "least":
+            if self.best.complete:
+                return
+            lb_cost, lb_items = self._goals_lb(goals)
+            if (0.0, cost[1] + lb_cost - 1e-9, cost[2] + lb_items) >= self.best.key:
+                return  # nothing below this node can beat what was found
         if not self._bound_ok(self._key(cost, used)):
             return
         if not goals:
@@ -177,7 +231,7 @@ class _Search:
                 self._dfs(rest, used, totals, cost, assign, relied)
                 return
             left = len(choice.children) - pos
-            child = choice.children[pos]
+            child = self._order[id(choice)][pos]
             nxt = ("n", choice, need - 1, pos + 1)
             self._dfs((child, nxt, *rest), used, totals, cost, assign, relied | {id(child)})
             if left - 1 >= need:
@@ -351,7 +405,7 @@ class _Search:
         relied: frozenset[int],
     ) -> None:
         short = self._shortfalls(totals)
-        if any(short):
+        if any(short) and self._extension_could_help(cost, totals):
             used, totals, assign = self._extend(used, totals, assign)
             short = self._shortfalls(totals)
         if any(short):
@@ -366,6 +420,18 @@ class _Search:
             key = self._source_key(used)
         if self.best is None or key < self.best.key:
             self.best = Allocation(key, dict(assign), used, short, set(relied))
+
+    def _extension_could_help(
+        self, cost: tuple[float, float, float], totals: tuple[float, ...]
+    ) -> bool:
+        """Whether extending toward `at least` limits could beat the best allocation so far,
+        even if every achievement could be counted (a cheap optimistic bound)."""
+        if self.best is None or self.mode != "least":
+            return True
+        optimistic = [t + total for t, total in zip(totals, self.limit_totals, strict=True)]
+        short_items = sum(1 for s in self._shortfalls(optimistic) if s > 1e-9)
+        bound = (0.0, cost[1] + self._shortfall_cost(optimistic), cost[2] + short_items)
+        return bound < self.best.key
 
     def _shortfalls(self, totals: Sequence[float]) -> list[float]:
         return [
@@ -473,6 +539,16 @@ class _Search:
         dates = sorted((c.date_ordinal for c in picked), reverse=True)
         # smaller is better: fewer sources, better worst grade, more recent dates
         return (0.0, 0.0, 0.0, float(len(picked)), float(-worst), *(-float(d) for d in dates))
+
+
+def _cheapest(bounds: Sequence[tuple[float, float]], need: int) -> tuple[float, float]:
+    """A lower bound for holding `need` of nodes with these bounds: the `need` smallest costs
+    and, separately, the `need` smallest item counts (each is admissible on its own)."""
+    if need <= 0:
+        return (0.0, 0.0)
+    costs = sorted(b[0] for b in bounds)[:need]
+    items = sorted(b[1] for b in bounds)[:need]
+    return (sum(costs), sum(items))
 
 
 def solve(problem: Problem, mode: Mode = "least") -> Allocation | None:

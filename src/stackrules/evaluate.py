@@ -96,7 +96,18 @@ class Outcome:
 
 
 @dataclass(slots=True)
+class LeastToDo:
+    """One credential's least-to-do search: the problem, its best allocation, the
+    achievements the allocation's indexes refer to."""
+
+    problem: Problem
+    allocation: Allocation | None
+    achs: list[Ach]
+
+
+@dataclass(slots=True)
 class _State:
+    least: dict[str, LeastToDo] = field(default_factory=dict)
     achs: list[Ach] = field(default_factory=list)
     firings: list[Firing] = field(default_factory=list)
     fired: set[int] = field(default_factory=set)
@@ -384,7 +395,8 @@ class Evaluator:
         started = [v for v in versions if v.window is not None and v.window.start <= catalog_date]
         return started[-1] if started else None
 
-    def _earn(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> Outcome | None:
+    def least_to_do(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> LeastToDo:
+        """The allocation that leaves the least to do for `cred` (§4); earned when nothing."""
         problem, local = self._problem(
             [r.root for r in cred.requirements],
             cred.leaves,
@@ -393,10 +405,17 @@ class Evaluator:
             as_of,
             cred.hours_per_credit,
         )
-        best = solve(problem, "least")
+        return LeastToDo(problem, solve(problem, "least"), local)
+
+    def _earn(
+        self, cred: Credential, achs: Sequence[Ach], as_of: date, state: _State
+    ) -> Outcome | None:
+        least = self.least_to_do(cred, achs, as_of)
+        state.least[cred.id] = least  # the in-progress report reuses it
+        best = least.allocation
         if best is None or not best.complete or any(best.limit_shortfall):
             return None
-        return Outcome(cred, best, local, self._earliest(cred, achs, as_of))
+        return Outcome(cred, best, least.achs, self._earliest(cred, achs, as_of))
 
     def _earliest(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> date | None:
         """The least latest completion date over every allocation that earns it."""
@@ -480,7 +499,7 @@ class Evaluator:
                     if cred is None:
                         continue
                     versions[ident] = cred
-                    outcome = self._earn(cred, snapshot, as_of)
+                    outcome = self._earn(cred, snapshot, as_of, state)
                     if outcome is not None:
                         state.earned[ident] = outcome
                         ach = self._earned_ach(outcome, state, as_of)
@@ -525,7 +544,7 @@ class Evaluator:
             cred = versions.get(ident) or self.version(ident, catalog_date)
             if cred is None:
                 continue
-            result = explainer.in_progress(cred)
+            result = explainer.in_progress(cred, state.least.get(ident))
             if result is not None:
                 entry_ip, ids = result
                 in_progress.append(entry_ip)

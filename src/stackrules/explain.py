@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, cast
 
 from stackrules import report
-from stackrules.allocate import Allocation, solve
+from stackrules.allocate import Allocation
 from stackrules.dates import lapsed
 from stackrules.matching import first_failure, in_window
 from stackrules.model import (
@@ -29,7 +29,7 @@ from stackrules.model import (
 )
 
 if TYPE_CHECKING:
-    from stackrules.evaluate import Ach, Evaluator, Firing, Outcome
+    from stackrules.evaluate import Ach, Evaluator, Firing, LeastToDo, Outcome
     from stackrules.graph import Target
     from stackrules.records import Achievement
 
@@ -130,24 +130,20 @@ class Explainer:
         )
         return entry, used_ids
 
-    def in_progress(self, cred: Credential) -> tuple[report.InProgressCredential, set[int]] | None:
-        problem, local = self.ev._problem(
-            [r.root for r in cred.requirements],
-            cred.leaves,
-            cred.limits,
-            self.achs,
-            self.as_of,
-            cred.hours_per_credit,
-        )
+    def in_progress(
+        self, cred: Credential, least: LeastToDo | None
+    ) -> tuple[report.InProgressCredential, set[int]] | None:
+        """The in-progress entry, from the fixpoint's last least-to-do search for `cred`."""
+        if least is None:
+            least = self.ev.least_to_do(cred, self.achs, self.as_of)
+        problem, local = least.problem, least.achs
         started = any(problem.eligible[leaf.index] for leaf in cred.leaves) or any(
             problem.competency_met[leaf.index]
             for leaf in cred.leaves
             if isinstance(leaf, CompetencyLeaf)
         )
-        if not started:
-            return None
-        alloc = solve(problem, "least")
-        if alloc is None:
+        alloc = least.allocation
+        if not started or alloc is None:
             return None
         tree = _Tree(alloc, local)
         requirements, used_ids = self._requirements(cred, tree)

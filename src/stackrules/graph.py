@@ -51,6 +51,7 @@ class Facts:
         yield ("kind", self.kind)
         if self.subject:
             yield ("subject", self.subject)
+            yield ("issuer-subject", f"{self.issuer}|{self.subject}")
         for t in self.tags:
             yield ("tag", t)
         for c in self.competencies:
@@ -58,7 +59,19 @@ class Facts:
 
 
 def selector_keys(selector: ast.Selector) -> list[Key] | None:
-    """Index keys of one positive filter of the selector; None when it has none."""
+    """Index keys of the selector's most selective positive filters; None when it has none.
+
+    An issuer together with a subject is keyed by the pair (a programme's own subject courses);
+    otherwise one positive filter keys it."""
+    issuers = [f.issuer for f in selector.filters if isinstance(f, ast.IssuerFilter)]
+    subjects = [
+        s
+        for f in selector.filters
+        if isinstance(f, ast.SubjectFilter | ast.SubjectInFilter)
+        for s in ((f.subject,) if isinstance(f, ast.SubjectFilter) else f.subjects)
+    ]
+    if issuers and subjects:
+        return [("issuer-subject", f"{issuers[0]}|{s}") for s in subjects]
     for f in selector.filters:
         if isinstance(f, ast.SubjectFilter):
             return [("subject", f.subject)]

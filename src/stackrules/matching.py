@@ -8,7 +8,7 @@ of a selector: which catalog items could fill it, and the cheapest one's cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -136,13 +136,29 @@ class SelectorIndex:
         ]
         self._cache: dict[int, list[CatalogEntry]] = {}
         self._selectors: dict[int, ast.Selector] = {}
+        # the catalog filed under the keys the rule graph files selectors under
+        self._by_key: dict[tuple[str, str], list[CatalogEntry]] = {}
+        for e in self.entries:
+            keys = [("issuer", e.issuer), ("kind", e.kind), *(("tag", t) for t in e.tags)]
+            if e.subject:
+                keys += [("subject", e.subject), ("issuer-subject", f"{e.issuer}|{e.subject}")]
+            for k in keys:
+                self._by_key.setdefault(k, []).append(e)
 
     def matching(self, selector: ast.Selector) -> list[CatalogEntry]:
+        """Catalog entries the selector picks, cheapest first (cached per selector)."""
+        from stackrules.graph import selector_keys
+
         key = id(selector)
         found = self._cache.get(key)
         if found is None:
+            keys = selector_keys(selector)
+            if keys is None:
+                pool: Iterable[CatalogEntry] = self.entries
+            else:
+                pool = {e.id: e for k in keys for e in self._by_key.get(k, ())}.values()
             found = sorted(
-                (e for e in self.entries if matches_selector(selector, e)),
+                (e for e in pool if matches_selector(selector, e)),
                 key=lambda e: (e.cost, e.id),
             )
             self._cache[key] = found
