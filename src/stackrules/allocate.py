@@ -185,10 +185,78 @@ class _Search:
 
     # ---------------------------------------------------------------- driver
     def run(self) -> Allocation | None:
+        if self.mode == "least" and self._independent():
+            first = self._first_path()
+            if first is not None:
+                return first
         goals: tuple[object, ...] = tuple(self.p.roots)
         totals = tuple(0.0 for _ in self.p.limits)
         self._dfs(goals, 0, totals, (0.0, 0.0, 0.0), {}, frozenset())
         return self.best
+
+    def _independent(self) -> bool:
+        """No limits, and every achievement fits one leaf and conflicts with nothing: then the
+        static lower bounds are exact and the search's first path is an optimum."""
+        p = self.p
+        return not p.limits and all(
+            len(self.users[a]) <= 1 and p.conflicts[a] == (1 << a)
+            for a in range(len(p.achievements))
+        )
+
+    def _first_path(self) -> Allocation | None:
+        """The allocation the search would find first, built directly (no search state).
+        None when it needs a second copy: then a costlier path may rank first (§4)."""
+        p = self.p
+        assign: dict[int, LeafResult] = {}
+        relied: set[int] = set()
+        used = 0
+        cost = items = 0.0
+
+        def visit(node: Node) -> None:
+            nonlocal used, cost, items
+            if isinstance(node, Choice):
+                for child in self._order[id(node)][: node.need]:
+                    relied.add(id(child))
+                    visit(child)
+            elif isinstance(node, ItemLeaf):
+                eligible = p.eligible[node.index]
+                if eligible:
+                    assign[node.index] = LeafResult([eligible[0]], 0.0, True)
+                    used |= 1 << eligible[0]
+                else:
+                    assign[node.index] = LeafResult([], 1.0, True)
+                    cost += p.missing_cost[node.index]
+                    items += 1
+            elif isinstance(node, CompetencyLeaf):
+                missing = 0.0 if p.competency_met[node.index] else 1.0
+                assign[node.index] = LeafResult([], missing, True)
+                cost += missing * p.missing_cost[node.index]
+                items += missing
+            else:
+                avail = [
+                    a for a in p.eligible[node.index] if value_of(p.achievements[a], node.unit) > 0
+                ]
+                need, picked = node.amount, []
+                for members in self._classes(node, avail):
+                    if need <= 1e-9:
+                        break
+                    v = value_of(p.achievements[members[0]], node.unit)
+                    n = min(len(members), math.ceil(need / v - 1e-9))
+                    picked += members[:n]
+                    need -= n * v
+                missing = max(need, 0.0) if need > 1e-9 else 0.0
+                assign[node.index] = LeafResult(picked, missing, True)
+                for a in picked:
+                    used |= 1 << a
+                if missing:
+                    cost += self._amount_cost(node, missing)
+                    items += 1
+
+        for root in p.roots:
+            visit(root)
+        if self._second_copies(used, assign):
+            return None
+        return Allocation((0.0, cost, items), assign, used, [], relied)
 
     def _bound_ok(self, key: tuple[float, ...]) -> bool:
         if self.best is None:
@@ -317,22 +385,9 @@ class _Search:
                 out.append(a)
         return out
 
-    def _amount(
-        self,
-        leaf: AmountLeaf,
-        rest: tuple[object, ...],
-        used: int,
-        totals: tuple[float, ...],
-        cost: tuple[float, float, float],
-        assign: dict[int, LeafResult],
-        relied: frozenset[int],
-    ) -> None:
-        avail = [
-            a
-            for a in self._available(leaf, used)
-            if value_of(self.p.achievements[a], leaf.unit) > 0
-        ]
-        # classes of interchangeable achievements; free ones first, larger values first
+    def _classes(self, leaf: AmountLeaf, avail: list[int]) -> list[list[int]]:
+        """Classes of interchangeable achievements for an amount leaf, in the order the search
+        takes them: free ones first, larger values first, then the allocation order."""
         classes: dict[tuple[object, ...], list[int]] = {}
         for a in avail:
             c = self.p.achievements[a]
@@ -350,7 +405,7 @@ class _Search:
                     c.date_ordinal if self.mode == "sources" else 0,
                 )
             classes.setdefault(key, []).append(a)
-        ordered = sorted(
+        return sorted(
             classes.values(),
             key=lambda members: (
                 not self.free[members[0]],
@@ -358,6 +413,23 @@ class _Search:
                 self.p.achievements[members[0]].sort_key,
             ),
         )
+
+    def _amount(
+        self,
+        leaf: AmountLeaf,
+        rest: tuple[object, ...],
+        used: int,
+        totals: tuple[float, ...],
+        cost: tuple[float, float, float],
+        assign: dict[int, LeafResult],
+        relied: frozenset[int],
+    ) -> None:
+        avail = [
+            a
+            for a in self._available(leaf, used)
+            if value_of(self.p.achievements[a], leaf.unit) > 0
+        ]
+        ordered = self._classes(leaf, avail)
 
         def choose(k: int, need: float, picked: list[int], u: int, t: tuple[float, ...]) -> None:
             if need <= 1e-9 or k == len(ordered):
