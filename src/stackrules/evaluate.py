@@ -257,8 +257,18 @@ class Evaluator:
         # Only achievements some leaf accepts take part; canonical order keeps ties stable.
         per_leaf: list[list[Ach]] = []
         pool: dict[int, Ach] = {}
+        by_item: dict[str, list[Ach]] = {}
+        for a in achs:
+            by_item.setdefault(a.item, []).append(a)
         for leaf in leaves:
-            ok = [a for a in achs if self.eligible(leaf, a, as_of)]
+            # identifier leaves and lists look achievements up by item; selectors scan
+            if isinstance(leaf, ItemLeaf):
+                named: Sequence[Ach] = by_item.get(leaf.item, ())
+            elif isinstance(leaf, AmountLeaf) and leaf.ids is not None:
+                named = [a for a in achs if a.item in leaf.ids]
+            else:
+                named = achs
+            ok = [a for a in named if self.eligible(leaf, a, as_of)]
             if isinstance(leaf, AmountLeaf):
                 ok = [a for a in ok if _value(a, leaf.unit) > 0]
             per_leaf.append(ok)
