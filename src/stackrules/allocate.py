@@ -21,7 +21,7 @@ hurt), and interchangeable achievements are tried once. Nothing is ever placed f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -626,6 +626,3 @@ def _cheapest(bounds: Sequence[tuple[float, float]], need: int) -> tuple[float, 
 def solve(problem: Problem, mode: Mode = "least") -> Allocation | None:
     """The best allocation for `mode`, or None when `sources` finds no complete one."""
     return _Search(problem, mode).run()
-
-
-Predicate = Callable[[int], bool]

@@ -19,6 +19,7 @@ from typing import Literal
 import networkx as nx
 
 from stackrules import ast
+from stackrules.matching import CatalogEntry, SelectorIndex, matches_selector
 from stackrules.model import (
     AmountLeaf,
     Choice,
@@ -109,6 +110,8 @@ class RuleGraph:
                 self.graph.add_edge(("item", ident), ("competency", comp), key="teaches")
         for ident, versions in rules.credentials.items():
             self.graph.add_node(("credential", ident), kind="credential")
+            # an earned credential is an achievement other rules can count (laddering)
+            self.graph.add_edge(("credential", ident), ("item", ident), key="awards")
             for version in versions:
                 self._add_rule(("credential", ident), version.leaves)
                 if not version.requirements or all(
@@ -161,11 +164,51 @@ class RuleGraph:
         return found
 
     def where_counts(self, item: str) -> list[Target]:
-        """Rules reachable from an item through counts, grants and ladders (for advisors)."""
-        node = ("item", item)
-        if node not in self.graph:
-            return []
-        reach = nx.descendants(self.graph, node)
-        return sorted(
-            (n for n in reach if n[0] in ("credential", "equivalency")), key=lambda n: str(n)
-        )
+        """Every credential and equivalency an item (or credential) can count toward:
+        directly, through what equivalencies grant from it, and up the ladders of the
+        credentials it helps earn. A rule counts when one of its leaves names the item, selects
+        it by its catalog attributes, or asks for a competency it teaches."""
+        catalog = {e.id: e for e in SelectorIndex(self.rules).entries}
+        found: set[Target] = set()
+        queue, seen = [item], {item}
+        while queue:
+            ident = queue.pop()
+            entry = self.rules.items.get(ident)
+            if entry is None:
+                continue
+            teaches = dict(entry.teaches)
+            facts = Facts(ident, entry.issuer, entry.kind, entry.subject, entry.tags, teaches)
+            for target in sorted(self.targets([facts]), key=str):
+                if target in found:
+                    continue
+                kind, key = target
+                if kind == "credential":
+                    leaves = [leaf for v in self.rules.credentials[str(key)] for leaf in v.leaves]
+                else:
+                    leaves = list(self.rules.equivalencies[int(key)].leaves)
+                if not any(_uses(leaf, ident, teaches, catalog) for leaf in leaves):
+                    continue
+                found.add(target)
+                if kind == "credential":
+                    nxt = [str(key)]
+                else:
+                    nxt = [g.item for g in self.rules.equivalencies[int(key)].grants]
+                for n in nxt:
+                    if n not in seen:
+                        seen.add(n)
+                        queue.append(n)
+        return sorted(found, key=lambda t: (t[0], str(t[1])))
+
+
+def _uses(
+    leaf: LeafNode, ident: str, teaches: dict[str, int], catalog: dict[str, CatalogEntry]
+) -> bool:
+    """Whether the leaf names, selects (by catalog attributes) or is taught by the item."""
+    if isinstance(leaf, ItemLeaf):
+        return leaf.item == ident
+    if isinstance(leaf, CompetencyLeaf):
+        return teaches.get(leaf.competency, -1) >= leaf.level
+    if leaf.ids is not None:
+        return ident in leaf.ids
+    assert leaf.selector is not None
+    return ident in catalog and matches_selector(leaf.selector, catalog[ident])
