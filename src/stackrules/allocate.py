@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from stackrules.model import AmountLeaf, Choice, CompetencyLeaf, ItemLeaf, LeafNode, Node
 
@@ -85,7 +85,17 @@ class Allocation:
         return self.key[0] == 0 and self.key[1] == 0 and self.key[2] == 0
 
 
-def value_of(c: Candidate, unit: str) -> float:
+class Valued(Protocol):
+    """Anything with a credit and an hour value (a candidate, an achievement)."""
+
+    @property
+    def credits(self) -> float | None: ...
+    @property
+    def hours(self) -> float | None: ...
+
+
+def value_of(c: Valued, unit: str) -> float:
+    """What an achievement adds to an amount in `unit` (each one counts 1 as an item)."""
     if unit == "items":
         return 1.0
     v = c.credits if unit == "credits" else c.hours

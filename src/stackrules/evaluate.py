@@ -20,7 +20,7 @@ from datetime import date
 from typing import Literal, cast
 
 from stackrules import report
-from stackrules.allocate import Allocation, Candidate, LimitSpec, Problem, solve
+from stackrules.allocate import Allocation, Candidate, LimitSpec, Problem, solve, value_of
 from stackrules.dates import add_duration, lapsed
 from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, matches_selector
@@ -270,7 +270,7 @@ class Evaluator:
                 named = achs
             ok = [a for a in named if self.eligible(leaf, a, as_of)]
             if isinstance(leaf, AmountLeaf):
-                ok = [a for a in ok if _value(a, leaf.unit) > 0]
+                ok = [a for a in ok if value_of(a, leaf.unit) > 0]
             per_leaf.append(ok)
             if not isinstance(leaf, CompetencyLeaf):
                 for a in ok:
@@ -598,13 +598,6 @@ def _achievement_key(a: Achievement) -> tuple[object, ...]:
 
 def _recency(a: Achievement) -> tuple[date, tuple[object, ...]]:
     return (a.completed_on or date.min, _achievement_key(a))
-
-
-def _value(a: Ach, unit: str) -> float:
-    if unit == "items":
-        return 1.0
-    v = a.credits if unit == "credits" else a.hours
-    return v or 0.0
 
 
 def _allocation_order(a: Ach) -> tuple[object, ...]:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, cast
 
 from stackrules import report
-from stackrules.allocate import Allocation
+from stackrules.allocate import Allocation, value_of
 from stackrules.dates import lapsed
 from stackrules.matching import first_failure, in_window
 from stackrules.model import (
@@ -112,7 +112,7 @@ class Explainer:
         limits = []
         for lim in cred.limits:
             value = sum(
-                _amount(a, lim.unit) for a in counted if self.ev._limit_selects(lim, a, self.as_of)
+                value_of(a, lim.unit) for a in counted if self.ev._limit_selects(lim, a, self.as_of)
             )
             met = (
                 value <= lim.amount + 1e-9 if lim.bound == "at most" else value >= lim.amount - 1e-9
@@ -346,13 +346,6 @@ class Explainer:
             for a in achs
             if a.origin in ("record", "granted") and id(a) not in closure | rejected
         )
-
-
-def _amount(a: Ach, unit: str) -> float:
-    if unit == "items":
-        return 1.0
-    v = a.credits if unit == "credits" else a.hours
-    return v or 0.0
 
 
 def _first_leaf(node: Node) -> int:

@@ -196,7 +196,7 @@ def group_text(g: ast.Group) -> str:
     return " and ".join(_filter(f) for f in g.filters)
 
 
-def _req_head(r: ast.Requirement) -> str:
+def requirement_head(r: ast.Requirement) -> str:
     """The words before a requirement's group (empty for those without a group)."""
     if isinstance(r, ast.AllOf):
         return "all of "
@@ -216,7 +216,7 @@ def requirement_text(r: ast.Requirement) -> str:
     elif isinstance(r, ast.CompetencyReq):
         core = f"competency {r.competency.id} at {r.level}"
     else:
-        core = _req_head(r) + group_text(r.group)
+        core = requirement_head(r) + group_text(r.group)
     return core + _modifiers(r.modifiers)
 
 
@@ -522,7 +522,7 @@ class _Printer:
     ) -> list[_Line]:
         if isinstance(r, ast.ItemReq | ast.CompetencyReq):
             return [_Line(depth, prefix + requirement_text(r) + suffix, anchor, end)]
-        head = prefix + _req_head(r)
+        head = prefix + requirement_head(r)
         return self.group_lines(head, r.group, _modifiers(r.modifiers) + suffix, depth, anchor, end)
 
     # -- declarations

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from stackrules import ast
 from stackrules.check.suggest import IdentifierSuggester, Suggester
+from stackrules.format import requirement_head
 from stackrules.span import Span
 from stackrules.symbols import Symbols
 
@@ -159,16 +160,6 @@ def describe(req: ast.Requirement) -> str:
     """How a message names a requirement node: the words that start it."""
     if isinstance(req, ast.ItemReq):
         return f"`{req.ref.id}`"
-    if isinstance(req, ast.AllOf):
-        return "`all of`"
-    if isinstance(req, ast.AnyOf):
-        return "`any of`"
-    if isinstance(req, ast.NOf):
-        return f"`{number(req.count)} of`"
-    if isinstance(req, ast.Amount):
-        return f"`{number(req.amount)} {req.unit} from`"
-    return f"`competency {req.competency.id}`"
-
-
-def number(value: object) -> str:
-    return str(value)
+    if isinstance(req, ast.CompetencyReq):
+        return f"`competency {req.competency.id}`"
+    return f"`{requirement_head(req).strip()}`"
