@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import networkx as nx
@@ -198,6 +199,37 @@ class RuleGraph:
                         seen.add(n)
                         queue.append(n)
         return sorted(found, key=lambda t: (t[0], str(t[1])))
+
+    @cached_property
+    def catalog(self) -> dict[str, CatalogEntry]:
+        """The catalog as selectors see it (granted items marked as transfer), by id."""
+        return {e.id: e for e in SelectorIndex(self.rules).entries}
+
+    def uses(self, item: str) -> list[tuple[Target, LeafNode]]:
+        """Every rule leaf the item (or credential, as an achievement) could count toward, with
+        its credential or equivalency: leaves that name it, select it by its catalog attributes
+        or ask for a competency it teaches. In rule order (credentials by id, then
+        equivalencies by position), leaves in source order."""
+        entry = self.rules.items.get(item)
+        if entry is None:
+            return []
+        catalog = self.catalog
+        teaches = dict(entry.teaches)
+        facts = Facts(item, entry.issuer, entry.kind, entry.subject, entry.tags, teaches)
+        found: list[tuple[Target, LeafNode]] = []
+        for target in sorted(self.targets([facts]), key=_rule_order):
+            kind, key = target
+            if kind == "credential":
+                leaves = [leaf for v in self.rules.credentials[str(key)] for leaf in v.leaves]
+            else:
+                leaves = list(self.rules.equivalencies[int(key)].leaves)
+            found += [(target, leaf) for leaf in leaves if _uses(leaf, item, teaches, catalog)]
+        return found
+
+
+def _rule_order(t: Target) -> tuple[str, str, int]:
+    kind, key = t
+    return (kind, key, 0) if isinstance(key, str) else (kind, "", key)
 
 
 def _uses(

@@ -1,0 +1,56 @@
+"""Small shared wording: modifiers, windows, leaves and did-you-mean, as the rule text says them."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from stackrules import ast
+from stackrules.format import group_text
+from stackrules.model import AmountLeaf, CompetencyLeaf, ItemLeaf, LeafNode
+
+
+def number_text(value: float) -> str:
+    """`3`, `1.5`: whole numbers without a decimal point."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def duration_text(d: ast.Duration) -> str:
+    return f"{number_text(float(d.amount))} {d.unit}"
+
+
+def modifier_text(m: ast.Modifier) -> str:
+    if isinstance(m, ast.MinGrade):
+        return f"min grade {m.grade}"
+    if isinstance(m, ast.Within):
+        return f"within {duration_text(m.duration)}"
+    if isinstance(m, ast.CompletedAfter):
+        return f"completed after {m.on.isoformat()}"
+    return f"completed before {m.on.isoformat()}"
+
+
+def window_text(w: ast.Window | None) -> str | None:
+    if w is None:
+        return None
+    text = f"effective {w.start.isoformat()}"
+    return text + (f" until {w.end.isoformat()}" if w.end is not None else "")
+
+
+def how_text(leaf: LeafNode, item: str) -> str:
+    """How a leaf takes the item: by name, in a list, by a selector, or by a competency."""
+    if isinstance(leaf, ItemLeaf):
+        return "named"
+    if isinstance(leaf, CompetencyLeaf):
+        return f"teaches competency {leaf.competency} at {leaf.level_name}"
+    assert isinstance(leaf, AmountLeaf)
+    amount = number_text(leaf.amount)
+    head = f"{amount} of" if leaf.unit == "items" else f"{amount} {leaf.unit} from"
+    if leaf.ids is not None:
+        return f"listed in `{head} ({', '.join(leaf.listed)})`"
+    assert leaf.selector is not None
+    return f"selected by `{head} {group_text(leaf.selector)}`"
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
