@@ -573,6 +573,7 @@ class Evaluator:
             not_counted=sorted(not_counted, key=lambda n: (n.item, n.reason, n.source or "")),
             held=held,
             unused=unused,
+            provenance=[report.Provenance(**s.model_dump()) for s in record.sources],
         )
 
 

@@ -130,6 +130,24 @@ class NotCounted(_ReportModel):
     detail: str | None = None
 
 
+class Provenance(_ReportModel):
+    """A verifiable credential (Open Badges 3.0, CLR 2.0) the learner's record was read from.
+
+    `verification` says whether its proof or signature was checked; this engine does not check
+    them, so it is always `unverified`, whatever `proof` the document carries.
+    """
+
+    id: str | None
+    type: str
+    issuer: str | None
+    format: Literal["json", "vc-jwt"]
+    file: str
+    path: str
+    proof: str | None
+    verification: Literal["unverified"]
+    items: list[str] = Field(default_factory=list)
+
+
 class Report(_ReportModel):
     """The whole answer for one learner at one as-of date."""
 
@@ -143,6 +161,7 @@ class Report(_ReportModel):
     not_counted: list[NotCounted] = Field(default_factory=list)
     held: list[str] = Field(default_factory=list)
     unused: list[str] = Field(default_factory=list)
+    provenance: list[Provenance] = Field(default_factory=list)
 
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 

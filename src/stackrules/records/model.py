@@ -143,6 +143,30 @@ class Achievement(BaseModel):
         return hash((values, tuple(sorted(self.competencies.items())), self._position))
 
 
+class CredentialSource(BaseModel):
+    """A verifiable credential (Open Badges 3.0, CLR 2.0) that a record was read from.
+
+    Provenance kept beside the record, never a field a record file may set: which document,
+    where in the file, how it was secured, whether that was checked, and what was read from it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = Field(description="The credential's `id` (or the JWT's `jti`).")
+    type: str = Field(
+        description="`OpenBadgeCredential`, `AchievementCredential` or `ClrCredential`."
+    )
+    issuer: str | None = Field(description="The issuer's identifier.")
+    format: Literal["json", "vc-jwt"] = Field(description="How the credential was written.")
+    file: str = Field(description="The file it was read from.")
+    path: str = Field(description="JSON path of the credential in the file (or JWT payload).")
+    proof: str | None = Field(description="How the document says it is secured, if at all.")
+    verification: Literal["unverified"] = Field(
+        description="Whether its proof or signature was checked: never, so far."
+    )
+    items: tuple[str, ...] = Field(description="Rule identifiers read from it.")
+
+
 class LearnerRecord(BaseModel):
     """One learner's record: an identifier, an optional catalog date and the achievements."""
 
@@ -155,6 +179,7 @@ class LearnerRecord(BaseModel):
     achievements: tuple[Achievement, ...] = Field(default=(), description="What was achieved.")
 
     _position: Position | None = PrivateAttr(default=None)
+    _sources: tuple[CredentialSource, ...] = PrivateAttr(default=())
 
     _dates = field_validator("catalog_date", mode="before")(_as_date)
 
@@ -163,6 +188,17 @@ class LearnerRecord(BaseModel):
         """Where the record was read (its first line, row or array index), if from a file."""
         return self._position
 
+    @property
+    def sources(self) -> tuple[CredentialSource, ...]:
+        """The verifiable credentials the record was read from (none for a plain record)."""
+        return self._sources
+
+    def from_credentials(self, sources: tuple[CredentialSource, ...]) -> LearnerRecord:
+        """A copy of this record noted as read from these credentials."""
+        copy = self.model_copy()
+        copy._sources = sources
+        return copy
+
     def at(self, position: Position | None) -> LearnerRecord:
         """A copy of this record recorded as read at `position`."""
         copy = self.model_copy()
@@ -170,4 +206,6 @@ class LearnerRecord(BaseModel):
         return copy
 
     def __hash__(self) -> int:
-        return hash((self.learner, self.catalog_date, self.achievements, self._position))
+        return hash(
+            (self.learner, self.catalog_date, self.achievements, self._position, self._sources)
+        )

@@ -11,6 +11,13 @@ Bad data never raises.
 - `.jsonl`: one learner object per line, blank lines skipped; a line that is not valid JSON
   is an error for that line only. Read line by line, in bounded memory.
 - `.csv`: see `stackrules.records.csvfile`.
+- `.jwt` or `.txt`: one compact VC-JWT per non-blank line (positions are line numbers).
+
+Open Badges 3.0 and CLR 2.0 credentials are recognised by content (`stackrules.interop.ob3`):
+a `.json` file may be one credential, an array whose members are credentials or learner
+objects, a JSON string holding a compact VC-JWT, or a bare compact VC-JWT; a `.jsonl` line
+may be a credential or a JSON string holding a compact VC-JWT. Each credential is one
+learner's whole record (a CLR bundles several achievements of one learner).
 
 A learner identifier that appears in two objects of a JSON or JSON Lines file is an error for
 the second object (records are never merged: a second object is usually a mistake, and
@@ -25,12 +32,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
+from stackrules.interop.vc import looks_like_jwt
 from stackrules.records.csvfile import read_csv
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord, PositionKind
 from stackrules.records.parse import learner_of, parse_record_obj
 
-READERS = (".json", ".jsonl", ".csv")
+READERS = (".json", ".jsonl", ".csv", ".jwt", ".txt")
 
 Item = LearnerRecord | RecordError
 
@@ -47,6 +56,8 @@ def read_records(
         yield from _read_jsonl(file, aliases)
     elif suffix == ".json":
         yield from _read_json(file, aliases)
+    elif suffix in (".jwt", ".txt"):
+        yield from _read_jwt_lines(file, aliases)
     else:
         known = ", ".join(f"`{s}`" for s in READERS)
         shown = f"`{suffix}`" if suffix else "none"
@@ -80,22 +91,13 @@ class _Learners:
         self.seen: dict[str, int] = {}
 
     def parse(self, obj: Any, position: int) -> Iterator[Item]:
+        if is_credential(obj) or (isinstance(obj, str) and looks_like_jwt(obj)):
+            yield from self.parse_credential(obj, position)
+            return
         self.count += 1
         learner = learner_of(obj)
         if learner is not None and learner in self.seen:
-            message = (
-                f"learner `{learner}` already appeared at {self.kind} {self.seen[learner]} "
-                "(give each learner's achievements in one object)"
-            )
-            yield RecordError(
-                file=self.file,
-                learner=learner,
-                line=position,
-                position_kind=self.kind,
-                field="learner",
-                message=message,
-                record_index=self.count,
-            )
+            yield self.repeated(learner, position, "learner")
             return
         if learner is not None:
             self.seen[learner] = position
@@ -112,6 +114,44 @@ class _Learners:
         else:
             yield from result
 
+    def parse_credential(self, obj: Any, position: int) -> Iterator[Item]:
+        """A credential (object, or a string holding a compact VC-JWT) as one learner."""
+        self.count += 1
+        where: dict[str, Any] = {
+            "file": self.file,
+            "position": position,
+            "position_kind": self.kind,
+            "aliases": self.aliases,
+            "record_index": self.count,
+        }
+        if isinstance(obj, str):
+            result = read_credential_jwt(obj, **where)
+        else:
+            result = read_credential_json(obj, **where)
+        if not isinstance(result, LearnerRecord):
+            yield from result
+            return
+        if result.learner in self.seen:
+            yield self.repeated(result.learner, position, "credentialSubject.id")
+            return
+        self.seen[result.learner] = position
+        yield result
+
+    def repeated(self, learner: str, position: int, field: str) -> RecordError:
+        message = (
+            f"learner `{learner}` already appeared at {self.kind} {self.seen[learner]} "
+            "(give each learner's achievements in one object)"
+        )
+        return RecordError(
+            file=self.file,
+            learner=learner,
+            line=position,
+            position_kind=self.kind,
+            field=field,
+            message=message,
+            record_index=self.count,
+        )
+
 
 def _open_error(file: str, failure: OSError) -> RecordError:
     return RecordError(file=file, message=f"cannot open the file: {failure.strerror or failure}")
@@ -125,7 +165,8 @@ def _syntax_message(failure: json.JSONDecodeError) -> str:
 def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
     try:
         with open(file, encoding="utf-8-sig") as handle:
-            data = json.load(handle)
+            text = handle.read()
+        data = json.loads(text)
     except OSError as failure:
         yield _open_error(file, failure)
         return
@@ -133,6 +174,9 @@ def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
         yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
         return
     except json.JSONDecodeError as failure:
+        if looks_like_jwt(text):
+            yield from _one_credential(text, file, aliases)
+            return
         yield RecordError(
             file=file,
             line=failure.lineno,
@@ -141,7 +185,9 @@ def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
             message=_syntax_message(failure),
         )
         return
-    if isinstance(data, dict):
+    if is_credential(data) or (isinstance(data, str) and looks_like_jwt(data)):
+        yield from _one_credential(data, file, aliases)
+    elif isinstance(data, dict):
         result = parse_record_obj(data, file=file, aliases=aliases, record_index=1)
         yield from [result] if isinstance(result, LearnerRecord) else result
     elif isinstance(data, list):
@@ -152,6 +198,37 @@ def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
         yield RecordError(
             file=file, message="expected a learner object or an array of learner objects"
         )
+
+
+def _one_credential(data: Any, file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    """The one credential of a `.json` file: an object, or a compact VC-JWT."""
+    if isinstance(data, str):
+        result = read_credential_jwt(data, file=file, aliases=aliases, record_index=1)
+    else:
+        result = read_credential_json(data, file=file, aliases=aliases, record_index=1)
+    yield from [result] if isinstance(result, LearnerRecord) else result
+
+
+def _read_jwt_lines(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    try:
+        handle = open(file, encoding="utf-8-sig")  # noqa: SIM115
+    except OSError as failure:
+        yield _open_error(file, failure)
+        return
+    learners = _Learners(file, "line", aliases)
+    with handle:
+        number = 0
+        try:
+            for number, text in enumerate(handle, start=1):
+                if text.strip():
+                    yield from learners.parse_credential(text.strip(), number)
+        except UnicodeDecodeError as failure:
+            yield RecordError(
+                file=file,
+                line=number + 1,
+                position_kind="line",
+                message=f"the file is not UTF-8 text ({failure.reason}); reading stopped here",
+            )
 
 
 def _read_jsonl(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
