@@ -8,18 +8,25 @@ Each loads the rule set (diagnostics and exit 1 when it has errors), checks its 
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any, NoReturn
 
 import click
 
 from stackrules import CompiledRules, load_rules
+from stackrules import evaluate as evaluate_record
 from stackrules.cli.common import (
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
+    IsoDate,
     print_diagnostics,
 )
 from stackrules.graph import RuleGraph
+from stackrules.maps.flowchart import build_flowchart
+from stackrules.maps.render_dot import render_dot
+from stackrules.maps.render_html import render_html
+from stackrules.maps.render_mermaid import render_mermaid
 from stackrules.maps.text import did_you_mean
 from stackrules.maps.where import where, where_json, where_text
 from stackrules.records import LearnerRecord, RecordError, read_records
@@ -99,3 +106,109 @@ def where_command(rules: tuple[str, ...], ident: str, fmt: str) -> None:
         _echo_json(where_json(compiled.model, ident, reaches))
     else:
         click.echo(where_text(compiled.model, ident, reaches), nl=False)
+
+
+def _one_learner(compiled: CompiledRules, record: str, learner: str | None) -> LearnerRecord:
+    learners = _records(compiled, record)
+    if learner is None:
+        if len(learners) != 1:
+            names = ", ".join(r.learner for r in learners[:10])
+            _usage_error(
+                f"`{record}` holds {len(learners)} learners; choose one with --learner ({names})"
+            )
+        return learners[0]
+    for r in learners:
+        if r.learner == learner:
+            return r
+    _usage_error(
+        f"no learner `{learner}` in `{record}`"
+        + did_you_mean(learner, [r.learner for r in learners])
+    )
+
+
+@click.command("graph")
+@RULES_OPTION
+@click.option(
+    "--credential",
+    "credentials",
+    multiple=True,
+    help="Chart this credential: what flows into it and what it flows on to (repeatable).",
+)
+@click.option(
+    "--issuer",
+    "issuers",
+    multiple=True,
+    help="Chart this issuer's credentials and the transfer into it (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "dot", "mermaid"]),
+    default="html",
+    show_default=True,
+    help="One self-contained HTML page (inline SVG), Graphviz DOT, or Mermaid.",
+)
+@click.option(
+    "--record",
+    type=click.Path(path_type=str),
+    default=None,
+    help="A record file: colour what the learner holds, has earned, has started and has left.",
+)
+@click.option("--learner", default=None, help="Which learner of --record (when it holds several).")
+@click.option(
+    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=str, dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def graph_command(
+    rules: tuple[str, ...],
+    credentials: tuple[str, ...],
+    issuers: tuple[str, ...],
+    fmt: str,
+    record: str | None,
+    learner: str | None,
+    as_of: date | None,
+    out: str | None,
+) -> None:
+    """The laddering and transfer flowchart of a rule set, a credential or an issuer."""
+    if record is None and (learner is not None or as_of is not None):
+        _usage_error("--learner and --as-of need --record")
+    compiled = _load(rules)
+    model = compiled.model
+    chosen = []
+    for c in credentials:
+        ident = compiled.aliases.get(c, c)
+        if ident not in model.credentials:
+            _usage_error(f"unknown credential `{c}`" + did_you_mean(ident, model.credentials))
+        chosen.append(ident)
+    known_issuers = set(model.mentioned_issuers)
+    for i in issuers:
+        if i not in known_issuers:
+            _usage_error(f"unknown issuer `{i}`" + did_you_mean(i, known_issuers))
+    evaluated = None
+    if record is not None:
+        learner_record = _one_learner(compiled, record, learner)
+        report = evaluate_record(compiled, learner_record, as_of or date.today())
+        evaluated = (learner_record, report)
+    chart = build_flowchart(
+        RuleGraph(model), credentials=chosen, issuers=issuers, learner=evaluated
+    )
+    if fmt == "dot":
+        text = render_dot(chart)
+    elif fmt == "mermaid":
+        text = render_mermaid(chart)
+    else:
+        text = render_html(chart, ", ".join(rules))
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        _usage_error(f"cannot write `{out}`: {e.strerror}")
