@@ -335,7 +335,7 @@ def _mutate(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of `doc` with the value at a dotted path replaced (None deletes it)."""
     result = copy.deepcopy(doc)
     parts = path.split(".")
-    target = result
+    target: Any = result
     for part in parts[:-1]:
         target = target[int(part)] if part.isdigit() else target[part]
     last: Any = int(parts[-1]) if parts[-1].isdigit() else parts[-1]
