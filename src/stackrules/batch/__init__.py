@@ -1,0 +1,140 @@
+"""Batch evaluation: many learners, streaming, in parallel, resumable.
+
+The stage after `evaluate` for SIS jobs. Two ways in:
+
+- :func:`run_file` — what `stackrules batch` runs: a `.jsonl` or `.csv` record file of any
+  size to a JSON Lines report file (or the flat CSV projection), errors to an errors file,
+  with `workers` processes or a Dask cluster, checkpoints and `resume`.
+- :func:`evaluate_many` — for a data team's own pipeline: any iterable of records
+  (`LearnerRecord` objects or learner dictionaries as in a JSON record file) to an iterator of
+  `Report` objects, or of the `RecordError` lists of learners that could not be read, in
+  input order, lazily, with `workers` processes.
+
+For Dask bags and dataframes see `stackrules.batch.dask` (needs the `dask` extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
+from typing import Any, Literal
+
+from stackrules.batch.checkpoint import input_fingerprint, rules_digest
+from stackrules.batch.engines import Engine, InProcess, ProcessPool
+from stackrules.batch.run import Progress, ResumeRefused, Settings, Summary, collect, run
+from stackrules.batch.source import Source, Unit, open_source
+from stackrules.batch.work import Job
+from stackrules.records.errors import RecordError
+from stackrules.records.model import LearnerRecord
+from stackrules.report import Report
+
+__all__ = [
+    "Job",
+    "ResumeRefused",
+    "Summary",
+    "evaluate_many",
+    "local_engine",
+    "open_source",
+    "run_file",
+]
+
+EngineName = Literal["local", "dask"]
+
+
+def local_engine(job: Job, workers: int) -> Engine:
+    """No pool for one worker; a pool of worker processes otherwise."""
+    return InProcess(job) if workers <= 1 else ProcessPool(job, workers)
+
+
+def run_file(
+    job: Job,
+    source: Source,
+    *,
+    rule_paths: Iterable[str],
+    compare_paths: Iterable[str] = (),
+    out: str | None = None,
+    errors: str | None = None,
+    workers: int = 1,
+    engine: EngineName = "local",
+    scheduler: str | None = None,
+    resume: bool = False,
+    chunk: int = 32,
+    checkpoint_seconds: float = 2.0,
+    progress: Progress | None = None,
+) -> Summary:
+    """Evaluate every learner of `source`; see the module docstring and `batch.run`."""
+    fingerprint: dict[str, Any] = {
+        "records": input_fingerprint(source.path),
+        "rules": rules_digest(rule_paths),
+        "compare": rules_digest(compare_paths) if job.baseline is not None else None,
+        "as_of": job.as_of.isoformat(),
+        "format": job.fmt,
+        "validate_only": job.validate_only,
+    }
+    factory: Callable[[], Engine]
+    if engine == "dask":
+        from stackrules.batch.dask import DaskEngine
+
+        def factory() -> Engine:
+            return DaskEngine(job, workers, scheduler)
+    else:
+
+        def factory() -> Engine:
+            return local_engine(job, workers)
+
+    settings = Settings(
+        out=out,
+        errors=errors,
+        resume=resume,
+        chunk=chunk,
+        window=max(4, 4 * workers),
+        checkpoint_seconds=checkpoint_seconds,
+        fingerprint=fingerprint,
+    )
+    return run(source, job, factory, settings, progress)
+
+
+def evaluate_many(
+    rules: Any,
+    records: Iterable[LearnerRecord | Mapping[str, Any]],
+    as_of: date | None = None,
+    *,
+    workers: int = 1,
+    chunk: int = 32,
+) -> Iterator[Report | list[RecordError]]:
+    """Each record's report (or its errors), in input order, evaluated lazily.
+
+    `rules` is the `CompiledRules` from `stackrules.load_rules`. With `workers` > 1 the
+    records are evaluated in that many processes, at most a few chunks ahead of the caller.
+    """
+    job = Job(rules=rules, as_of=as_of or date.today(), fmt="report", file="<records>")
+    engine = local_engine(job, workers)
+    window = max(2, 4 * workers)
+    try:
+        pending: list[tuple[list[Unit], Any]] = []
+        units = (
+            Unit(index, "object", index, record) for index, record in enumerate(records, start=1)
+        )
+        batch: list[Unit] = []
+        for unit in units:
+            batch.append(unit)
+            if len(batch) == chunk:
+                pending.append((batch, engine.submit(batch)))
+                batch = []
+                if len(pending) >= window:
+                    yield from _results(collect(engine, job, *pending.pop(0)))
+        if batch:
+            pending.append((batch, engine.submit(batch)))
+        for done, item in pending:
+            yield from _results(collect(engine, job, done, item))
+    finally:
+        engine.close()
+
+
+def _results(outcomes: Iterable[Any]) -> Iterator[Report | list[RecordError]]:
+    for outcome in outcomes:
+        if outcome.errors:
+            yield list(outcome.errors)
+        else:
+            assert outcome.report is not None
+            yield outcome.report

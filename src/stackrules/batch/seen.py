@@ -1,0 +1,46 @@
+"""Learners seen so far in a JSON Lines batch, on disk, so memory stays flat.
+
+Takes each learner identifier with its ordinal and line; answers whether it was seen before
+(and where). A JSON Lines file must give each learner once (`stackrules.records.readers`
+makes a repeat an error for the second object; the batch does the same), and remembering
+millions of identifiers in a Python set would make memory grow with the input. An SQLite
+table with the identifier as primary key keeps a small page cache in memory whatever its
+size, survives a killed run (the checkpoint says up to which ordinal it is valid) and costs a
+few microseconds per learner.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+class Seen:
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, isolation_level="DEFERRED")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS seen ("
+            " learner TEXT PRIMARY KEY, ordinal INTEGER NOT NULL, line INTEGER NOT NULL)"
+            " WITHOUT ROWID"
+        )
+
+    def forget_from(self, ordinal: int) -> None:
+        """Forget learners at or after `ordinal` (written after the last checkpoint)."""
+        self._db.execute("DELETE FROM seen WHERE ordinal >= ?", (ordinal,))
+        self._db.commit()
+
+    def first_line(self, learner: str, ordinal: int, line: int) -> int | None:
+        """The line where `learner` was first seen, or None (and it is remembered now)."""
+        row = self._db.execute("SELECT line FROM seen WHERE learner = ?", (learner,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        self._db.execute("INSERT INTO seen VALUES (?, ?, ?)", (learner, ordinal, line))
+        return None
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.commit()
+        self._db.close()

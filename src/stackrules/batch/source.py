@@ -1,0 +1,191 @@
+"""Batch input: a record file cut into units of work, one learner each, in input order.
+
+Takes a `.jsonl` or `.csv` record file; gives `Unit`s, each the raw data of one learner (a
+JSON Lines line, or every CSV row of one learner) numbered in order of first appearance.
+Units are cheap to make and to ship to a worker process: validating and evaluating them is
+the workers' job (`stackrules.batch.work`), so the reading process never becomes the
+bottleneck.
+
+- JSON Lines is read as bytes, line by line; a unit remembers the byte offset after its
+  line, which is how `--resume` starts again in the middle of a file without reading the
+  part already done. A line that is not UTF-8 is an error for that line only.
+- CSV rows are grouped by learner with the external sort of `stackrules.batch.extsort`, so
+  one learner's rows may be anywhere in a file larger than memory. The whole file is read
+  before the first unit is given; a problem with the file itself (no header, a misspelt
+  column, bytes that are not UTF-8, broken quoting) stops the batch before any learner is
+  evaluated, because every learner's rows would be in doubt.
+
+A problem with the whole file is a `RecordError` without a `record_index`, collected in
+`Source.file_errors`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from stackrules.batch.extsort import Keyed, group
+from stackrules.records.csvfile import Row, check_header, rows
+from stackrules.records.errors import RecordError
+from stackrules.records.model import LearnerRecord
+
+Kind = Literal["jsonl", "csv", "object"]
+FORMATS: dict[str, Kind] = {".jsonl": "jsonl", ".csv": "csv"}
+
+CsvRow = tuple[int, dict[str, str], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One learner's raw data and where it was read.
+
+    `position` is the JSON Lines line, the learner's first CSV row, or the 1-based index of a
+    record given to the Python API (`object`); `data` is the line's bytes, the learner's rows
+    as (row number, cells, stray cells), or the record (a `LearnerRecord` or a learner
+    object); `end` is the byte offset just after a JSON Lines line (0 otherwise).
+    """
+
+    ordinal: int
+    kind: Kind
+    position: int
+    data: bytes | tuple[CsvRow, ...] | LearnerRecord | Mapping[str, Any]
+    learner: str | None = None
+    end: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where to start reading: the next learner's ordinal and, for JSON Lines, its place."""
+
+    ordinal: int = 1
+    offset: int = 0
+    line: int = 0
+
+
+@dataclass
+class Source:
+    """A record file opened for a batch: its units, its size and its whole-file errors."""
+
+    path: str
+    display: str
+    kind: Kind
+    size: int
+    max_rows: int = 200_000
+    tmp_dir: str | None = None
+    file_errors: list[RecordError] = field(default_factory=list)
+    rows_read: int = 0
+
+    def units(self, cursor: Cursor = Cursor()) -> Iterator[Unit]:
+        """Every unit from `cursor` on, in input order."""
+        if self.kind == "jsonl":
+            yield from self._jsonl(cursor)
+        else:
+            yield from self._csv(cursor)
+
+    def _jsonl(self, cursor: Cursor) -> Iterator[Unit]:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115
+        except OSError as failure:
+            self.file_errors.append(_open_error(self.display, failure))
+            return
+        with handle:
+            handle.seek(cursor.offset)
+            ordinal, number, offset = cursor.ordinal, cursor.line, cursor.offset
+            for raw in handle:
+                number += 1
+                offset += len(raw)
+                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                if not raw.strip():
+                    continue
+                yield Unit(ordinal, "jsonl", number, raw, end=offset)
+                ordinal += 1
+
+    def _csv(self, cursor: Cursor) -> Iterator[Unit]:
+        try:
+            handle = open(self.path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+        except OSError as failure:
+            self.file_errors.append(_open_error(self.display, failure))
+            return
+        with handle:
+            try:
+                groups = self._csv_groups(handle)
+                first = next(groups, None)
+            except UnicodeDecodeError as failure:
+                message = f"the file is not UTF-8 text ({failure.reason})"
+                self.file_errors.append(RecordError(file=self.display, message=message))
+                return
+            except csv.Error as failure:
+                message = f"the file is not valid CSV ({failure})"
+                self.file_errors.append(RecordError(file=self.display, message=message))
+                return
+        if first is None:
+            return
+        ordinal = 0
+        for learner, members in _chain(first, groups):
+            ordinal += 1
+            if ordinal < cursor.ordinal:
+                continue
+            data = tuple((row.number, row.cells, row.stray) for row in members)
+            yield Unit(ordinal, "csv", members[0].number, data, learner=learner)
+
+    def _csv_groups(self, handle: io.TextIOWrapper) -> Iterator[tuple[str | None, list[Row]]]:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            message = "the file is empty (expected a header row)"
+            self.file_errors.append(RecordError(file=self.display, message=message))
+            return iter(())
+        names = [name.strip() for name in header]
+        problems = check_header(names, self.display)
+        if problems:
+            self.file_errors.extend(problems)
+            return iter(())
+        keyed: Keyed[Row] = Keyed(_row_learner, _row_number)
+        counted = self._count(rows(reader, names))
+        return group(counted, keyed, max_rows=self.max_rows, folder=self.tmp_dir)
+
+    def _count(self, stream: Iterator[Row]) -> Iterator[Row]:
+        for row in stream:
+            self.rows_read += 1
+            yield row
+
+
+def open_source(
+    path: str, *, max_rows: int = 200_000, tmp_dir: str | None = None
+) -> Source | RecordError:
+    """The batch source for a `.jsonl` or `.csv` file, or why it cannot be one."""
+    suffix = os.path.splitext(path)[1].lower()
+    kind = FORMATS.get(suffix)
+    if kind is None:
+        shown = f"`{suffix}`" if suffix else "none"
+        message = f"batch reads `.jsonl` or `.csv` record files (extension {shown})"
+        return RecordError(file=path, message=message)
+    try:
+        size = os.path.getsize(path)
+    except OSError as failure:
+        return _open_error(path, failure)
+    return Source(path, path, kind, size, max_rows=max_rows, tmp_dir=tmp_dir)
+
+
+def _chain(
+    first: tuple[str | None, list[Row]], rest: Iterator[tuple[str | None, list[Row]]]
+) -> Iterator[tuple[str | None, list[Row]]]:
+    yield first
+    yield from rest
+
+
+def _row_learner(row: Row) -> str | None:
+    return row.cells.get("learner") or None
+
+
+def _row_number(row: Row) -> int:
+    return row.number
+
+
+def _open_error(file: str, failure: OSError) -> RecordError:
+    return RecordError(file=file, message=f"cannot open the file: {failure.strerror or failure}")

@@ -1,0 +1,211 @@
+"""Batch work: validate and evaluate units, in whatever process runs them.
+
+Takes a `Job` (the compiled rules, the as-of date, the output format, and for `--compare` the
+rules to compare with) and a list of units; gives one `Outcome` per unit, holding the output
+text for that learner (report lines, CSV rows or a comparison) or its record errors. Pure
+apart from one documented test hook, so the same function runs in-process, in a pool of
+worker processes and on Dask workers, and gives byte-identical output everywhere.
+
+A learner whose evaluation raises (a defect in the engine, never bad data, which is caught as
+a record error) is an error outcome naming the learner, so one learner cannot stop a batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Literal
+
+from stackrules.batch.compare import Change, compare_reports
+from stackrules.batch.project import csv_lines
+from stackrules.batch.source import Unit
+from stackrules.records.csvfile import Row, parse_group
+from stackrules.records.errors import RecordError
+from stackrules.records.model import LearnerRecord, PositionKind
+from stackrules.records.parse import learner_of, parse_record_obj
+from stackrules.report import Report, dumps
+
+if TYPE_CHECKING:
+    from stackrules import CompiledRules
+
+# `report`: the `Report` object itself (the Python API), not text.
+OutputFormat = Literal["jsonl", "csv", "report"]
+
+# Test hook: a worker process evaluating this learner kills itself (SIGKILL), as an
+# out-of-memory killer would. Read only in worker processes, never in the calling process.
+FAULT_ENV = "STACKRULES_BATCH_KILL_LEARNER"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs besides the units: built once, shipped once per worker."""
+
+    rules: CompiledRules
+    as_of: date
+    fmt: OutputFormat = "jsonl"
+    file: str = ""
+    baseline: CompiledRules | None = None
+    validate_only: bool = False
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result for one unit: output lines, or errors (then nothing is output)."""
+
+    ordinal: int
+    position: int
+    learner: str | None
+    lines: list[str] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+    change: Change | None = None
+    report: Report | None = None
+
+
+_IN_WORKER = False
+
+
+def mark_worker() -> None:
+    """Called once in each worker process: enables the fault-injection hook there only."""
+    global _IN_WORKER
+    _IN_WORKER = True
+
+
+def run_units(job: Job, units: list[Unit]) -> list[Outcome]:
+    """One outcome per unit, in the units' order."""
+    victim = os.environ.get(FAULT_ENV) if _IN_WORKER else None
+    outcomes = []
+    for unit in units:
+        record = read_unit(job, unit)
+        if isinstance(record, Outcome):
+            outcomes.append(record)
+            continue
+        if victim is not None and record.learner == victim:
+            os.kill(os.getpid(), signal.SIGKILL)
+        outcomes.append(_evaluate(job, unit, record))
+    return outcomes
+
+
+def read_unit(job: Job, unit: Unit) -> LearnerRecord | Outcome:
+    """The unit's validated record, or an error outcome."""
+    if unit.kind == "object":
+        if isinstance(unit.data, LearnerRecord):
+            return unit.data
+        obj = unit.data
+        result = parse_record_obj(
+            dict(obj) if isinstance(obj, Mapping) else obj,
+            file=job.file,
+            position=unit.position,
+            position_kind="index",
+            aliases=job.rules.aliases,
+            record_index=unit.ordinal,
+        )
+        if isinstance(result, LearnerRecord):
+            return result
+        return Outcome(unit.ordinal, unit.position, learner_of(obj), errors=result)
+    if unit.kind == "csv":
+        assert isinstance(unit.data, tuple)
+        rows = [Row(number, cells, stray) for number, cells, stray in unit.data]
+        parsed = list(
+            parse_group(
+                unit.learner,
+                rows,
+                file=job.file,
+                aliases=job.rules.aliases,
+                record_index=unit.ordinal,
+            )
+        )
+        if len(parsed) == 1 and isinstance(parsed[0], LearnerRecord):
+            return parsed[0]
+        errors = [e for e in parsed if isinstance(e, RecordError)]
+        return Outcome(unit.ordinal, unit.position, unit.learner, errors=errors)
+    assert isinstance(unit.data, bytes)
+    base = {
+        "file": job.file,
+        "line": unit.position,
+        "position_kind": "line",
+        "record_index": unit.ordinal,
+    }
+    try:
+        text = unit.data.decode("utf-8")
+    except UnicodeDecodeError as failure:
+        error = RecordError(**base, message=f"the line is not UTF-8 text ({failure.reason})")
+        return Outcome(unit.ordinal, unit.position, None, errors=[error])
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as failure:
+        reason = failure.msg[:1].lower() + failure.msg[1:]
+        error = RecordError(**base, column=failure.colno, message=f"invalid JSON: {reason}")
+        return Outcome(unit.ordinal, unit.position, None, errors=[error])
+    learner = learner_of(obj)
+    result = parse_record_obj(
+        obj,
+        file=job.file,
+        position=unit.position,
+        position_kind="line",
+        aliases=job.rules.aliases,
+        record_index=unit.ordinal,
+    )
+    if isinstance(result, LearnerRecord):
+        return result
+    return Outcome(unit.ordinal, unit.position, learner, errors=result)
+
+
+def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
+    outcome = Outcome(unit.ordinal, unit.position, record.learner)
+    if job.validate_only:
+        return outcome
+    try:
+        report = job.rules.evaluator.evaluate(record, job.as_of)
+        if job.baseline is not None:
+            before = job.baseline.evaluator.evaluate(record, job.as_of)
+            outcome.change = compare_reports(before, report)
+            if outcome.change.changed:
+                outcome.lines = outcome.change.lines(job.fmt)
+        elif job.fmt == "report":
+            outcome.report = report
+        elif job.fmt == "csv":
+            outcome.lines = csv_lines(report)
+        else:
+            outcome.lines = [dumps(report)]
+    except Exception as failure:
+        message = (
+            "internal error while evaluating this learner "
+            f"({type(failure).__name__}: {failure}); please report it"
+        )
+        error = RecordError(
+            file=job.file,
+            learner=record.learner,
+            line=unit.position,
+            position_kind=_position_kind(unit),
+            record_index=unit.ordinal,
+            message=message,
+        )
+        return Outcome(unit.ordinal, unit.position, record.learner, errors=[error])
+    return outcome
+
+
+def died(job: Job, unit: Unit) -> Outcome:
+    """The error outcome of a learner whose worker process died evaluating it, twice."""
+    error = RecordError(
+        file=job.file,
+        learner=unit.learner,
+        line=unit.position,
+        position_kind=_position_kind(unit),
+        record_index=unit.ordinal,
+        message=(
+            "the worker process evaluating this learner died twice (killed, or out of "
+            "memory); the learner was not evaluated"
+        ),
+    )
+    return Outcome(unit.ordinal, unit.position, unit.learner, errors=[error])
+
+
+_POSITION_KINDS: dict[str, PositionKind] = {"jsonl": "line", "csv": "row", "object": "index"}
+
+
+def _position_kind(unit: Unit) -> PositionKind:
+    return _POSITION_KINDS[unit.kind]

@@ -1,0 +1,274 @@
+"""`stackrules batch`: evaluate a record file of any size, for SIS jobs.
+
+Exit status: 0 every learner reported; 1 the rule set (or the `--compare` rule set) has
+errors; 2 wrong usage, or `--resume` refused; 3 at least one learner in error, or the record
+file could not be read at all. The summary on standard error always says how many learners
+were read, reported and in error (read = reported + in error).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Any
+
+import click
+
+from stackrules import load_rules
+from stackrules.batch import ResumeRefused, Summary, run_file
+from stackrules.batch.source import Source, Unit, open_source
+from stackrules.batch.work import Job
+from stackrules.cli.common import (
+    EXIT_RECORD_ERRORS,
+    EXIT_RULE_ERRORS,
+    IsoDate,
+    print_diagnostics,
+    stderr_is_terminal,
+)
+from stackrules.records import RecordError
+
+
+@click.command("batch")
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=str),
+    help="A rule file or folder of .stack files (repeatable; read as one rule set).",
+)
+@click.option(
+    "--records",
+    required=True,
+    type=click.Path(path_type=str),
+    help="The learners: a .jsonl or .csv record file of any size.",
+)
+@click.option("--out", type=click.Path(path_type=str), help="Output file (default: stdout).")
+@click.option(
+    "--errors",
+    "errors_path",
+    type=click.Path(path_type=str),
+    help="JSON Lines file for malformed learners (default: readable lines on stderr).",
+)
+@click.option(
+    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (or Dask workers of a local cluster).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="One report per line, or one CSV row per learner and credential.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Worker processes on this machine, or a Dask cluster (needs the `dask` extra).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --engine dask: the scheduler of an existing cluster (default: a local one).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run with the same options from its last checkpoint.",
+)
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    type=click.Path(path_type=str),
+    help="Old rules (repeatable): report what --rules gains or loses for each learner.",
+)
+@click.option(
+    "--validate-only",
+    is_flag=True,
+    help="Read and validate the records without evaluating them.",
+)
+@click.option(
+    "--tmp-dir",
+    type=click.Path(path_type=str, file_okay=False),
+    help="Where to sort large CSV files (default: the system's temporary folder).",
+)
+@click.option(
+    "--sort-rows",
+    type=click.IntRange(min=100),
+    default=200_000,
+    show_default=True,
+    help="CSV rows held in memory before sorting spills to disk.",
+)
+@click.option(
+    "--checkpoint-every",
+    "checkpoint_every",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often (with --out) to flush the output and write a checkpoint for --resume.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on stderr (default: when stderr is a terminal).",
+)
+def batch_command(
+    rules: tuple[str, ...],
+    records: str,
+    out: str | None,
+    errors_path: str | None,
+    as_of: date | None,
+    workers: int,
+    fmt: str,
+    engine: str,
+    scheduler: str | None,
+    resume: bool,
+    compare: tuple[str, ...],
+    validate_only: bool,
+    tmp_dir: str | None,
+    sort_rows: int,
+    checkpoint_every: float,
+    progress: bool | None,
+) -> None:
+    """Evaluate every learner of a .jsonl or .csv record file, streaming, in input order."""
+    ctx = click.get_current_context()
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out FILE (standard output cannot be resumed)")
+    if validate_only and compare:
+        raise click.UsageError("--validate-only and --compare cannot be used together")
+    if engine == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise click.UsageError(
+                "--engine dask needs Dask: pip install 'stackrules[dask]'"
+            ) from None
+    compiled, diagnostics = load_rules(rules)
+    if compiled is None:
+        print_diagnostics(diagnostics, err=True)
+        ctx.exit(EXIT_RULE_ERRORS)
+    baseline = None
+    if compare:
+        baseline, old_diagnostics = load_rules(compare)
+        if baseline is None:
+            print_diagnostics(old_diagnostics, err=True)
+            ctx.exit(EXIT_RULE_ERRORS)
+    opened = open_source(records, max_rows=sort_rows, tmp_dir=tmp_dir)
+    if isinstance(opened, RecordError):
+        click.echo(f"error: {opened.render()}", err=True)
+        _print_summary(Summary(), validate_only, compare=False)
+        ctx.exit(EXIT_RECORD_ERRORS)
+    assert compiled is not None
+    job = Job(
+        rules=compiled,
+        as_of=as_of or date.today(),
+        fmt="csv" if fmt == "csv" else "jsonl",
+        file=records,
+        baseline=baseline,
+        validate_only=validate_only,
+    )
+    show = stderr_is_terminal() if progress is None else progress
+    bar = _Bar(opened) if show else None
+    try:
+        summary = run_file(
+            job,
+            opened,
+            rule_paths=rules,
+            compare_paths=compare,
+            out=out,
+            errors=errors_path,
+            workers=workers,
+            engine="dask" if engine == "dask" else "local",
+            scheduler=scheduler,
+            resume=resume,
+            checkpoint_seconds=checkpoint_every,
+            progress=bar,
+        )
+    except ResumeRefused as refused:
+        raise click.UsageError(f"cannot resume: {refused}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    for error in summary.file_errors:
+        click.echo(f"error: {error.render()}", err=True)
+    _print_summary(summary, validate_only, compare=bool(compare))
+    if not summary.ok:
+        ctx.exit(EXIT_RECORD_ERRORS)
+
+
+def _print_summary(summary: Summary, validate_only: bool, *, compare: bool) -> None:
+    done = "valid" if validate_only else "compared" if compare else "reported"
+    line = (
+        f"batch: {summary.read} learners read, {summary.reported} {done}, "
+        f"{summary.in_error} in error"
+    )
+    if summary.resumed_at > 1:
+        line += f" (resumed at learner {summary.resumed_at})"
+    if summary.seconds > 0:
+        line += f"; {summary.seconds:.1f} s"
+    click.echo(line, err=True)
+    if compare:
+        click.echo(f"compare: {summary.changed} of {summary.reported} learners changed", err=True)
+        for label, counts in (("gained", summary.gained), ("lost", summary.lost)):
+            for credential, count in sorted(counts.items()):
+                click.echo(f"  {label} {credential}: {count} learners", err=True)
+
+
+class _Bar:
+    """A progress bar on stderr (click's): input bytes for JSON Lines, rows for CSV.
+
+    CSV files are sorted before the first learner is evaluated, so the bar appears when
+    evaluation starts and counts rows of the file.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.bar: Any = None
+        self.done = 0
+        self.learners = 0
+
+    def __call__(self, units: list[Unit]) -> None:
+        if self.bar is None:
+            length = self.source.size if self.source.kind == "jsonl" else self.source.rows_read
+            self.bar = click.progressbar(
+                length=max(length, 1),
+                label="evaluating",
+                file=sys.stderr,
+                show_pos=False,
+                item_show_func=self._learners,
+            )
+            self.bar.__enter__()
+            if self.source.kind == "jsonl" and units:
+                self.done = units[0].end - len(_raw(units[0]))
+                self.bar.update(self.done)
+        self.learners += len(units)
+        if self.source.kind == "jsonl":
+            step = units[-1].end - self.done
+            self.done = units[-1].end
+        else:
+            step = sum(len(u.data) for u in units if isinstance(u.data, tuple))
+        self.bar.update(step, current_item=self.learners)
+
+    def _learners(self, count: int | None) -> str:
+        return f"{count} learners" if count else ""
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _raw(unit: Unit) -> bytes:
+    return unit.data if isinstance(unit.data, bytes) else b""
