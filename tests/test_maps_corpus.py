@@ -47,5 +47,5 @@ def test_case(name: str, args: list[str], monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_every_expected_file_is_a_case() -> None:
     names = {n for n, _ in CASES}
-    files = {p.name for p in CORPUS.iterdir() if p.name != "cases.txt"}
+    files = {p.name for p in CORPUS.iterdir() if p.is_file() and p.name != "cases.txt"}
     assert files <= names, files - names

@@ -11,7 +11,7 @@ import click
 from stackrules.cli.check import check_command
 from stackrules.cli.evaluate import evaluate_command
 from stackrules.cli.fmt import fmt_command
-from stackrules.cli.maps import graph_command, where_command
+from stackrules.cli.maps import graph_command, suggest_command, where_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +25,7 @@ cli.add_command(fmt_command)
 cli.add_command(evaluate_command)
 cli.add_command(where_command)
 cli.add_command(graph_command)
+cli.add_command(suggest_command)
 
 
 def main() -> None:

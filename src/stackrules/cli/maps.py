@@ -27,6 +27,7 @@ from stackrules.maps.flowchart import build_flowchart
 from stackrules.maps.render_dot import render_dot
 from stackrules.maps.render_html import render_html
 from stackrules.maps.render_mermaid import render_mermaid
+from stackrules.maps.suggest import MAX_LINKS, suggest, suggestions_text
 from stackrules.maps.text import did_you_mean
 from stackrules.maps.where import where, where_json, where_text
 from stackrules.records import LearnerRecord, RecordError, read_records
@@ -212,3 +213,36 @@ def graph_command(
             f.write(text)
     except OSError as e:
         _usage_error(f"cannot write `{out}`: {e.strerror}")
+
+
+@click.command("suggest")
+@RULES_OPTION
+@click.option(
+    "--max-links",
+    type=click.IntRange(2, 6),
+    default=MAX_LINKS,
+    show_default=True,
+    help="Follow chains of at most this many equivalencies.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["stack", "json"]),
+    default="stack",
+    show_default=True,
+    help="Reviewable .stack transfer blocks, or one JSON document.",
+)
+def suggest_command(rules: tuple[str, ...], max_links: int, fmt: str) -> None:
+    """Equivalencies implied by chains across issuers, for review (never applied)."""
+    compiled = _load(rules)
+    result = suggest(compiled.model, max_links)
+    if fmt == "json":
+        _echo_json(
+            {
+                "proposals": [p.to_json() for p in result.proposals],
+                "already_in_rules": result.existing,
+                "no_common_dates": result.no_dates,
+            }
+        )
+    else:
+        click.echo(suggestions_text(result), nl=False)
