@@ -11,6 +11,7 @@ import click
 from stackrules.cli.check import check_command
 from stackrules.cli.evaluate import evaluate_command
 from stackrules.cli.fmt import fmt_command
+from stackrules.cli.interop import export_group, import_group
 from stackrules.cli.maps import graph_command, suggest_command, where_command
 
 
@@ -26,6 +27,8 @@ cli.add_command(evaluate_command)
 cli.add_command(where_command)
 cli.add_command(graph_command)
 cli.add_command(suggest_command)
+cli.add_command(export_group)
+cli.add_command(import_group)
 
 
 def main() -> None:
