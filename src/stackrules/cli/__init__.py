@@ -11,8 +11,12 @@ import click
 from stackrules.cli.check import check_command
 from stackrules.cli.evaluate import evaluate_command
 from stackrules.cli.fmt import fmt_command
-from stackrules.cli.interop import export_group, import_group
-from stackrules.cli.maps import graph_command, suggest_command, where_command
+from stackrules.cli.maps import (
+    credit_loss_command,
+    graph_command,
+    suggest_command,
+    where_command,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,8 +31,7 @@ cli.add_command(evaluate_command)
 cli.add_command(where_command)
 cli.add_command(graph_command)
 cli.add_command(suggest_command)
-cli.add_command(export_group)
-cli.add_command(import_group)
+cli.add_command(credit_loss_command)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from stackrules.cli.common import (
     print_diagnostics,
 )
 from stackrules.graph import RuleGraph
+from stackrules.maps.creditloss import learner_losses, loss_csv, loss_json, loss_text
 from stackrules.maps.flowchart import build_flowchart
 from stackrules.maps.render_dot import render_dot
 from stackrules.maps.render_html import render_html
@@ -246,3 +247,47 @@ def suggest_command(rules: tuple[str, ...], max_links: int, fmt: str) -> None:
         )
     else:
         click.echo(suggestions_text(result), nl=False)
+
+
+@click.command("credit-loss")
+@RULES_OPTION
+@click.argument("records", type=click.Path(path_type=str))
+@click.option(
+    "--target",
+    default=None,
+    help="The credential transfer learners are working toward (default: for each learner and "
+    "source, the credential elsewhere that applies the most from it).",
+)
+@click.option(
+    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="Tables, one JSON document (per source and per learner), or CSV per source.",
+)
+def credit_loss_command(
+    rules: tuple[str, ...], records: str, target: str | None, as_of: date | None, fmt: str
+) -> None:
+    """Credits earned at each source, granted by transfer and applied to the target."""
+    compiled = _load(rules)
+    if target is not None:
+        target = compiled.aliases.get(target, target)
+        if target not in compiled.model.credentials:
+            _usage_error(
+                f"unknown credential `{target}`" + did_you_mean(target, compiled.model.credentials)
+            )
+    day = as_of or date.today()
+    rows = []
+    for record in _records(compiled, records):
+        report = evaluate_record(compiled, record, day)
+        rows += learner_losses(compiled.model, record, report, target)
+    if fmt == "json":
+        _echo_json(loss_json(rows, target, day.isoformat()))
+    elif fmt == "csv":
+        click.echo(loss_csv(rows), nl=False)
+    else:
+        click.echo(loss_text(rows, target, day.isoformat()), nl=False)
