@@ -147,7 +147,17 @@ def learner_losses(
             )
             for s in sources
         ]
-    refused = {issuer_of(n.item) for n in report.not_counted if n.reason not in NOT_EARNED}
+    # achievements an equivalency into another institution turned away (grade, dates, age)
+    into: dict[str, set[str]] = {
+        eq.where: {issuer_of(g.item) for g in eq.grants} for eq in rules.equivalencies
+    }
+    refused = {
+        issuer_of(n.item)
+        for n in report.not_counted
+        if n.reason not in NOT_EARNED
+        and n.source in into
+        and issuer_of(n.item) not in into[n.source]
+    }
     rows = []
     for s in sorted(set(granted) | set(no_credit) | refused):
         best: tuple[float, int, int, str, str] | None = None
