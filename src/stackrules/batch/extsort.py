@@ -55,19 +55,19 @@ class _Runs:
     def write(self, values: Iterable[Any]) -> str:
         self._count += 1
         path = os.path.join(self._tmp.name, f"run-{self._count:06d}.pickle")
+        # One self-contained pickle per value: a shared Pickler or Unpickler would keep every
+        # value in its memo, which is the whole run in memory again.
         with open(path, "wb") as handle:
-            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
             for value in values:
-                pickler.dump(value)
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         return path
 
     @staticmethod
     def read(path: str) -> Iterator[Any]:
         with open(path, "rb") as handle:
-            unpickler = pickle.Unpickler(handle)
             while True:
                 try:
-                    yield unpickler.load()
+                    yield pickle.load(handle)
                 except EOFError:
                     return
 
