@@ -289,6 +289,17 @@ def _value(
     return kind, amount
 
 
+def _own_credits(node: dict[str, Any]) -> Decimal | None:
+    """A node's own `ceterms:creditValue` in credits, if it gives one."""
+    for value in _list(node.get("ceterms:creditValue")):
+        if isinstance(value, dict) and value.get("ceterms:creditUnitType") in CREDIT_UNITS:
+            try:
+                return _amount(value.get("schema:value"), "$")
+            except CtdlError:
+                return None
+    return None
+
+
 def _conditions(profile: dict[str, Any], review: list[str]) -> list[str]:
     modifiers = []
     for condition in _list(profile.get("ceterms:requires")):
@@ -339,6 +350,7 @@ def _line(
     receiver = receiving[0] if receiving else _owner_of(profile)
     sources = [_identifier(state, nodes, f, sending[0] if sending else None, review) for f in froms]
     grants = [_identifier(state, nodes, f, receiver, review) for f in fors]
+    own = [_own_credits(_resolve(nodes, f)) for f in fors]
     value = _value(state, profile, where, review)
     modifiers = _conditions(profile, review)
     dated = agreement if agreement is not None and "ceterms:startDate" not in profile else None
@@ -350,6 +362,13 @@ def _line(
         if value is not None and value[1] > 0:
             if len(grants) == 1:
                 pieces[0] += f" {value[0]} {number(value[1])}"
+            elif value[0] == "credits" and None not in own and sum(own) == value[1]:  # type: ignore[arg-type]
+                # Each granted node says its own credits, and they add up to the value.
+                pieces = [
+                    f"{g} credits {number(c)}"
+                    for g, c in zip(grants, own, strict=True)
+                    if c is not None
+                ]
             else:
                 review.append(
                     f"review: {number(value[1])} {value[0]} for {len(grants)} grants: "
