@@ -336,3 +336,18 @@ def test_evaluate_many_yields_reports_and_errors_in_order(workers: int) -> None:
     errors = results[2]
     assert isinstance(errors, list) and errors[0].field == "achievements"
     assert errors[0].line == 3 and errors[0].position_kind == "index"
+
+
+def test_an_output_that_cannot_be_written_is_a_message_not_a_traceback(
+    tmp_path: Path, evaluated: tuple[str, str]
+) -> None:
+    out = tmp_path / "missing-folder" / "out.jsonl"
+    code, _, err = run("batch", "--rules", RULES, "--records", evaluated[0], "--out", str(out))
+    assert code == 2
+    assert f"error: cannot write `{out}`: No such file or directory" in err
+
+
+def test_a_device_as_output_is_written_without_checkpoints(evaluated: tuple[str, str]) -> None:
+    code, _, err = run("batch", "--rules", RULES, "--records", evaluated[0], "--out", "/dev/null")
+    assert code == 0, err
+    assert not Path("/dev/null.batch-state").exists()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -83,6 +84,7 @@ class _Sink:
     def __init__(self, path: str | None, offset: int | None, fallback: IO[str]) -> None:
         self.path = path
         self.handle: IO[str]
+        self._regular = False
         if path is None:
             self.handle = fallback
             self._owned = False
@@ -96,15 +98,16 @@ class _Sink:
                 cut.truncate(offset)
             self.handle = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115
         self._owned = True
+        self._regular = stat.S_ISREG(os.fstat(self.handle.fileno()).st_mode)
 
     def write_line(self, text: str) -> None:
         self.handle.write(text)
         self.handle.write("\n")
 
     def durable_offset(self) -> int:
-        """Flush to disk and give the file's size (0 for standard output)."""
+        """Flush to disk and give the file's size (0 for standard output or a device)."""
         self.handle.flush()
-        if not self._owned:
+        if not self._owned or not self._regular:
             return 0
         os.fsync(self.handle.fileno())
         return os.fstat(self.handle.fileno()).st_size
@@ -135,7 +138,10 @@ def run(
 ) -> Summary:
     """Run the batch; see the module docstring."""
     begin = time.perf_counter()
-    state_dir = cp.state_folder(settings.out) if settings.out is not None else None
+    # Checkpoints only make sense for a regular file: not for standard output, a pipe or a
+    # device such as /dev/null.
+    resumable = settings.out is not None and _regular(settings.out)
+    state_dir = cp.state_folder(settings.out) if settings.out is not None and resumable else None
     saved = _resume_point(state_dir, settings) if settings.resume else None
     summary = Summary()
     cursor = Cursor()
@@ -216,9 +222,16 @@ def _header(job: Job) -> str | None:
     return csv_line(COMPARE_HEADER) if job.baseline is not None else header_line()
 
 
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
 def _resume_point(state_dir: Path | None, settings: Settings) -> cp.Checkpoint | None:
     if state_dir is None:
-        raise ResumeRefused("--resume needs --out FILE (standard output cannot be resumed)")
+        raise ResumeRefused("--resume needs --out FILE, a regular file (not a pipe or device)")
     saved = cp.load(state_dir)
     if saved is None:
         return None

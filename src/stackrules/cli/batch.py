@@ -1,9 +1,12 @@
 """`stackrules batch`: evaluate a record file of any size, for SIS jobs.
 
 Exit status: 0 every learner reported; 1 the rule set (or the `--compare` rule set) has
-errors; 2 wrong usage, or `--resume` refused; 3 at least one learner in error, or the record
-file could not be read at all. The summary on standard error always says how many learners
-were read, reported and in error (read = reported + in error).
+errors; 2 wrong usage: bad options, `--resume` refused, or an output, errors or temporary
+file that cannot be written (the interfaces spec fixes the codes, so this environment problem
+shares usage's code; a run stopped by it can be resumed from its last checkpoint); 3 at least
+one learner in error, or the record file could not be read at all. The summary on standard
+error always says how many learners were read, reported and in error (read = reported + in
+error).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from stackrules.batch.work import Job
 from stackrules.cli.common import (
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
+    EXIT_USAGE,
     IsoDate,
     print_diagnostics,
     stderr_is_terminal,
@@ -199,6 +203,12 @@ def batch_command(
         )
     except ResumeRefused as refused:
         raise click.UsageError(f"cannot resume: {refused}") from None
+    except OSError as failure:
+        # An output, errors or temporary file that cannot be written (a missing folder, no
+        # permission, a full disk). What was checkpointed so far can be resumed.
+        where = f" `{failure.filename}`" if failure.filename else ""
+        click.echo(f"error: cannot write{where}: {failure.strerror or failure}", err=True)
+        ctx.exit(EXIT_USAGE)
     finally:
         if bar is not None:
             bar.close()

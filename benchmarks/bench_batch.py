@@ -1,0 +1,216 @@
+"""Batch benchmark: throughput with 1 and 2 workers, the cost of merely reading the input, the
+start-up of the worker pool, and peak memory as the input grows.
+
+A synthetic catalog (`synth.py`, default 1,000 credentials and 1,500 transfer lines) and
+learner records of 8-40 achievements, written outside the timed regions. Measured, with
+medians of `--runs`:
+
+- throughput: `stackrules.batch.run_file` (what `stackrules batch` runs) on `--learners`
+  learners from JSON Lines to a JSON Lines file, for each worker count in `--workers`; the
+  rules are loaded once beforehand (their cost is printed separately), pool start-up
+  (forking the workers, which inherit the compiled rules) is inside the timed region and
+  also reported on its own;
+- parse: the same run with `validate_only` (read, decode and validate every learner, no
+  evaluation) — the "time to merely parse the same input" the batch is compared with;
+- memory: `stackrules batch --validate-only` as a separate process on `--memory-learners`
+  learners (JSON Lines and CSV with every learner's rows scattered over the file), its peak
+  resident memory summed over the process and its workers (sampled every 50 ms with psutil),
+  and the same for a full evaluation of `--learners` and 4x `--learners` learners. Large inputs
+  repeat a pool of distinct generated records under new learner identifiers, so that writing
+  a million learners takes seconds, not an hour.
+
+Goals (issue 4): at least 10,000 learners/s on 2 cores; peak memory under 500 MB whatever the
+input size; batch time within 10x of parsing the input.
+
+    python benchmarks/bench_batch.py                                   # defaults
+    python benchmarks/bench_batch.py --learners 300 --memory-learners 100000,1000000 --json b.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import stackrules
+import synth
+from stackrules.batch import run_file
+from stackrules.batch.source import Source, open_source
+from stackrules.batch.work import Job
+
+
+def write_learners(
+    pool: list[dict[str, Any]], count: int, folder: Path, shuffle_csv: bool
+) -> tuple[Path, Path]:
+    """`count` learners as JSON Lines and CSV, reusing `pool`'s records under new names."""
+    jsonl, csv_path = folder / f"learners-{count}.jsonl", folder / f"learners-{count}.csv"
+    with jsonl.open("w", encoding="utf-8") as out:
+        for k in range(count):
+            record = {**pool[k % len(pool)], "learner": f"L{k:08d}"}
+            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+    columns = ["learner", "item", "grade", "credits", "completed_on", "status"]
+    with csv_path.open("w", encoding="utf-8") as out:
+        out.write(",".join(columns) + "\n")
+        block: list[str] = []
+        rng = random.Random(count)
+        for k in range(count):
+            for a in pool[k % len(pool)]["achievements"]:
+                cells = [f"L{k:08d}", *(str(a.get(c, "")) for c in columns[1:])]
+                block.append(",".join(cells) + "\n")
+            if len(block) >= 200_000 or k == count - 1:
+                if shuffle_csv:  # learners' rows scattered within blocks of 200k rows
+                    rng.shuffle(block)
+                out.writelines(block)
+                block = []
+    return jsonl, csv_path
+
+
+class PeakMemory:
+    """Peak resident memory of a process and its children, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                total = self.process.memory_info().rss
+                for child in self.process.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        total += child.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def measure_process(args: list[str]) -> tuple[float, int, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    begin = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sampler = PeakMemory(process.pid)
+    _, err = process.communicate()
+    peak = sampler.stop()
+    return time.perf_counter() - begin, peak, err.decode().strip().splitlines()[-1]
+
+
+def timed_run(job: Job, source: Source, rules: list[str], out: Path, workers: int) -> Any:
+    return run_file(job, source, rule_paths=rules, out=str(out), workers=workers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--credentials", type=int, default=1000)
+    parser.add_argument("--lines", type=int, default=1500)
+    parser.add_argument("--learners", type=int, default=400, help="learners per timed run")
+    parser.add_argument("--distinct", type=int, default=2000, help="distinct generated records")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--memory-learners", default="100000,1000000")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"cpu_count": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        folder = Path(tmp)
+        catalog = synth.make_catalog(args.credentials, args.lines, seed=1)
+        catalog.write(folder / "rules")
+        rule_paths = [str(folder / "rules")]
+        distinct = max(args.distinct, args.learners)
+        pool = [synth.record_json(r) for r in synth.make_learners(catalog, distinct, seed=2)]
+        begin = time.perf_counter()
+        compiled, _ = stackrules.load_rules(rule_paths)
+        results["load_rules_seconds"] = round(time.perf_counter() - begin, 2)
+        assert compiled is not None
+        print(f"rules: {args.credentials} credentials, loaded in {results['load_rules_seconds']} s")
+        sample = folder / "sample.jsonl"
+        with sample.open("w") as out:
+            for record in pool[: args.learners]:
+                out.write(json.dumps(record) + "\n")
+        as_of = date(2026, 6, 30)
+        throughput: dict[str, Any] = {}
+        for workers in (int(w) for w in args.workers.split(",")):
+            evaluate_times, parse_times, startups = [], [], []
+            for _ in range(args.runs):
+                for validate, times in ((False, evaluate_times), (True, parse_times)):
+                    job = Job(rules=compiled, as_of=as_of, file=str(sample), validate_only=validate)
+                    source = open_source(str(sample))
+                    assert isinstance(source, Source)
+                    begin = time.perf_counter()
+                    summary = timed_run(job, source, rule_paths, folder / "out.jsonl", workers)
+                    times.append(time.perf_counter() - begin)
+                    assert summary.read == args.learners
+                    if not validate:
+                        startups.append(summary.startup_seconds)
+            ev, pa = statistics.median(evaluate_times), statistics.median(parse_times)
+            throughput[str(workers)] = {
+                "learners": args.learners,
+                "batch_seconds": round(ev, 3),
+                "learners_per_second": round(args.learners / ev, 1),
+                "parse_seconds": round(pa, 3),
+                "parse_learners_per_second": round(args.learners / pa, 1),
+                "batch_to_parse_ratio": round(ev / pa, 1),
+                "pool_startup_seconds": round(statistics.median(startups), 3),
+            }
+            print(f"workers={workers}: {json.dumps(throughput[str(workers)])}")
+        results["throughput"] = throughput
+        base = throughput.get("1", {}).get("learners_per_second")
+        two = throughput.get("2", {}).get("learners_per_second")
+        if base and two:
+            results["speedup_2_workers"] = round(two / base, 2)
+            print(f"2 workers / 1 worker: {results['speedup_2_workers']}x")
+
+        memory: dict[str, Any] = {}
+        exe = [sys.executable, "-m", "stackrules", "batch", "--rules", *rule_paths]
+        exe += ["--as-of", "2026-06-30", "--workers", "2", "--out", os.devnull]
+        for count in (int(n) for n in args.memory_learners.split(",") if n):
+            jsonl, csv_path = write_learners(pool, count, folder, shuffle_csv=True)
+            for kind, path in (("jsonl", jsonl), ("csv", csv_path)):
+                extra = ["--sort-rows", "200000"] if kind == "csv" else []
+                seconds, peak, last = measure_process(
+                    [*exe, "--records", str(path), "--validate-only", *extra]
+                )
+                key = f"validate {kind} {count}"
+                memory[key] = {"seconds": round(seconds, 1), "peak_mb": peak // 2**20}
+                print(f"{key}: {memory[key]} ({last})")
+            jsonl.unlink()
+            csv_path.unlink()
+        for count in (args.learners, 4 * args.learners):
+            jsonl, csv_path = write_learners(pool, count, folder, shuffle_csv=False)
+            seconds, peak, last = measure_process([*exe, "--records", str(jsonl)])
+            key = f"evaluate jsonl {count}"
+            memory[key] = {"seconds": round(seconds, 1), "peak_mb": peak // 2**20}
+            print(f"{key}: {memory[key]} ({last})")
+        results["memory"] = memory
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
