@@ -351,3 +351,19 @@ def test_a_device_as_output_is_written_without_checkpoints(evaluated: tuple[str,
     code, _, err = run("batch", "--rules", RULES, "--records", evaluated[0], "--out", "/dev/null")
     assert code == 0, err
     assert not Path("/dev/null.batch-state").exists()
+
+
+def test_the_docs_error_line_is_what_the_batch_writes(tmp_path: Path) -> None:
+    docs = (ROOT / "docs" / "batch.md").read_text()
+    shown = next(line for line in docs.splitlines() if line.startswith('{"file": "learners.jsonl"'))
+    records = tmp_path / "learners.jsonl"
+    bad = {"learner": "L-7", "achievements": [{"item": "CAPU:X", "grade": "Q"}]}
+    records.write_text("\n" * 6 + json.dumps(bad) + "\n")
+    errors = tmp_path / "errors.jsonl"
+    code, _, _ = run(
+        "batch", "--rules", RULES, "--records", str(records), "--errors", str(errors), *AS_OF
+    )
+    assert code == 3
+    assert errors.read_text().strip() == shown.replace('"learners.jsonl"', json.dumps(str(records)))
+    header = ",".join(HEADER)
+    assert all(f"`{name}`" in docs for name in HEADER), header
