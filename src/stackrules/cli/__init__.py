@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import click
 
+from stackrules.cli.batch import batch_command
 from stackrules.cli.check import check_command
 from stackrules.cli.evaluate import evaluate_command
 from stackrules.cli.fmt import fmt_command
+from stackrules.cli.interop import export_group, import_group
 from stackrules.cli.maps import (
     credit_loss_command,
     graph_command,
@@ -28,10 +30,13 @@ def cli() -> None:
 cli.add_command(check_command)
 cli.add_command(fmt_command)
 cli.add_command(evaluate_command)
+cli.add_command(batch_command)
 cli.add_command(where_command)
 cli.add_command(graph_command)
 cli.add_command(suggest_command)
 cli.add_command(credit_loss_command)
+cli.add_command(export_group)
+cli.add_command(import_group)
 
 
 def main() -> None:
