@@ -1,0 +1,439 @@
+"""A relaxation of "does this record, plus these catalog items, earn the target?" as an
+integer program, solved exactly with HiGHS.
+
+Takes a scope (the rules that can matter), the learner's counting achievements and the
+candidate catalog items; gives the cheapest choice of candidates (least credits, then hours,
+then fewest items) under constraints that every choice that truly earns the target satisfies:
+
+- a 0/1 variable per candidate copy (a `repeatable` item may be taken more than once), per
+  equivalency (fires) and per credential (earned); the target is earned;
+- per rule, its requirement tree: a named requirement holds, `N of` holds N children, an
+  identifier leaf takes one eligible achievement, an amount leaf takes achievements worth its
+  amount, a competency leaf sees one; inside one rule an achievement goes to one leaf at most;
+- an achievement is there only if its producer is: the candidate taken, the equivalency fired,
+  the credential earned; rounds (an integer per rule) forbid circular support, as the
+  evaluator's fixpoint does;
+- a grant is not counted beside a source its equivalency cannot do without (the only
+  achievement of an item every firing needs); `limit at least` holds over what is available,
+  `limit at most` over what the leaves take where membership is certain.
+
+Whatever cannot be known before evaluation (a grant's grade, date and transfer flag, an earned
+credential's date) is left unconstrained, so the program only ever allows more than the engine:
+its optimum is a lower bound, and a choice the engine confirms at that bound is the cheapest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import highspy
+from highspy.highs import qsum
+
+from stackrules.advisor.scope import Producer, Producers, Scope, uncertain_transfer
+from stackrules.allocate import value_of
+from stackrules.evaluate import Ach
+from stackrules.matching import first_failure, in_window, matches_selector
+from stackrules.model import (
+    AmountLeaf,
+    Choice,
+    CompetencyLeaf,
+    ItemLeaf,
+    LeafNode,
+    Limit,
+    Node,
+    RuleSet,
+)
+
+MAX_COPIES = 12  # copies of a repeatable item the program may take
+_EPS = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    item: str
+    credits: float
+    hours: float
+    copies: int
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One achievement the program may count: from the record, a candidate copy, a grant or
+    an earned credential. `var` is None when it is certainly there (the record)."""
+
+    kind: str  # record | item | grant | credential
+    item: str
+    var: object | None
+    producer: Producer | None = None
+    ach: Ach | None = None
+    rule: str | None = None  # ("E", k) or ("C", id) key of the producing rule
+    copy: int = 0
+
+    def value(self, unit: str) -> float:
+        src = self.ach if self.ach is not None else self.producer
+        assert src is not None
+        return value_of(src, unit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hypo:
+    """What a modifier sees of a candidate: completed on the as-of date, no grade."""
+
+    completed_on: date
+    grade: str | None = None
+
+
+@dataclass(slots=True)
+class Relaxation:
+    """The program, built once per learner and target; `cut` removes a rejected choice."""
+
+    highs: highspy.Highs
+    copies: dict[str, list[object]]  # candidate item -> its copy variables
+    costs: dict[str, tuple[float, float]]
+    waiting: frozenset[str] = frozenset()  # items whose prerequisite the record does not meet
+    fixed: list[object] = field(default_factory=list)
+
+    def solve(self) -> list[str] | None:
+        """The cheapest choice, lexicographically (credits, hours, items); None when the
+        program is infeasible (no choice of candidates can earn the target). Among equally
+        cheap choices, the fewest items that wait on a prerequisite."""
+        h = self.highs
+        for extra in self.fixed:
+            h.removeConstr(extra)  # type: ignore[arg-type]
+        self.fixed = []
+        xs = [(item, v) for item, vs in sorted(self.copies.items()) for v in vs]
+        objectives = [
+            [(self.costs[item][0], v) for item, v in xs],
+            [(self.costs[item][1], v) for item, v in xs],
+            [(1.0, v) for _, v in xs],
+            [(1.0 if item in self.waiting else 0.0, v) for item, v in xs],
+        ]
+        if not xs:
+            h.run()
+            return [] if _optimal(h) else None
+        for stage, weights in enumerate(objectives):
+            expr = qsum(w * v for w, v in weights)  # type: ignore[operator]
+            h.minimize(expr)
+            if not _optimal(h):
+                return None
+            best = h.getInfo().objective_function_value
+            if stage < len(objectives) - 1:
+                self.fixed.append(h.addConstr(expr <= best + _EPS * max(1.0, abs(best))))
+        chosen: list[str] = []
+        for item, v in xs:
+            if h.val(v) > 0.5:  # type: ignore[arg-type]
+                chosen.append(item)
+        return chosen
+
+    def cut(self, chosen: Sequence[str]) -> None:
+        """Exclude exactly this choice (a no-good cut over the copy variables)."""
+        counts: dict[str, int] = {}
+        for item in chosen:
+            counts[item] = counts.get(item, 0) + 1
+        terms = []
+        size = 0
+        for item, vs in self.copies.items():
+            n = counts.get(item, 0)
+            for k, v in enumerate(vs):
+                if k < n:
+                    terms.append(-1.0 * v)  # type: ignore[operator]
+                    size += 1
+                else:
+                    terms.append(1.0 * v)  # type: ignore[operator]
+        if not terms:
+            self.highs.addConstr(qsum([]) >= 1)  # type: ignore[arg-type]
+            return
+        self.highs.addConstr(qsum(terms) >= 1 - size)
+
+
+def _optimal(h: highspy.Highs) -> bool:
+    return bool(h.getModelStatus() == highspy.HighsModelStatus.kOptimal)
+
+
+def build_relaxation(
+    rules: RuleSet,
+    scope: Scope,
+    producers: Producers,
+    target: str,
+    record: Sequence[Ach],
+    candidates: Sequence[Candidate],
+    as_of: date,
+    waiting: frozenset[str] = frozenset(),
+) -> Relaxation:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_abs_gap", 0.0)
+    h.setOptionValue("threads", 1)
+    hypo = _Hypo(as_of)
+
+    # -- producers' variables
+    rule_keys: list[tuple[str, object]] = [("C", c) for c in scope.credentials]
+    rule_keys += [("E", k) for k in scope.equivalencies]
+    active: dict[tuple[str, object], object] = {key: h.addBinary() for key in rule_keys}
+    rounds = {key: h.addIntegral(lb=0, ub=len(rule_keys)) for key in rule_keys}
+    h.addConstr(active[("C", target)] >= 1)  # type: ignore[operator]
+
+    slots: list[_Slot] = [_Slot("record", a.item, None, ach=a) for a in record]
+    copies: dict[str, list[object]] = {}
+    item_producers = {p.item: p for p in producers.all if p.kind == "item"}
+    for c in candidates:
+        vs = [h.addBinary() for _ in range(c.copies)]
+        for a, b in zip(vs, vs[1:], strict=False):
+            h.addConstr(a >= b)  # type: ignore[operator]
+        copies[c.item] = vs
+        for k, v in enumerate(vs):
+            slots.append(_Slot("item", c.item, v, producer=item_producers[c.item], copy=k))
+    for k in scope.equivalencies:
+        for p in producers.all:
+            if p.kind == "grant" and p.rule == k:
+                slots.append(_Slot("grant", p.item, active[("E", k)], producer=p, rule=f"E{k}"))
+    for ident in scope.credentials:
+        for p in producers.by_item.get(ident, ()):
+            if p.kind == "credential":
+                slots.append(
+                    _Slot("credential", ident, active[("C", ident)], producer=p, rule=f"C{ident}")
+                )
+    by_item: dict[str, list[_Slot]] = {}
+    for s in slots:
+        by_item.setdefault(s.item, []).append(s)
+
+    def avail(s: _Slot) -> object:
+        return 1.0 if s.var is None else s.var
+
+    def names(leaf: LeafNode, s: _Slot) -> bool:
+        if isinstance(leaf, ItemLeaf):
+            return s.item == leaf.item
+        if isinstance(leaf, CompetencyLeaf):
+            if s.ach is not None:
+                return s.ach.competencies.get(leaf.competency, -1) >= leaf.level
+            assert s.producer is not None
+            return dict(s.producer.teaches).get(leaf.competency, -1) >= leaf.level
+        if leaf.ids is not None:
+            return s.item in leaf.ids
+        assert leaf.selector is not None
+        if s.ach is not None:
+            return matches_selector(leaf.selector, s.ach)
+        assert s.producer is not None
+        return s.producer.matches(leaf.selector)
+
+    def modifiers_ok(mods: Sequence[object], s: _Slot) -> bool:
+        if s.kind == "record":
+            assert s.ach is not None
+            return first_failure(mods, s.ach, as_of) is None  # type: ignore[arg-type]
+        if s.kind == "item":
+            return first_failure(mods, hypo, as_of) is None  # type: ignore[arg-type]
+        return True  # grade and date unknown before evaluation: allowed
+
+    def window_ok(window: object, s: _Slot) -> bool:
+        if s.kind == "record":
+            assert s.ach is not None
+            return in_window(window, s.ach.completed_on)  # type: ignore[arg-type]
+        if s.kind == "item":
+            return in_window(window, as_of)  # type: ignore[arg-type]
+        return True
+
+    def producer_key(s: _Slot) -> tuple[str, object] | None:
+        if s.kind == "grant":
+            assert s.producer is not None
+            return ("E", s.producer.rule)
+        if s.kind == "credential":
+            return ("C", s.item)
+        return None
+
+    def candidate_slots(leaf: LeafNode) -> list[_Slot]:
+        if isinstance(leaf, ItemLeaf):
+            return by_item.get(leaf.item, [])
+        if isinstance(leaf, AmountLeaf) and leaf.ids is not None:
+            return [s for i in sorted(leaf.ids) for s in by_item.get(i, [])]
+        return slots
+
+    big = float(len(rule_keys) + 1)
+    for key in rule_keys:
+        kind, ident = key
+        me = active[key]
+        if kind == "C":
+            cred = scope.credentials[str(ident)]
+            roots: list[Node] = [r.root for r in cred.requirements]
+            leaves = cred.leaves
+            window = None
+            limits: tuple[Limit, ...] = cred.limits
+        else:
+            eq = scope.equivalencies[int(str(ident))]
+            roots = [eq.source]
+            leaves = eq.leaves
+            window = eq.window
+            limits = ()
+        holds: dict[int, object] = {}
+        used_by: dict[object, list[object]] = {}  # unit of evidence -> its z in this rule
+        slot_pos = {id(s): n for n, s in enumerate(slots)}
+        eligible_any: set[int] = set()
+        taken: dict[int, list[tuple[_Slot, object]]] = {}
+        for leaf in leaves:
+            y = h.addBinary()
+            holds[leaf.index] = y
+            terms = []
+            for s in candidate_slots(leaf):
+                if producer_key(s) == key:
+                    continue  # a rule never counts its own outcome
+                if not names(leaf, s) or not modifiers_ok(leaf.modifiers, s):
+                    continue
+                if not window_ok(window, s):
+                    continue
+                unit = leaf.unit if isinstance(leaf, AmountLeaf) else "items"
+                value = s.value(unit) if isinstance(leaf, AmountLeaf) else 1.0
+                if value <= 0:
+                    continue
+                z = h.addBinary()
+                if s.var is not None:
+                    h.addConstr(z <= s.var)  # type: ignore[operator]
+                src = producer_key(s)
+                if src is not None:  # counted only after its producer's round
+                    h.addConstr(
+                        rounds[key] >= rounds[src] + 1 - big * (1 - z)  # type: ignore[operator]
+                    )
+                terms.append(value * z)  # type: ignore[operator]
+                if not isinstance(leaf, CompetencyLeaf):
+                    pos = slot_pos[id(s)]
+                    used_by.setdefault(_evidence_key(rules, s, pos), []).append(z)
+                    taken.setdefault(pos, []).append((s, z))
+                    eligible_any.add(pos)
+            if isinstance(leaf, AmountLeaf):
+                if leaf.amount > 0:
+                    h.addConstr(leaf.amount * y <= qsum(terms))  # type: ignore[operator]
+            elif terms:
+                h.addConstr(y <= qsum(terms))  # type: ignore[operator]
+            else:
+                h.addConstr(y <= 0)  # type: ignore[operator]
+        for zs in used_by.values():
+            if len(zs) > 1:
+                h.addConstr(qsum(zs) <= 1)  # type: ignore[arg-type]
+        _tree(h, roots, holds, me)
+        if kind == "C":
+            _unit_of_evidence(h, rules, scope, slots, taken, by_item)
+            for lim in limits:
+                _limit(h, lim, me, slots, eligible_any, taken, as_of, hypo)
+    costs = {c.item: (c.credits, c.hours) for c in candidates}
+    return Relaxation(h, copies, costs, waiting)
+
+
+def _evidence_key(rules: RuleSet, s: _Slot, pos: int) -> object:
+    """Attempts of an item that is not `repeatable` count as one achievement (the record's
+    and a planned retake alike: the engine keeps one of them), so they share one use."""
+    if s.kind in ("record", "item"):
+        item = rules.items.get(s.item)
+        if item is not None and not item.repeatable:
+            return ("item", s.item)
+    return pos
+
+
+def _tree(h: highspy.Highs, roots: Sequence[Node], holds: dict[int, object], me: object) -> None:
+    def node(n: Node) -> object:
+        if not isinstance(n, Choice):
+            return holds[n.index]
+        y = h.addBinary()
+        kids = [node(c) for c in n.children]
+        h.addConstr(n.need * y <= qsum(kids))  # type: ignore[operator, arg-type]
+        return y
+
+    for r in roots:
+        h.addConstr(me <= node(r))  # type: ignore[operator]
+
+
+def _unit_of_evidence(
+    h: highspy.Highs,
+    rules: RuleSet,
+    scope: Scope,
+    slots: Sequence[_Slot],
+    taken: dict[int, list[tuple[_Slot, object]]],
+    by_item: dict[str, list[_Slot]],
+) -> None:
+    """A grant and a source its firing cannot do without are never counted together: the
+    source item must be the one achievement of its kind (no grant or second copy of it)."""
+    for pos, uses in taken.items():
+        s = slots[pos]
+        if s.kind != "grant":
+            continue
+        assert s.producer is not None
+        eq = rules.equivalencies[s.producer.rule]
+        for need in _necessary_items(eq.source):
+            options = by_item.get(need, [])
+            if len(options) != 1 or options[0].kind not in ("record", "item"):
+                continue
+            other = [z for (t, z) in taken.get(_index(slots, options[0]), [])]
+            if other:
+                mine = [z for _, z in uses]
+                h.addConstr(qsum(mine + other) <= 1)  # type: ignore[arg-type]
+
+
+def _index(slots: Sequence[_Slot], s: _Slot) -> int:
+    for n, t in enumerate(slots):
+        if t is s:
+            return n
+    return -1
+
+
+def _necessary_items(node: Node) -> list[str]:
+    if isinstance(node, ItemLeaf):
+        return [node.item]
+    if isinstance(node, Choice) and node.need == len(node.children):
+        return [i for c in node.children for i in _necessary_items(c)]
+    return []
+
+
+def _limit(
+    h: highspy.Highs,
+    lim: Limit,
+    me: object,
+    slots: Sequence[_Slot],
+    eligible_any: set[int],
+    taken: dict[int, list[tuple[_Slot, object]]],
+    as_of: date,
+    hypo: _Hypo,
+) -> None:
+    def selects(s: _Slot) -> bool | None:
+        """True/False when certain; None when it depends on evaluation."""
+        if lim.ids is not None and s.item not in lim.ids:
+            return False
+        if s.kind == "record":
+            assert s.ach is not None
+            if lim.selector is not None and not matches_selector(lim.selector, s.ach):
+                return False
+            return first_failure(lim.modifiers, s.ach, as_of) is None
+        assert s.producer is not None
+        if lim.selector is not None and not s.producer.matches(lim.selector):
+            return False
+        if s.kind == "item":
+            return first_failure(lim.modifiers, hypo, as_of) is None
+        unsure = s.kind == "grant" and s.producer.transfer is None
+        if lim.modifiers or (unsure and uncertain_transfer(lim.selector)):
+            return None
+        return True
+
+    if lim.bound == "at least":
+        terms = []
+        for pos in sorted(eligible_any):
+            s = slots[pos]
+            if selects(s) is False:
+                continue
+            v = s.value(lim.unit)
+            if v > 0:
+                terms.append(v * (1.0 if s.var is None else s.var))  # type: ignore[operator]
+        h.addConstr(lim.amount * me <= qsum(terms))  # type: ignore[operator, arg-type]
+        return
+    terms = []
+    for pos, uses in taken.items():
+        s = slots[pos]
+        if selects(s) is True:
+            v = s.value(lim.unit)
+            terms += [v * z for _, z in uses]  # type: ignore[operator]
+    if terms:
+        bound = lim.amount + _big_total(slots, lim.unit)
+        h.addConstr(qsum(terms) <= lim.amount + bound * (1 - me))  # type: ignore[operator]
+
+
+def _big_total(slots: Sequence[_Slot], unit: str) -> float:
+    return math.fsum(s.value(unit) for s in slots) + 1.0
