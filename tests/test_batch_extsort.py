@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackrules.batch.extsort import Keyed, group
+from stackrules.records.extsort import Keyed, group
 
 KEYED: Keyed[tuple[str | None, int]] = Keyed(lambda row: row[0], lambda row: row[1])
 
@@ -58,7 +58,7 @@ def test_a_file_larger_than_the_memory_limit_keeps_memory_flat() -> None:
     """
     script = (
         "import resource\n"
-        "from stackrules.batch.extsort import Keyed, group\n"
+        "from stackrules.records.extsort import Keyed, group\n"
         "def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
         "before = peak()\n"
         "rows = ((f'L{(n * 7919) % 20000:06d}', n) for n in range(200_000))\n"

@@ -9,9 +9,9 @@ bottleneck.
 - JSON Lines is read as bytes, line by line; a unit remembers the byte offset after its
   line, which is how `--resume` starts again in the middle of a file without reading the
   part already done. A line that is not UTF-8 is an error for that line only.
-- CSV rows are grouped by learner with the external sort of `stackrules.batch.extsort`, so
-  one learner's rows may be anywhere in a file larger than memory. The whole file is read
-  before the first unit is given; a problem with the file itself (no header, a misspelt
+- CSV rows are grouped by learner by `stackrules.records.csvfile.group_rows` (an external
+  merge sort beyond `max_rows` rows), so one learner's rows may be anywhere in a file larger
+  than memory. The whole file is read before the first unit is given; a problem with the file itself (no header, a misspelt
   column, bytes that are not UTF-8, broken quoting) stops the batch before any learner is
   evaluated, because every learner's rows would be in doubt.
 
@@ -28,8 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from stackrules.batch.extsort import Keyed, group
-from stackrules.records.csvfile import Row, check_header, rows
+from stackrules.records.csvfile import Row, check_header, group_rows, rows
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord
 
@@ -145,9 +144,8 @@ class Source:
         if problems:
             self.file_errors.extend(problems)
             return iter(())
-        keyed: Keyed[Row] = Keyed(_row_learner, _row_number)
         counted = self._count(rows(reader, names))
-        return group(counted, keyed, max_rows=self.max_rows, folder=self.tmp_dir)
+        return group_rows(counted, max_rows=self.max_rows, folder=self.tmp_dir)
 
     def _count(self, stream: Iterator[Row]) -> Iterator[Row]:
         for row in stream:
@@ -177,14 +175,6 @@ def _chain(
 ) -> Iterator[tuple[str | None, list[Row]]]:
     yield first
     yield from rest
-
-
-def _row_learner(row: Row) -> str | None:
-    return row.cells.get("learner") or None
-
-
-def _row_number(row: Row) -> int:
-    return row.number
 
 
 def _open_error(file: str, failure: OSError) -> RecordError:

@@ -15,8 +15,8 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
   error for that row's learner.
 - `catalog_date` may be given on any of a learner's rows; rows that give different dates are an
   error.
-- Rows are grouped by learner in memory (`group_rows`), the one place to change for an
-  external-memory grouping of files too large for that.
+- Rows are grouped by learner by `group_rows`: in memory for ordinary files, by an external
+  merge sort for files too large for that.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stackrules.records.errors import RecordError, from_validation, unknown_field
+from stackrules.records.extsort import Keyed, group
 from stackrules.records.model import ACHIEVEMENT_FIELDS, Achievement, LearnerRecord, Position
 from stackrules.records.parse import parse_achievement
 
@@ -69,15 +70,24 @@ def read_csv(
             if problems:
                 yield from problems
                 return
-            groups = list(group_rows(rows(reader, names)))
+            # Every row is read before the first group is given (see group_rows), so a
+            # problem anywhere in the file surfaces here, before any learner is reported.
+            groups = group_rows(rows(reader, names))
+            first = next(groups, None)
         except UnicodeDecodeError as failure:
             yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
             return
         except csv.Error as failure:
             yield RecordError(file=file, message=f"the file is not valid CSV ({failure})")
             return
-    for index, (learner, group) in enumerate(groups, start=1):
-        yield from parse_group(learner, group, file=file, aliases=aliases, record_index=index)
+    if first is None:
+        return
+    index = 1
+    learner, members = first
+    yield from parse_group(learner, members, file=file, aliases=aliases, record_index=index)
+    for learner, members in groups:
+        index += 1
+        yield from parse_group(learner, members, file=file, aliases=aliases, record_index=index)
 
 
 def check_header(names: list[str], file: str) -> list[RecordError]:
@@ -118,18 +128,28 @@ def rows(reader: Iterable[list[str]], names: list[str]) -> Iterator[Row]:
         yield row
 
 
-def group_rows(rows: Iterable[Row]) -> Iterator[tuple[str | None, list[Row]]]:
+def group_rows(
+    rows: Iterable[Row], *, max_rows: int = 200_000, folder: str | None = None
+) -> Iterator[tuple[str | None, list[Row]]]:
     """Rows grouped by learner, groups in order of first appearance.
 
-    A row without a learner is a group of its own (it belongs to nobody). Groups are held in
-    memory until the input ends.
+    A row without a learner is a group of its own (it belongs to nobody). Up to `max_rows`
+    rows are grouped in memory; beyond that, by an external merge sort through temporary files
+    in `folder` (`stackrules.records.extsort`), so a file of any size is read in bounded
+    memory. Either way every row is read before the first group is given.
     """
-    groups: dict[str | tuple[int], tuple[str | None, list[Row]]] = {}
-    for row in rows:
-        learner = row.cells.get("learner") or None
-        key: str | tuple[int] = learner if learner is not None else (row.number,)
-        groups.setdefault(key, (learner, []))[1].append(row)
-    yield from groups.values()
+    yield from group(rows, _BY_LEARNER, max_rows=max_rows, folder=folder)
+
+
+def _row_learner(row: Row) -> str | None:
+    return row.cells.get("learner") or None
+
+
+def _row_number(row: Row) -> int:
+    return row.number
+
+
+_BY_LEARNER: Keyed[Row] = Keyed(_row_learner, _row_number)
 
 
 def parse_group(
