@@ -11,9 +11,9 @@ bottleneck.
   part already done. A line that is not UTF-8 is an error for that line only.
 - CSV rows are grouped by learner by `stackrules.records.csvfile.group_rows` (an external
   merge sort beyond `max_rows` rows), so one learner's rows may be anywhere in a file larger
-  than memory. The whole file is read before the first unit is given; a problem with the file itself (no header, a misspelt
-  column, bytes that are not UTF-8, broken quoting) stops the batch before any learner is
-  evaluated, because every learner's rows would be in doubt.
+  than memory. The whole file is read before the first unit is given; a problem with the
+  file itself (no header, a misspelt column, bytes that are not UTF-8, broken quoting) stops
+  the batch before any learner is evaluated, because every learner's rows would be in doubt.
 
 A problem with the whole file is a `RecordError` without a `record_index`, collected in
 `Source.file_errors`.
