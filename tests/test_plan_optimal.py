@@ -8,9 +8,9 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
-from engine_strategies import AS_OF, Scenario, compile_text, scenarios
 from hypothesis import HealthCheck, assume, given, settings
 
+from engine_strategies import AS_OF, Scenario, compile_text, scenarios
 from stackrules.advisor.nearest import nearest
 from stackrules.advisor.plan import Cost, Planner
 from stackrules.advisor.whatif import Addition, apply_what_if
@@ -83,7 +83,7 @@ def test_plan_is_cheapest_and_earns(scenario: Scenario) -> None:
 @SETTINGS
 @given(scenarios())
 def test_nearest_ranks_by_plan_cost(scenario: Scenario) -> None:
-    rules, ev, planner = _case(scenario)
+    _, _, planner = _case(scenario)
     ranked = nearest(planner, scenario.record, AS_OF)
     keys = [r.cost.key() for r in ranked if r.status == "planned"]
     assert keys == sorted(keys)

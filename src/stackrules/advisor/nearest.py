@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from stackrules.advisor.plan import PlanResult, Planner
+from stackrules.advisor.plan import Planner, PlanResult
 from stackrules.records import LearnerRecord
 
 

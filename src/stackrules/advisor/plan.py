@@ -29,7 +29,6 @@ from stackrules.advisor.relax import MAX_COPIES, Candidate, build_relaxation
 from stackrules.advisor.scope import Producers, Scope, scope_for
 from stackrules.advisor.whatif import Addition, apply_what_if
 from stackrules.evaluate import Evaluator
-from stackrules.matching import matches_selector
 from stackrules.model import AmountLeaf, RuleSet
 from stackrules.records import LearnerRecord
 from stackrules.report import Report
@@ -68,8 +67,7 @@ class PerTerm:
             amount = float(spec)
         except ValueError:
             raise PlanError(
-                f"`{text}` is not a term size: write a number of items (`5`) "
-                "or of credits (`15cr`)"
+                f"`{text}` is not a term size: write a number of items (`5`) or of credits (`15cr`)"
             ) from None
         if amount <= 0 or (unit == "items" and not amount.is_integer()):
             raise PlanError(f"`{text}`: a term holds a positive whole number of items or credits")
@@ -134,7 +132,7 @@ class Planner:
             return PlanResult(target, "held", report=base)
         if any(e.credential == target for e in base.earned):
             return PlanResult(target, "earned", report=base)
-        counting, _ = scope.evaluator._achievements(record, as_of)  # noqa: SLF001
+        counting, _ = scope.evaluator._achievements(record, as_of)
         record_achs = [a for _, a in counting]
         candidates = []
         for ident in sorted(scope.items):
@@ -280,7 +278,9 @@ class Planner:
 
     def _members(self, group: ast.Group, have: set[str]) -> list[str]:
         if isinstance(group, ast.ListGroup):
-            return [m.ref.id for m in group.members if isinstance(m, ast.ItemReq) and m.ref.id in have]
+            return [
+                m.ref.id for m in group.members if isinstance(m, ast.ItemReq) and m.ref.id in have
+            ]
         found = []
         for i in sorted(have):
             p = self.producers.by_item.get(i)

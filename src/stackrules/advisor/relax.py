@@ -24,14 +24,17 @@ its optimum is a lower bound, and a choice the engine confirms at that bound is 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import highspy
+from highspy import highs_cons, highs_linear_expression, highs_var
 from highspy.highs import qsum
 
+from stackrules import ast
 from stackrules.advisor.scope import Producer, Producers, Scope, uncertain_transfer
 from stackrules.allocate import value_of
 from stackrules.evaluate import Ach
@@ -46,6 +49,10 @@ from stackrules.model import (
     Node,
     RuleSet,
 )
+
+Var = highs_var
+Expr = highs_linear_expression
+RuleKey = tuple[str, str | int]
 
 MAX_COPIES = 12  # copies of a repeatable item the program may take
 _EPS = 1e-6
@@ -66,7 +73,7 @@ class _Slot:
 
     kind: str  # record | item | grant | credential
     item: str
-    var: object | None
+    var: Var | None
     producer: Producer | None = None
     ach: Ach | None = None
     rule: str | None = None  # ("E", k) or ("C", id) key of the producing rule
@@ -91,10 +98,10 @@ class Relaxation:
     """The program, built once per learner and target; `cut` removes a rejected choice."""
 
     highs: highspy.Highs
-    copies: dict[str, list[object]]  # candidate item -> its copy variables
+    copies: dict[str, list[Var]]  # candidate item -> its copy variables
     costs: dict[str, tuple[float, float]]
     waiting: frozenset[str] = frozenset()  # items whose prerequisite the record does not meet
-    fixed: list[object] = field(default_factory=list)
+    fixed: list[highs_cons] = field(default_factory=list)
 
     def solve(self) -> list[str] | None:
         """The cheapest choice, lexicographically (credits, hours, items); None when the
@@ -102,7 +109,7 @@ class Relaxation:
         cheap choices, the fewest items that wait on a prerequisite."""
         h = self.highs
         for extra in self.fixed:
-            h.removeConstr(extra)  # type: ignore[arg-type]
+            h.removeConstr(extra)
         self.fixed = []
         xs = [(item, v) for item, vs in sorted(self.copies.items()) for v in vs]
         objectives = [
@@ -115,7 +122,7 @@ class Relaxation:
             h.run()
             return [] if _optimal(h) else None
         for stage, weights in enumerate(objectives):
-            expr = qsum(w * v for w, v in weights)  # type: ignore[operator]
+            expr = qsum(w * v for w, v in weights)
             h.minimize(expr)
             if not _optimal(h):
                 return None
@@ -124,7 +131,7 @@ class Relaxation:
                 self.fixed.append(h.addConstr(expr <= best + _EPS * max(1.0, abs(best))))
         chosen: list[str] = []
         for item, v in xs:
-            if h.val(v) > 0.5:  # type: ignore[arg-type]
+            if h.val(v) > 0.5:
                 chosen.append(item)
         return chosen
 
@@ -139,12 +146,12 @@ class Relaxation:
             n = counts.get(item, 0)
             for k, v in enumerate(vs):
                 if k < n:
-                    terms.append(-1.0 * v)  # type: ignore[operator]
+                    terms.append(-1.0 * v)
                     size += 1
                 else:
-                    terms.append(1.0 * v)  # type: ignore[operator]
+                    terms.append(1.0 * v)
         if not terms:
-            self.highs.addConstr(qsum([]) >= 1)  # type: ignore[arg-type]
+            self.highs.addConstr(qsum([]) >= 1)
             return
         self.highs.addConstr(qsum(terms) >= 1 - size)
 
@@ -163,7 +170,7 @@ def build_relaxation(
     as_of: date,
     waiting: frozenset[str] = frozenset(),
 ) -> Relaxation:
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 0.0)
@@ -171,19 +178,19 @@ def build_relaxation(
     hypo = _Hypo(as_of)
 
     # -- producers' variables
-    rule_keys: list[tuple[str, object]] = [("C", c) for c in scope.credentials]
+    rule_keys: list[RuleKey] = [("C", c) for c in scope.credentials]
     rule_keys += [("E", k) for k in scope.equivalencies]
-    active: dict[tuple[str, object], object] = {key: h.addBinary() for key in rule_keys}
+    active: dict[RuleKey, Var] = {key: h.addBinary() for key in rule_keys}
     rounds = {key: h.addIntegral(lb=0, ub=len(rule_keys)) for key in rule_keys}
-    h.addConstr(active[("C", target)] >= 1)  # type: ignore[operator]
+    h.addConstr(active[("C", target)] >= 1)
 
     slots: list[_Slot] = [_Slot("record", a.item, None, ach=a) for a in record]
-    copies: dict[str, list[object]] = {}
+    copies: dict[str, list[Var]] = {}
     item_producers = {p.item: p for p in producers.all if p.kind == "item"}
     for c in candidates:
         vs = [h.addBinary() for _ in range(c.copies)]
-        for a, b in zip(vs, vs[1:], strict=False):
-            h.addConstr(a >= b)  # type: ignore[operator]
+        for a, b in itertools.pairwise(vs):
+            h.addConstr(a >= b)
         copies[c.item] = vs
         for k, v in enumerate(vs):
             slots.append(_Slot("item", c.item, v, producer=item_producers[c.item], copy=k))
@@ -201,9 +208,6 @@ def build_relaxation(
     for s in slots:
         by_item.setdefault(s.item, []).append(s)
 
-    def avail(s: _Slot) -> object:
-        return 1.0 if s.var is None else s.var
-
     def names(leaf: LeafNode, s: _Slot) -> bool:
         if isinstance(leaf, ItemLeaf):
             return s.item == leaf.item
@@ -220,23 +224,23 @@ def build_relaxation(
         assert s.producer is not None
         return s.producer.matches(leaf.selector)
 
-    def modifiers_ok(mods: Sequence[object], s: _Slot) -> bool:
+    def modifiers_ok(mods: Sequence[ast.Modifier], s: _Slot) -> bool:
         if s.kind == "record":
             assert s.ach is not None
-            return first_failure(mods, s.ach, as_of) is None  # type: ignore[arg-type]
+            return first_failure(mods, s.ach, as_of) is None
         if s.kind == "item":
-            return first_failure(mods, hypo, as_of) is None  # type: ignore[arg-type]
+            return first_failure(mods, hypo, as_of) is None
         return True  # grade and date unknown before evaluation: allowed
 
-    def window_ok(window: object, s: _Slot) -> bool:
+    def window_ok(window: ast.Window | None, s: _Slot) -> bool:
         if s.kind == "record":
             assert s.ach is not None
-            return in_window(window, s.ach.completed_on)  # type: ignore[arg-type]
+            return in_window(window, s.ach.completed_on)
         if s.kind == "item":
-            return in_window(window, as_of)  # type: ignore[arg-type]
+            return in_window(window, as_of)
         return True
 
-    def producer_key(s: _Slot) -> tuple[str, object] | None:
+    def producer_key(s: _Slot) -> RuleKey | None:
         if s.kind == "grant":
             assert s.producer is not None
             return ("E", s.producer.rule)
@@ -253,7 +257,8 @@ def build_relaxation(
 
     big = float(len(rule_keys) + 1)
     for key in rule_keys:
-        kind, ident = key
+        kind, rule_id = key
+        ident = str(rule_id)
         me = active[key]
         if kind == "C":
             cred = scope.credentials[str(ident)]
@@ -267,11 +272,11 @@ def build_relaxation(
             leaves = eq.leaves
             window = eq.window
             limits = ()
-        holds: dict[int, object] = {}
-        used_by: dict[object, list[object]] = {}  # unit of evidence -> its z in this rule
+        holds: dict[int, Var] = {}
+        used_by: dict[object, list[Var]] = {}  # unit of evidence -> its z in this rule
         slot_pos = {id(s): n for n, s in enumerate(slots)}
         eligible_any: set[int] = set()
-        taken: dict[int, list[tuple[_Slot, object]]] = {}
+        taken: dict[int, list[tuple[_Slot, Var]]] = {}
         for leaf in leaves:
             y = h.addBinary()
             holds[leaf.index] = y
@@ -289,13 +294,11 @@ def build_relaxation(
                     continue
                 z = h.addBinary()
                 if s.var is not None:
-                    h.addConstr(z <= s.var)  # type: ignore[operator]
+                    h.addConstr(z <= s.var)
                 src = producer_key(s)
                 if src is not None:  # counted only after its producer's round
-                    h.addConstr(
-                        rounds[key] >= rounds[src] + 1 - big * (1 - z)  # type: ignore[operator]
-                    )
-                terms.append(value * z)  # type: ignore[operator]
+                    h.addConstr(rounds[key] >= rounds[src] + 1 - big * (1 - z))
+                terms.append(value * z)
                 if not isinstance(leaf, CompetencyLeaf):
                     pos = slot_pos[id(s)]
                     used_by.setdefault(_evidence_key(rules, s, pos), []).append(z)
@@ -303,14 +306,14 @@ def build_relaxation(
                     eligible_any.add(pos)
             if isinstance(leaf, AmountLeaf):
                 if leaf.amount > 0:
-                    h.addConstr(leaf.amount * y <= qsum(terms))  # type: ignore[operator]
+                    h.addConstr(leaf.amount * y <= qsum(terms))
             elif terms:
-                h.addConstr(y <= qsum(terms))  # type: ignore[operator]
+                h.addConstr(y <= qsum(terms))
             else:
-                h.addConstr(y <= 0)  # type: ignore[operator]
+                h.addConstr(y <= 0)
         for zs in used_by.values():
             if len(zs) > 1:
-                h.addConstr(qsum(zs) <= 1)  # type: ignore[arg-type]
+                h.addConstr(qsum(zs) <= 1)
         _tree(h, roots, holds, me)
         if kind == "C":
             _unit_of_evidence(h, rules, scope, slots, taken, by_item)
@@ -330,17 +333,17 @@ def _evidence_key(rules: RuleSet, s: _Slot, pos: int) -> object:
     return pos
 
 
-def _tree(h: highspy.Highs, roots: Sequence[Node], holds: dict[int, object], me: object) -> None:
-    def node(n: Node) -> object:
+def _tree(h: highspy.Highs, roots: Sequence[Node], holds: dict[int, Var], me: Var) -> None:
+    def node(n: Node) -> Var:
         if not isinstance(n, Choice):
             return holds[n.index]
-        y = h.addBinary()
+        y: Var = h.addBinary()
         kids = [node(c) for c in n.children]
-        h.addConstr(n.need * y <= qsum(kids))  # type: ignore[operator, arg-type]
+        h.addConstr(n.need * y <= qsum(kids))
         return y
 
     for r in roots:
-        h.addConstr(me <= node(r))  # type: ignore[operator]
+        h.addConstr(me <= node(r))
 
 
 def _unit_of_evidence(
@@ -348,7 +351,7 @@ def _unit_of_evidence(
     rules: RuleSet,
     scope: Scope,
     slots: Sequence[_Slot],
-    taken: dict[int, list[tuple[_Slot, object]]],
+    taken: dict[int, list[tuple[_Slot, Var]]],
     by_item: dict[str, list[_Slot]],
 ) -> None:
     """A grant and a source its firing cannot do without are never counted together: the
@@ -366,7 +369,7 @@ def _unit_of_evidence(
             other = [z for (t, z) in taken.get(_index(slots, options[0]), [])]
             if other:
                 mine = [z for _, z in uses]
-                h.addConstr(qsum(mine + other) <= 1)  # type: ignore[arg-type]
+                h.addConstr(qsum(mine + other) <= 1)
 
 
 def _index(slots: Sequence[_Slot], s: _Slot) -> int:
@@ -387,10 +390,10 @@ def _necessary_items(node: Node) -> list[str]:
 def _limit(
     h: highspy.Highs,
     lim: Limit,
-    me: object,
+    me: Var,
     slots: Sequence[_Slot],
     eligible_any: set[int],
-    taken: dict[int, list[tuple[_Slot, object]]],
+    taken: dict[int, list[tuple[_Slot, Var]]],
     as_of: date,
     hypo: _Hypo,
 ) -> None:
@@ -414,25 +417,28 @@ def _limit(
         return True
 
     if lim.bound == "at least":
-        terms = []
+        terms: list[Expr] = []
+        held = 0.0  # what the record surely brings
         for pos in sorted(eligible_any):
             s = slots[pos]
             if selects(s) is False:
                 continue
             v = s.value(lim.unit)
-            if v > 0:
-                terms.append(v * (1.0 if s.var is None else s.var))  # type: ignore[operator]
-        h.addConstr(lim.amount * me <= qsum(terms))  # type: ignore[operator, arg-type]
+            if v > 0 and s.var is None:
+                held += v
+            elif v > 0 and s.var is not None:
+                terms.append(v * s.var)
+        h.addConstr(lim.amount * me - held <= qsum(terms))
         return
     terms = []
     for pos, uses in taken.items():
         s = slots[pos]
         if selects(s) is True:
             v = s.value(lim.unit)
-            terms += [v * z for _, z in uses]  # type: ignore[operator]
+            terms += [v * z for _, z in uses]
     if terms:
         bound = lim.amount + _big_total(slots, lim.unit)
-        h.addConstr(qsum(terms) <= lim.amount + bound * (1 - me))  # type: ignore[operator]
+        h.addConstr(qsum(terms) <= lim.amount + bound * (1 - me))
 
 
 def _big_total(slots: Sequence[_Slot], unit: str) -> float:

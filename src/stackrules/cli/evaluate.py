@@ -1,6 +1,8 @@
 """`stackrules evaluate --rules RULES RECORD`: the report for each learner in a record file.
 
 `--format json` (default) prints one JSON object for one learner and an array for several;
+`--add ITEM[:GRADE]` (repeatable) and `--catalog-date` evaluate a what-if without editing the
+record;
 `jsonl` one object per line; `text` a readable audit. A rule set with errors prints its
 diagnostics and exits 1; a record that cannot be read exits 3 after reporting, with `jsonl`
 and `text`, every learner that could be read.
@@ -15,7 +17,9 @@ import click
 
 from stackrules import evaluate as evaluate_record
 from stackrules import load_rules
+from stackrules.advisor.whatif import apply_what_if
 from stackrules.cli.common import EXIT_RECORD_ERRORS, EXIT_RULE_ERRORS, IsoDate, print_diagnostics
+from stackrules.cli.plan import load_additions, what_if_options
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps, report_to_json
 from stackrules.textreport import render_text
@@ -42,7 +46,15 @@ from stackrules.textreport import render_text
     show_default=True,
     help="One JSON document, JSON Lines, or a readable audit.",
 )
-def evaluate_command(rules: tuple[str, ...], record: str, as_of: date | None, fmt: str) -> None:
+@what_if_options
+def evaluate_command(
+    rules: tuple[str, ...],
+    record: str,
+    as_of: date | None,
+    fmt: str,
+    adds: tuple[str, ...] = (),
+    catalog_date: date | None = None,
+) -> None:
     """Evaluate the learners in RECORD (.json, .jsonl or .csv) against a rule set."""
     ctx = click.get_current_context()
     compiled, diagnostics = load_rules(rules)
@@ -50,6 +62,7 @@ def evaluate_command(rules: tuple[str, ...], record: str, as_of: date | None, fm
         print_diagnostics(diagnostics, err=True)
         ctx.exit(EXIT_RULE_ERRORS)
     day = as_of or date.today()
+    additions = load_additions(compiled, adds)
     reports: list[Report] = []
     errors: list[RecordError] = []
     for entry in read_records(record, aliases=compiled.aliases):
@@ -57,7 +70,7 @@ def evaluate_command(rules: tuple[str, ...], record: str, as_of: date | None, fm
             errors.append(entry)
             continue
         assert isinstance(entry, LearnerRecord)
-        result = evaluate_record(compiled, entry, day)
+        result = evaluate_record(compiled, apply_what_if(entry, additions, day, catalog_date), day)
         if fmt == "jsonl":
             click.echo(dumps(result))
         elif fmt == "text":
