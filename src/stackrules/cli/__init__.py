@@ -19,6 +19,7 @@ from stackrules.cli.maps import (
     suggest_command,
     where_command,
 )
+from stackrules.cli.plan import nearest_command, plan_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,6 +38,8 @@ cli.add_command(suggest_command)
 cli.add_command(credit_loss_command)
 cli.add_command(export_group)
 cli.add_command(import_group)
+cli.add_command(plan_command)
+cli.add_command(nearest_command)
 
 
 def main() -> None:
