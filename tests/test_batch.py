@@ -367,3 +367,22 @@ def test_the_docs_error_line_is_what_the_batch_writes(tmp_path: Path) -> None:
     assert errors.read_text().strip() == shown.replace('"learners.jsonl"', json.dumps(str(records)))
     header = ",".join(HEADER)
     assert all(f"`{name}`" in docs for name in HEADER), header
+
+
+def test_open_badges_lines_are_read_as_evaluate_reads_them(tmp_path: Path) -> None:
+    """A `.jsonl` line may be an OB 3.0 credential or a JSON string holding a VC-JWT."""
+    interop = ROOT.parent / "shared" / "data" / "interop" / "ob3"
+    badge = json.loads((interop / "basicOpenBadgeCredential.json").read_text())
+    jwt = (ROOT / "tests" / "data" / "interop" / "records" / "sql-badge.jwt").read_text().strip()
+    records = write_jsonl(tmp_path / "badges.jsonl", [badge, jwt, badge])
+    rules = str(ROOT / "tests" / "data" / "interop" / "badges.stack")
+    _, expected, _ = run("evaluate", "--rules", rules, records, *AS_OF, "--format", "jsonl")
+    errors = tmp_path / "errors.jsonl"
+    code, out, err = run(
+        "batch", "--rules", rules, "--records", records, *AS_OF, "--errors", str(errors)
+    )
+    assert code == 3
+    assert out == expected and len(out.splitlines()) == 2
+    assert "3 learners read, 2 reported, 1 in error" in err
+    problem = json.loads(errors.read_text())
+    assert problem["line"] == 3 and problem["field"] == "credentialSubject.id"

@@ -309,7 +309,7 @@ def _write(
                         learner=outcome.learner,
                         line=outcome.position,
                         position_kind="line",
-                        field="learner",
+                        field=outcome.learner_field,
                         message=message,
                         record_index=outcome.ordinal,
                     )

@@ -18,11 +18,13 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from stackrules.batch.compare import Change, compare_reports
 from stackrules.batch.project import csv_lines
 from stackrules.batch.source import Unit
+from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
+from stackrules.interop.vc import looks_like_jwt
 from stackrules.records.csvfile import Row, parse_group
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord, PositionKind
@@ -63,6 +65,8 @@ class Outcome:
     errors: list[RecordError] = field(default_factory=list)
     change: Change | None = None
     report: Report | None = None
+    # The field a repeated learner is reported under: `credentialSubject.id` for credentials.
+    learner_field: str = "learner"
 
 
 _IN_WORKER = False
@@ -140,22 +144,31 @@ def read_unit(job: Job, unit: Unit) -> LearnerRecord | Outcome:
         reason = failure.msg[:1].lower() + failure.msg[1:]
         error = RecordError(**base, column=failure.colno, message=f"invalid JSON: {reason}")
         return Outcome(unit.ordinal, unit.position, None, errors=[error])
-    learner = learner_of(obj)
-    result = parse_record_obj(
-        obj,
-        file=job.file,
-        position=unit.position,
-        position_kind="line",
-        aliases=job.rules.aliases,
-        record_index=unit.ordinal,
-    )
+    where: dict[str, Any] = {
+        "file": job.file,
+        "position": unit.position,
+        "position_kind": "line",
+        "aliases": job.rules.aliases,
+        "record_index": unit.ordinal,
+    }
+    # A line may hold an Open Badges / CLR credential, or a string with a compact VC-JWT,
+    # exactly as `read_records` accepts them in a `.jsonl` file.
+    if is_credential(obj):
+        result = read_credential_json(obj, **where)
+    elif isinstance(obj, str) and looks_like_jwt(obj):
+        result = read_credential_jwt(obj, **where)
+    else:
+        result = parse_record_obj(obj, **where)
     if isinstance(result, LearnerRecord):
         return result
+    learner = learner_of(obj) or next((e.learner for e in result if e.learner), None)
     return Outcome(unit.ordinal, unit.position, learner, errors=result)
 
 
 def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
     outcome = Outcome(unit.ordinal, unit.position, record.learner)
+    if record.sources:
+        outcome.learner_field = "credentialSubject.id"
     if job.validate_only:
         return outcome
     try:
