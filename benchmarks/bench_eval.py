@@ -25,6 +25,15 @@ learner.
 
     python benchmarks/bench_eval.py                          # 2,000 learners, 1k and 10k catalogs
     python benchmarks/bench_eval.py --learners 500 --budget 60 --profile 200 --json out.json
+
+`--reports FILE` measures nothing: it evaluates the base catalog's first `--learners` learners
+and writes their reports as JSON Lines to FILE or, when FILE exists, compares them with it
+line by line (exit status 1 and the first learner that differs). Write the file with one
+version of the engine and check every later version against it: the reports must never change.
+
+    python benchmarks/bench_eval.py --learners 300 --reports golden-1k.jsonl
+    python benchmarks/bench_eval.py --credentials 10000 --lines 15000 --learners 20 \
+        --reports golden-10k.jsonl
 """
 
 from __future__ import annotations
@@ -259,6 +268,35 @@ def profile(catalog_size: tuple[int, int], n: int, seed: int, tmp: Path, top: in
     return out.getvalue()
 
 
+def reports(
+    catalog_size: tuple[int, int], n: int, seed: int, unscoped: float, path: Path, tmp: Path
+) -> int:
+    """Write the reports of `n` learners to `path`, or compare them with it: exit status."""
+    catalog = make_catalog(catalog_size[0], catalog_size[1], seed, unscoped=unscoped)
+    folder = catalog.write(tmp / "rules-reports")
+    evaluator = Evaluator(_load(folder))
+    # reports name rule files by path: the temporary folder becomes `<rules>`
+    texts = [
+        dumps(evaluator.evaluate(r, AS_OF)).replace(str(folder), "<rules>")
+        for r in make_learners(catalog, n, seed=seed + 1)
+    ]
+    if not path.exists():
+        path.write_text("".join(t + "\n" for t in texts))
+        print(f"wrote {len(texts)} reports to {path}")
+        return 0
+    saved = path.read_text().splitlines()
+    for k, (old, new) in enumerate(zip(saved, texts, strict=False)):
+        if old != new:
+            learner = json.loads(old).get("learner")
+            print(f"{path}: report {k + 1} (learner {learner}) differs", file=sys.stderr)
+            return 1
+    if len(saved) != len(texts):
+        print(f"{path}: {len(saved)} reports saved, {len(texts)} evaluated", file=sys.stderr)
+        return 1
+    print(f"{len(texts)} reports identical to {path}")
+    return 0
+
+
 def _report_text(results: list[dict[str, Any]]) -> str:
     lines = []
     for r in results:
@@ -318,7 +356,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--profile", type=int, default=0, help="cProfile this many learners")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument(
+        "--reports", type=Path, help="write (or compare with) the base catalog's reports"
+    )
+    parser.add_argument(
+        "--unscoped",
+        type=float,
+        default=0.1,
+        help="share of unscoped subject requirements (--reports only)",
+    )
     args = parser.parse_args(argv)
+    if args.reports:
+        with tempfile.TemporaryDirectory(prefix="stackrules-bench-") as tmp_name:
+            size = (args.credentials, args.lines)
+            status = reports(
+                size, args.learners, args.seed, args.unscoped, args.reports, Path(tmp_name)
+            )
+        raise SystemExit(status)
 
     sizes = [("base", args.credentials, args.lines)]
     if args.factor > 1:

@@ -144,6 +144,31 @@ class _Search:
         ]
 
         self.limit_totals = [sum(values) for values in self.limit_values]
+        # What the `at least` limits must fall short by whatever is counted: every member
+        # counted at most once, so no allocation can count more than `limit_totals`. Part of
+        # every path's lower bound, it stops the search from proving, branch by branch, that a
+        # shortfall no choice can mend is the same everywhere.
+        static_short = self._shortfalls(self.limit_totals)
+        self.short_lb = (
+            self._shortfall_cost(self.limit_totals),
+            float(sum(1 for s in static_short if s > 1e-9)),
+        )
+        # With every value a small multiple of 1/256, sums are exact and a branch whose lower
+        # bound only ties the best allocation cannot beat it: prune ties too (the search keeps
+        # the first of equal allocations, so this never changes the answer). Otherwise keep a
+        # margin for rounding.
+        self.margin = 0.0 if _exact(p) else 1e-9
+        # per leaf, the achievements it could take, as a bitmask (amount leaves: those adding
+        # something); the dynamic bounds below read them against what is already used
+        self.leaf_masks: dict[int, int] = {}
+        for leaf in p.leaves:
+            mask = 0
+            for a in p.eligible[leaf.index]:
+                if not isinstance(leaf, AmountLeaf) or value_of(p.achievements[a], leaf.unit) > 0:
+                    mask |= 1 << a
+            self.leaf_masks[leaf.index] = mask
+        self._blocked_memo: dict[int, int] = {}
+        self._dyn_memo: dict[tuple[int, int], tuple[float, float]] = {}
         # Static lower bounds (cost, items) per node, ignoring conflicts and limits: what any
         # completion of the node must still cost. They make branch and bound prune early.
         self._lb: dict[int, tuple[float, float]] = {}
@@ -192,6 +217,84 @@ class _Search:
             cost += lb[0]
             items += lb[1]
         return cost, items
+
+    def _dynamic_lb(
+        self,
+        goals: tuple[object, ...],
+        used: int,
+        totals: tuple[float, ...],
+        cost: tuple[float, float, float],
+    ) -> tuple[float, float, float]:
+        """A lower bound on the key of any allocation below this search node: each goal and
+        each `at least` limit on its own, with only the achievements that conflict with nothing
+        used so far (admissible: everything taken later must be among them)."""
+        blocked = self._blocked(used)
+        lb_cost = lb_items = 0.0
+        for g in goals:
+            if isinstance(g, tuple):
+                _, choice, need, pos = g
+                rest = self._order[id(choice)][pos:]
+                c, i = _cheapest([self._dyn_node(n, blocked) for n in rest], need)
+            else:
+                c, i = self._dyn_node(g, blocked)  # type: ignore[arg-type]
+            lb_cost += c
+            lb_items += i
+        if self.p.limits:
+            free = ~blocked
+            best_totals = list(totals)
+            for k, lim in enumerate(self.p.limits):
+                if lim.bound == "at least":
+                    values = self.limit_values[k]
+                    members = lim.members & free
+                    while members:
+                        low = members & -members
+                        best_totals[k] += values[low.bit_length() - 1]
+                        members ^= low
+            short = self._shortfalls(best_totals)
+            lb_cost += self._shortfall_cost(best_totals)
+            lb_items += sum(1 for x in short if x > 1e-9)
+        return (0.0, cost[1] + lb_cost - self.margin, cost[2] + lb_items)
+
+    def _blocked(self, used: int) -> int:
+        """The achievements that conflict with one already used (each conflicts with itself)."""
+        found = self._blocked_memo.get(used)
+        if found is None:
+            found = 0
+            conflicts = self.p.conflicts
+            u = used
+            while u:
+                low = u & -u
+                found |= conflicts[low.bit_length() - 1]
+                u ^= low
+            self._blocked_memo[used] = found
+        return found
+
+    def _dyn_node(self, node: Node, blocked: int) -> tuple[float, float]:
+        key = (id(node), blocked)
+        found = self._dyn_memo.get(key)
+        if found is not None:
+            return found
+        if isinstance(node, Choice):
+            lb = _cheapest([self._dyn_node(c, blocked) for c in node.children], node.need)
+        elif isinstance(node, CompetencyLeaf):
+            lb = self._lb[id(node)]
+        elif isinstance(node, ItemLeaf):
+            if self.leaf_masks[node.index] & ~blocked:
+                lb = (0.0, 0.0)
+            else:
+                lb = (self.p.missing_cost[node.index], 1.0)
+        else:
+            total = 0.0
+            avail = self.leaf_masks[node.index] & ~blocked
+            achievements = self.p.achievements
+            while avail:
+                low = avail & -avail
+                total += value_of(achievements[low.bit_length() - 1], node.unit)
+                avail ^= low
+            short = node.amount - total
+            lb = (self._amount_cost(node, short), 1.0) if short > 1e-9 else (0.0, 0.0)
+        self._dyn_memo[key] = lb
+        return lb
 
     # ---------------------------------------------------------------- driver
     def run(self) -> Allocation | None:
@@ -292,8 +395,16 @@ class _Search:
             if self.best.complete:
                 return
             lb_cost, lb_items = self._goals_lb(goals)
-            if (0.0, cost[1] + lb_cost - 1e-9, cost[2] + lb_items) >= self.best.key:
+            lb = (
+                0.0,
+                cost[1] + lb_cost + self.short_lb[0] - self.margin,
+                cost[2] + lb_items + self.short_lb[1],
+            )
+            if lb >= self.best.key:
                 return  # nothing below this node can beat what was found
+            # the same bound, without what is already used or conflicts with it
+            if self._dynamic_lb(goals, used, totals, cost) >= self.best.key:
+                return
         if not self._bound_ok(self._key(cost, used)):
             return
         if not goals:
@@ -621,6 +732,32 @@ class _Search:
         dates = sorted((c.date_ordinal for c in picked), reverse=True)
         # smaller is better: fewer sources, better worst grade, more recent dates
         return (0.0, 0.0, 0.0, float(len(picked)), float(-worst), *(-float(d) for d in dates))
+
+
+def _dyadic(x: float | None) -> bool:
+    return x is None or (abs(x) < 2.0**32 and (x * 256.0).is_integer())
+
+
+def _exact(p: Problem) -> bool:
+    """Whether every sum the search forms is exact in floating point: every value, amount and
+    cost a small multiple of 1/256, and no hours converted to credits by a divisor that is not
+    a power of two."""
+
+    def exact_unit(unit: str, hours_per_credit: float) -> bool:
+        return unit != "hours" or math.log2(hours_per_credit).is_integer()
+
+    return (
+        all(_dyadic(c.credits) and _dyadic(c.hours) for c in p.achievements)
+        and all(_dyadic(m) for m in p.missing_cost)
+        and all(
+            _dyadic(leaf.amount) and exact_unit(leaf.unit, p.hours_per_credit)
+            for leaf in p.leaves
+            if isinstance(leaf, AmountLeaf)
+        )
+        and all(
+            _dyadic(lim.amount) and exact_unit(lim.unit, lim.hours_per_credit) for lim in p.limits
+        )
+    )
 
 
 def _cheapest(bounds: Sequence[tuple[float, float]], need: int) -> tuple[float, float]:
