@@ -205,7 +205,7 @@ def render_plan(p: PlanOut) -> str:
         f"{_num(c.credits)} credits, {_num(c.hours)} hours"
     )
     for t in p.terms:
-        out.append(f"  term {t.term} ({_num(t.credits)} credits)")
+        out.append(f"  term {t.term} ({_num(t.credits)} credit{'' if t.credits == 1 else 's'})")
         for i in t.items:
             entry = next(x for x in p.items if x.item == i)
             amount = []

@@ -1,0 +1,98 @@
+"""`plan`, `nearest` and the what-if options: golden outputs on the sample rules and sample
+learners (`tests/corpus/advisor/cases.json`: file name -> arguments; every case also gets
+`--rules rules/ examples/learners.json --as-of 2026-11-22`), and exit statuses for bad input.
+Regenerate with `UPDATE_GOLDEN=1 pytest tests/test_plan_cli.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stackrules.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus" / "advisor"
+CASES: dict[str, list[str]] = json.loads((CORPUS / "cases.json").read_text("utf-8"))
+COMMON = ["--rules", "rules/", "examples/learners.json", "--as-of", "2026-11-22"]
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # rule paths in the output are relative to the repository
+    try:
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name: str) -> None:
+    args = CASES[name]
+    code, out, err = run([args[0], *COMMON, *args[1:]])
+    assert code == 0, err
+    path = CORPUS / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(out, "utf-8")
+    assert path.exists(), f"no {name}: run with UPDATE_GOLDEN=1"
+    assert out == path.read_text("utf-8")
+
+
+def test_plan_json_earns_under_evaluate_with_the_plan_added() -> None:
+    """The what-if mechanism agrees with the plan: adding the planned items earns it."""
+    code, out, _ = run(["plan", *COMMON, "--target", "BCIT:MTS-ASSOC", "--format", "json"])
+    assert code == 0
+    for doc in json.loads(out):
+        if doc["status"] != "planned":
+            continue
+        adds = [a for i in doc["items"] for a in ("--add", i["item"])]
+        code, out2, _ = run(["evaluate", *COMMON, "--format", "json", *adds])
+        reports = json.loads(out2)
+        report = next(r for r in reports if r["learner"] == doc["learner"])
+        assert "BCIT:MTS-ASSOC" in {e["credential"] for e in report["earned"]}
+
+
+def test_evaluate_without_what_if_is_unchanged() -> None:
+    plain = run(["evaluate", *COMMON])
+    empty_what_if = run(["evaluate", *COMMON, "--catalog-date", "2024-09-01"])
+    assert plain[0] == 0
+    assert plain[1] != empty_what_if[1]  # the catalog date takes effect ...
+    again = run(["evaluate", *COMMON])
+    assert plain == again  # ... and nothing leaks between runs
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plan", "--target", "NOPE:X"], "`NOPE:X` is not a credential"),
+        (["plan", "--target", "DSGN:WEB", "--per-term", "2.5"], "whole number"),
+        (["plan", "--target", "DSGN:WEB", "--per-term", "lots"], "is not a term size"),
+        (["plan", "--target", "DSGN:WEB", "--add", "DSGN:FUN"], "did you mean `DSGN:FUND`"),
+        (["nearest", "--add", "DSGN:FUND:Z"], "`Z` is not a grade"),
+        (["nearest", "--issuer", "NOPE"], "`NOPE` is not a declared issuer"),
+        (["evaluate", "--add", "A:B:C:D"], "is not ITEM or ITEM:GRADE"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], message: str) -> None:
+    code, _, err = run([args[0], *COMMON, *args[1:]])
+    assert code == 2
+    assert message in err
+
+
+def test_unreadable_record_exits_3(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"learner": "L-1", "achievements": [{"itme": "DSGN:FUND"}]}', "utf-8")
+    code, _, err = run(["plan", "--rules", "rules/", str(bad), "--target", "DSGN:WEB"])
+    assert code == 3
+    assert "itme" in err
+
+
+def test_broken_rules_exit_1() -> None:
+    broken = "examples/broken-rules/SR101-missing-colon.stack"
+    code, _, err = run(["nearest", "--rules", broken, "examples/learners.json"])
+    assert code == 1
+    assert "SR101" in err
