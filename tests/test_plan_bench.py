@@ -1,4 +1,4 @@
-"""The plan benchmark runs at a tiny size (so it does not rot) and plans what it times."""
+"""The plan benchmark runs at a tiny size (so it does not rot) and reports what it timed."""
 
 from __future__ import annotations
 
@@ -20,4 +20,5 @@ def test_bench_plan_tiny(tmp_path: Path) -> None:
     assert bench_plan.main([*args, "--runs", "1", "--json", str(out)]) == 0
     data = json.loads(out.read_text("utf-8"))
     assert data["summary"]["plans"] == len(data["rows"]) >= 1
-    assert all(r["status"] in ("planned", "earned") for r in data["rows"])
+    # a synthetic diploma may be out of reach (its catalog lacks the credits): still planned
+    assert all(r["status"] in ("planned", "earned", "unreachable") for r in data["rows"])
