@@ -16,11 +16,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from stackrules.span import NO_SPAN, Span
+from stackrules.span import NO_SPAN, Span, fast_pickling
 
 # --------------------------------------------------------------------------- basics
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Ref:
     """A reference to an item, credential or competency: `ISSUER:CODE`."""
@@ -33,6 +34,7 @@ class Ref:
         return self.id.split(":", 1)[0]
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Duration:
     amount: Decimal
@@ -40,6 +42,7 @@ class Duration:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Window:
     """An `effective DATE [until DATE]` window; both ends inclusive."""
@@ -52,24 +55,28 @@ class Window:
 # --------------------------------------------------------------------------- modifiers
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class MinGrade:
     grade: str
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Within:
     duration: Duration
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class CompletedAfter:
     on: date
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class CompletedBefore:
     on: date
@@ -81,30 +88,35 @@ Modifier = MinGrade | Within | CompletedAfter | CompletedBefore
 # --------------------------------------------------------------------------- selectors
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class SubjectFilter:
     subject: str
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class SubjectInFilter:
     subjects: tuple[str, ...]
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class TaggedFilter:
     tag: str
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class IssuerFilter:
     issuer: str
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class KindFilter:
     kind: str
@@ -114,6 +126,7 @@ class KindFilter:
 LevelOp = Literal["=", ">=", ">", "<=", "<"]
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class LevelFilter:
     op: LevelOp
@@ -121,11 +134,13 @@ class LevelFilter:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class TransferFilter:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class NotFilter:
     inner: Filter
@@ -144,6 +159,7 @@ Filter = (
 )
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Selector:
     """Every achievement whose item matches all the filters."""
@@ -152,6 +168,7 @@ class Selector:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class ListGroup:
     members: tuple[Requirement, ...]
@@ -163,6 +180,7 @@ Group = ListGroup | Selector
 # --------------------------------------------------------------------------- requirements
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class ItemReq:
     """Hold this item or credential."""
@@ -172,6 +190,7 @@ class ItemReq:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class AllOf:
     group: Group
@@ -179,6 +198,7 @@ class AllOf:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class AnyOf:
     group: Group
@@ -186,6 +206,7 @@ class AnyOf:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class NOf:
     count: Decimal
@@ -194,6 +215,7 @@ class NOf:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Amount:
     """`N credits from GROUP` or `N hours from GROUP`."""
@@ -205,6 +227,7 @@ class Amount:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class CompetencyReq:
     competency: Ref
@@ -219,6 +242,7 @@ Requirement = ItemReq | AllOf | AnyOf | NOf | Amount | CompetencyReq
 # --------------------------------------------------------------------------- attributes
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Teach:
     competency: Ref
@@ -226,6 +250,7 @@ class Teach:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Attr:
     """One attribute of an item, credential or grant, as written.
@@ -241,6 +266,7 @@ class Attr:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Limit:
     """`limit at most|at least N credits|hours|items [from GROUP] [MODIFIER]…`."""
@@ -253,6 +279,7 @@ class Limit:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class NamedRequirement:
     name: str
@@ -264,6 +291,7 @@ class NamedRequirement:
 # --------------------------------------------------------------------------- declarations
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class IssuerDecl:
     code: str
@@ -275,6 +303,7 @@ class IssuerDecl:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class ItemDecl:
     kind: str  # course, micro-course, module, badge, assessment, item
@@ -284,6 +313,7 @@ class ItemDecl:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class CredentialDecl:
     ref: Ref
@@ -294,6 +324,7 @@ class CredentialDecl:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class Grant:
     ref: Ref
@@ -301,6 +332,7 @@ class Grant:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class EquivalencyDecl:
     ref: Ref
@@ -311,6 +343,7 @@ class EquivalencyDecl:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class TransferLine:
     sources: tuple[Ref, ...]
@@ -321,6 +354,7 @@ class TransferLine:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class TransferBlock:
     source_issuer: str
@@ -337,12 +371,14 @@ class TransferBlock:
         return f"{self.source_issuer}=>{self.target_issuer}"
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class LevelsDecl:
     levels: tuple[str, ...]
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class CompetencyDecl:
     ref: Ref
@@ -350,6 +386,7 @@ class CompetencyDecl:
     span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class AliasDecl:
     outside: str
@@ -369,12 +406,14 @@ Declaration = (
 )
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class RuleFile:
     path: str
     declarations: tuple[Declaration, ...]
 
 
+@fast_pickling
 @dataclass(frozen=True, slots=True)
 class RuleSetSyntax:
     """Every file of a rule set, in path order."""

@@ -21,7 +21,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.tree import Meta
 
-from stackrules import ast
+from stackrules import ast, parsecache
 from stackrules.diagnostics import Diagnostic, diagnostic
 from stackrules.span import Span
 
@@ -685,7 +685,13 @@ def parse_file(path: Path, display: str | None = None) -> tuple[ast.RuleFile, li
         return ast.RuleFile(name, ()), [
             diagnostic("SR100", f"cannot read `{name}`: {reason.lower()}", span)
         ]
-    return parse_text(text, name)
+    cached = parsecache.load(name, text)
+    if cached is not None:
+        rule_file, diagnostics = cached
+        return rule_file, list(diagnostics)
+    parsed = parse_text(text, name)
+    parsecache.store(name, text, parsed)
+    return parsed
 
 
 def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
