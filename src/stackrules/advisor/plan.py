@@ -134,9 +134,16 @@ class Planner:
             return PlanResult(target, "earned", report=base)
         counting, _ = scope.evaluator._achievements(record, as_of)
         record_achs = [a for _, a in counting]
+        # A retake of an item the record holds with a grade never counts where the issuer
+        # keeps the best attempt: a planned completion carries no grade, which ranks lower.
+        kept_graded = {a.item for a in record_achs if a.grade is not None}
         candidates = []
         for ident in sorted(scope.items):
             it = self.rules.items[ident]
+            issuer = self.rules.issuers.get(it.issuer)
+            best_kept = issuer is None or issuer.repeats == "best"
+            if ident in kept_graded and not it.repeatable and best_kept:
+                continue
             copies = self._copies(scope, ident) if it.repeatable else 1
             cost = self.item_cost(ident)
             candidates.append(Candidate(ident, cost.credits, cost.hours, copies))

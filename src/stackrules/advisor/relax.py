@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import highspy
-from highspy import highs_cons, highs_linear_expression, highs_var
+from highspy import highs_linear_expression, highs_var
 from highspy.highs import qsum
 
 from stackrules import ast
@@ -56,6 +56,7 @@ RuleKey = tuple[str, str | int]
 
 MAX_COPIES = 12  # copies of a repeatable item the program may take
 _EPS = 1e-6
+_INF = highspy.kHighsInf
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,34 +102,38 @@ class Relaxation:
     copies: dict[str, list[Var]]  # candidate item -> its copy variables
     costs: dict[str, tuple[float, float]]
     waiting: frozenset[str] = frozenset()  # items whose prerequisite the record does not meet
-    fixed: list[highs_cons] = field(default_factory=list)
+    stages: list[tuple[Expr, int]] = field(default_factory=list)  # objective, its row
 
     def solve(self) -> list[str] | None:
         """The cheapest choice, lexicographically (credits, hours, items); None when the
         program is infeasible (no choice of candidates can earn the target). Among equally
         cheap choices, the fewest items that wait on a prerequisite."""
         h = self.highs
-        for extra in self.fixed:
-            h.removeConstr(extra)
-        self.fixed = []
         xs = [(item, v) for item, vs in sorted(self.copies.items()) for v in vs]
-        objectives = [
-            [(self.costs[item][0], v) for item, v in xs],
-            [(self.costs[item][1], v) for item, v in xs],
-            [(1.0, v) for _, v in xs],
-            [(1.0 if item in self.waiting else 0.0, v) for item, v in xs],
-        ]
         if not xs:
             h.run()
             return [] if _optimal(h) else None
-        for stage, weights in enumerate(objectives):
-            expr = qsum(w * v for w, v in weights)
+        if not self.stages:
+            objectives = [
+                [(self.costs[item][0], v) for item, v in xs],
+                [(self.costs[item][1], v) for item, v in xs],
+                [(1.0, v) for _, v in xs],
+                [(1.0 if item in self.waiting else 0.0, v) for item, v in xs],
+            ]
+            for weights in objectives:
+                expr = qsum(w * v for w, v in weights)
+                # one row per objective, never removed (removing rows renumbers the others):
+                # a stage's optimum becomes its row's upper bound for the later stages
+                added = h.addConstr(expr <= _INF)
+                self.stages.append((expr, int(added.index)))
+        for _, index in self.stages:
+            h.changeRowBounds(index, -_INF, _INF)
+        for expr, index in self.stages:
             h.minimize(expr)
             if not _optimal(h):
                 return None
             best = h.getInfo().objective_function_value
-            if stage < len(objectives) - 1:
-                self.fixed.append(h.addConstr(expr <= best + _EPS * max(1.0, abs(best))))
+            h.changeRowBounds(index, -_INF, best + _EPS * max(1.0, abs(best)))
         chosen: list[str] = []
         for item, v in xs:
             if h.val(v) > 0.5:
