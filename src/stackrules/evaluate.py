@@ -14,16 +14,24 @@ record's rows or of the rule files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, cast
 
 from stackrules import report
-from stackrules.allocate import Allocation, Candidate, LimitSpec, Problem, solve, value_of
+from stackrules.allocate import (
+    Allocation,
+    Candidate,
+    LimitSpec,
+    Mode,
+    Problem,
+    solve,
+    value_of,
+)
 from stackrules.dates import add_duration, lapsed
 from stackrules.graph import Facts, RuleGraph, Target
-from stackrules.matching import SelectorIndex, first_failure, in_window, matches_selector
+from stackrules.matching import SelectorIndex, first_failure, in_window, selector_predicate
 from stackrules.model import (
     AmountLeaf,
     CompetencyLeaf,
@@ -40,6 +48,7 @@ from stackrules.model import (
 from stackrules.records import Achievement, LearnerRecord
 
 Origin = Literal["record", "granted", "earned", "held"]
+SOLVED_CACHE = 100_000  # remembered allocation problems per evaluator
 LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
 
 
@@ -66,6 +75,14 @@ class Ach:
     where: str | None = None
     sources: tuple[Ach, ...] = ()
     sort_key: tuple[object, ...] = ()
+    # the allocator's view of it, made once (an achievement takes part in many problems)
+    _candidate: Candidate | None = None
+
+    def candidate(self) -> Candidate:
+        found = self._candidate
+        if found is None:
+            found = self._candidate = _candidate(self)
+        return found
 
     def facts(self) -> Facts:
         return Facts(
@@ -133,6 +150,11 @@ class Evaluator:
         self._all_targets: set[Target] = {("credential", c) for c in rules.credentials} | {
             ("equivalency", k) for k in range(len(rules.equivalencies))
         }
+        # per leaf or limit (by id; the rule set keeps them alive): whether it names or selects
+        # an achievement, as one closure
+        self._matchers: dict[int, Callable[[Ach], bool]] = {}
+        # solved allocation problems, shared by learners (see `_solve`)
+        self._solved: dict[tuple[object, ...], Allocation | None] = {}
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -236,14 +258,15 @@ class Evaluator:
 
     def names(self, leaf: LeafNode, ach: Ach) -> bool:
         """Whether the leaf names or selects this achievement, modifiers aside."""
-        if isinstance(leaf, ItemLeaf):
-            return ach.item == leaf.item
-        if isinstance(leaf, CompetencyLeaf):
-            return ach.competencies.get(leaf.competency, -1) >= leaf.level
-        if leaf.ids is not None:
-            return ach.item in leaf.ids
-        assert leaf.selector is not None
-        return matches_selector(leaf.selector, ach)
+        return self.matcher(leaf)(ach)
+
+    def matcher(self, leaf: LeafNode) -> Callable[[Ach], bool]:
+        """`names(leaf, ·)`, compiled once per leaf."""
+        found = self._matchers.get(id(leaf))
+        if found is None:
+            found = _leaf_matcher(leaf)
+            self._matchers[id(leaf)] = found
+        return found
 
     def _problem(
         self,
@@ -257,35 +280,43 @@ class Evaluator:
         # Only achievements some leaf accepts take part; canonical order keeps ties stable.
         per_leaf: list[list[Ach]] = []
         pool: dict[int, Ach] = {}
-        by_item: dict[str, list[Ach]] = {}
-        for a in achs:
-            by_item.setdefault(a.item, []).append(a)
+        by_item: dict[str, list[Ach]] | None = None
         for leaf in leaves:
             # identifier leaves and lists look achievements up by item; selectors scan
-            if isinstance(leaf, ItemLeaf):
+            if type(leaf) is ItemLeaf:
+                if by_item is None:
+                    by_item = {}
+                    for a in achs:
+                        by_item.setdefault(a.item, []).append(a)
                 named: Sequence[Ach] = by_item.get(leaf.item, ())
-            elif isinstance(leaf, AmountLeaf) and leaf.ids is not None:
-                named = [a for a in achs if a.item in leaf.ids]
+            elif type(leaf) is AmountLeaf and leaf.ids is not None:
+                ids = leaf.ids
+                named = [a for a in achs if a.item in ids]
             else:
-                named = achs
-            ok = [a for a in named if self.eligible(leaf, a, as_of)]
-            if isinstance(leaf, AmountLeaf):
-                ok = [a for a in ok if value_of(a, leaf.unit) > 0]
-            per_leaf.append(ok)
-            if not isinstance(leaf, CompetencyLeaf):
+                match = self.matcher(leaf)
+                named = [a for a in achs if match(a)]
+            mods = leaf.modifiers
+            ok = [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
+            if type(leaf) is AmountLeaf:
+                unit = leaf.unit
+                ok = [a for a in ok if value_of(a, unit) > 0]
+            per_leaf.append(ok)  # type: ignore[arg-type]
+            if type(leaf) is not CompetencyLeaf:
                 for a in ok:
                     pool[id(a)] = a
-        local = sorted(pool.values(), key=_allocation_order)
+        local = sorted(pool.values(), key=_allocation_key)
         position = {id(a): k for k, a in enumerate(local)}
         conflicts = []
         for a in local:
+            # a.conflicts_with(b) for every b, inlined
             mask = 0
+            firing, atoms = a.firing, a.atoms
             for k, b in enumerate(local):
-                if a.conflicts_with(b):
+                if a is b or ((firing < 0 or firing != b.firing) and atoms & b.atoms):
                     mask |= 1 << k
             conflicts.append(mask)
         eligible = [
-            sorted(position[id(a)] for a in ok) if not isinstance(leaf, CompetencyLeaf) else []
+            sorted([position[id(a)] for a in ok]) if type(leaf) is not CompetencyLeaf else []
             for leaf, ok in zip(leaves, per_leaf, strict=True)
         ]
         specs = []
@@ -295,24 +326,69 @@ class Evaluator:
                 if self._limit_selects(lim, a, as_of):
                     members |= 1 << k
             specs.append(LimitSpec(lim.bound, lim.amount, lim.unit, members, hours_per_credit))
+        missing_cost = self.selectors.missing_cost
         problem = Problem(
             roots=roots,
             leaves=leaves,
-            achievements=[_candidate(a) for a in local],
+            achievements=[a.candidate() for a in local],
             eligible=eligible,
             conflicts=conflicts,
             limits=specs,
             competency_met=[bool(ok) for ok in per_leaf],
-            missing_cost=[self.selectors.missing_cost(leaf) for leaf in leaves],
+            missing_cost=[missing_cost(leaf) for leaf in leaves],
             hours_per_credit=hours_per_credit,
         )
         return problem, local
 
+    def _solve(
+        self, rule: Credential | Equivalency, problem: Problem, mode: Mode
+    ) -> Allocation | None:
+        """`solve(problem, mode)`, remembered. The answer depends only on the rule's tree,
+        limits and costs, which achievements each leaf and limit accepts, which conflict, and
+        each candidate's values and item; of grades and dates, the least-to-do search only
+        asks which candidates share both (when it treats them as interchangeable). Learners
+        who share those share the answer: its indexes mean the same in their problems, whose
+        candidates are in the same order (`_allocation_order`; the search breaks its ties by
+        that order, never by a candidate's content)."""
+        candidates = problem.achievements
+        if mode == "least":
+            seen: dict[tuple[int, int], int] = {}
+            values: tuple[object, ...] = tuple(
+                (c.credits, c.hours, c.item, seen.setdefault((c.grade_rank, c.date_ordinal), i))
+                for i, c in enumerate(candidates)
+            )
+        else:
+            values = tuple(
+                (c.credits, c.hours, c.item, c.grade_rank, c.date_ordinal) for c in candidates
+            )
+        key = (
+            id(rule),
+            mode,
+            values,
+            tuple(map(tuple, problem.eligible)),
+            tuple(problem.conflicts),
+            tuple(lim.members for lim in problem.limits),
+            tuple(problem.competency_met),
+        )
+        try:
+            return self._solved[key]
+        except KeyError:
+            pass
+        found = solve(problem, mode)
+        if len(self._solved) >= SOLVED_CACHE:
+            self._solved.clear()  # bounded memory: start again
+        self._solved[key] = found
+        return found
+
     def _limit_selects(self, lim: Limit, ach: Ach, as_of: date) -> bool:
         if lim.ids is not None and ach.item not in lim.ids:
             return False
-        if lim.selector is not None and not matches_selector(lim.selector, ach):
-            return False
+        if lim.selector is not None:
+            match = self._matchers.get(id(lim))
+            if match is None:
+                match = self._matchers[id(lim)] = selector_predicate(lim.selector)
+            if not match(ach):
+                return False
         return first_failure(lim.modifiers, ach, as_of) is None
 
     # ------------------------------------------------------------ §2 equivalencies
@@ -321,7 +397,7 @@ class Evaluator:
     ) -> bool:
         window_ok = [a for a in achs if in_window(eq.window, a.completed_on)]
         problem, local = self._problem((eq.source,), eq.leaves, (), window_ok, as_of, 15.0)
-        best = solve(problem, "sources")
+        best = self._solve(eq, problem, "sources")
         if best is None:
             return False
         state.fired.add(k)
@@ -415,7 +491,7 @@ class Evaluator:
             as_of,
             cred.hours_per_credit,
         )
-        return LeastToDo(problem, solve(problem, "least"), local)
+        return LeastToDo(problem, self._solve(cred, problem, "least"), local)
 
     def _earn(
         self, cred: Credential, achs: Sequence[Ach], as_of: date, state: _State
@@ -443,7 +519,7 @@ class Evaluator:
                 as_of,
                 cred.hours_per_credit,
             )
-            best = solve(problem, "least")
+            best = self._solve(cred, problem, "least")
             return best is not None and best.complete and not any(best.limit_shortfall)
 
         if feasible(None):
@@ -599,6 +675,24 @@ def _achievement_key(a: Achievement) -> tuple[object, ...]:
 
 def _recency(a: Achievement) -> tuple[date, tuple[object, ...]]:
     return (a.completed_on or date.min, _achievement_key(a))
+
+
+def _allocation_key(a: Ach) -> tuple[object, ...]:
+    return a.candidate().sort_key
+
+
+def _leaf_matcher(leaf: LeafNode) -> Callable[[Ach], bool]:
+    if isinstance(leaf, ItemLeaf):
+        item = leaf.item
+        return lambda a: a.item == item
+    if isinstance(leaf, CompetencyLeaf):
+        competency, level = leaf.competency, leaf.level
+        return lambda a: a.competencies.get(competency, -1) >= level
+    if leaf.ids is not None:
+        ids = leaf.ids
+        return lambda a: a.item in ids
+    assert leaf.selector is not None
+    return selector_predicate(leaf.selector)
 
 
 def _allocation_order(a: Ach) -> tuple[object, ...]:

@@ -81,6 +81,16 @@ class Explainer:
         self.ev = evaluator
         self.as_of = as_of
         self.achs = achs
+        self._held: set[str] | None = None
+
+    def _held_items(self) -> set[str]:
+        """What the learner holds and cannot take again (options never suggest it)."""
+        if self._held is None:
+            items = self.ev.rules.items
+            self._held = {
+                a.item for a in self.achs if not (a.item in items and items[a.item].repeatable)
+            }
+        return self._held
 
     # ------------------------------------------------------------ credentials
     def _requirements(
@@ -148,10 +158,7 @@ class Explainer:
         tree = _Tree(alloc, local)
         requirements, used_ids = self._requirements(cred, tree)
         # options never suggest what the learner already holds (unless it can be repeated)
-        items = self.ev.rules.items
-        held = {a.item for a in self.achs if not (a.item in items and items[a.item].repeatable)} | {
-            cred.id
-        }
+        held = self._held_items() | {cred.id}
         remaining: list[tuple[tuple[str, int], report.Remaining]] = []
         for req in cred.requirements:
             self._remaining(req.root, req.name, tree, held, remaining, root=True)
@@ -306,10 +313,14 @@ class Explainer:
                 rules.extend((_order(leaf.where), eq.rule, leaf, eq) for leaf in eq.leaves)
         rules.sort(key=lambda r: (r[0], r[1], r[2].index))
         out: list[tuple[report.NotCounted, Ach]] = []
+        matchers = [
+            None if isinstance(leaf, CompetencyLeaf) else self.ev.matcher(leaf)
+            for _, _, leaf, _ in rules
+        ]
         for _, ach in counting:
             verdicts: list[tuple[str | None, str, str]] = []
-            for _, rule_id, leaf, rule_eq in rules:
-                if isinstance(leaf, CompetencyLeaf) or not self.ev.names(leaf, ach):
+            for (_, rule_id, leaf, rule_eq), match in zip(rules, matchers, strict=True):
+                if match is None or not match(ach):
                     continue
                 reason = first_failure(leaf.modifiers, ach, self.as_of)
                 if reason is None and rule_eq is not None:

@@ -8,7 +8,8 @@ of a selector: which catalog items could fill it, and the cheapest one's cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -107,6 +108,58 @@ def matches_selector(selector: ast.Selector, x: Selectable) -> bool:
     return all(matches_filter(f, x) for f in selector.filters)
 
 
+Predicate = Callable[[Selectable], bool]
+_LEVEL_OPS: dict[str, Callable[[float, float], bool]] = {
+    "=": operator.eq,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+
+
+def filter_predicate(f: ast.Filter) -> Predicate:
+    """`matches_filter(f, ·)` as one closure: the filter is read once, not at every call."""
+    if isinstance(f, ast.SubjectFilter):
+        subject = f.subject
+        return lambda x: x.subject == subject
+    if isinstance(f, ast.SubjectInFilter):
+        subjects = f.subjects
+        return lambda x: x.subject in subjects
+    if isinstance(f, ast.TaggedFilter):
+        tag = f.tag
+        return lambda x: tag in x.tags
+    if isinstance(f, ast.IssuerFilter):
+        issuer = f.issuer
+        return lambda x: x.issuer == issuer
+    if isinstance(f, ast.KindFilter):
+        kind = f.kind
+        return lambda x: x.kind == kind
+    if isinstance(f, ast.LevelFilter):
+        n, compare = float(f.level), _LEVEL_OPS[f.op]
+        return lambda x: x.level is not None and compare(x.level, n)
+    if isinstance(f, ast.TransferFilter):
+        return lambda x: x.transfer
+    inner = filter_predicate(f.inner)
+    return lambda x: not inner(x)
+
+
+def selector_predicate(selector: ast.Selector) -> Predicate:
+    """`matches_selector(selector, ·)` as one closure (the evaluator's hot path)."""
+    tests = [filter_predicate(f) for f in selector.filters]
+    if not tests:
+        return lambda x: True
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda x: first(x) and second(x)
+    if len(tests) == 3:
+        first, second, third = tests
+        return lambda x: first(x) and second(x) and third(x)
+    return lambda x: all(t(x) for t in tests)
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogEntry:
     id: str
@@ -135,6 +188,9 @@ class SelectorIndex:
             for i in sorted(rules.items.values(), key=lambda i: i.id)
         ]
         self._cache: dict[int, list[CatalogEntry]] = {}
+        self._teaching: dict[tuple[str, int], list[str]] = {}
+        self._missing: dict[int, float] = {}
+        self._leaves: dict[int, LeafNode] = {}
         self._selectors: dict[int, ast.Selector] = {}
         # the catalog filed under the keys the rule graph files selectors under
         self._by_key: dict[tuple[str, str], list[CatalogEntry]] = {}
@@ -157,8 +213,9 @@ class SelectorIndex:
                 pool: Iterable[CatalogEntry] = self.entries
             else:
                 pool = {e.id: e for k in keys for e in self._by_key.get(k, ())}.values()
+            match = selector_predicate(selector)
             found = sorted(
-                (e for e in pool if matches_selector(selector, e)),
+                (e for e in pool if match(e)),
                 key=lambda e: (e.cost, e.id),
             )
             self._cache[key] = found
@@ -166,15 +223,27 @@ class SelectorIndex:
         return found
 
     def teaching(self, competency: str, level: int) -> list[str]:
-        items = [
-            i
-            for i in self.rules.items.values()
-            if any(c == competency and rank >= level for c, rank in i.teaches)
-        ]
-        return [i.id for i in sorted(items, key=lambda i: (i.cost, i.id))]
+        found = self._teaching.get((competency, level))
+        if found is None:
+            items = [
+                i
+                for i in self.rules.items.values()
+                if any(c == competency and rank >= level for c, rank in i.teaches)
+            ]
+            found = [i.id for i in sorted(items, key=lambda i: (i.cost, i.id))]
+            self._teaching[(competency, level)] = found
+        return list(found)
 
     def missing_cost(self, leaf: LeafNode) -> float:
-        """What one missing unit of this leaf costs, in credits (§4)."""
+        """What one missing unit of this leaf costs, in credits (§4); cached per leaf."""
+        found = self._missing.get(id(leaf))
+        if found is None:
+            found = self._missing_cost(leaf)
+            self._missing[id(leaf)] = found
+            self._leaves[id(leaf)] = leaf  # keep it alive so its id stays unique
+        return found
+
+    def _missing_cost(self, leaf: LeafNode) -> float:
         if isinstance(leaf, ItemLeaf):
             item = self.rules.items.get(leaf.item)
             return item.cost if item else 1.0

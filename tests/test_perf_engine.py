@@ -1,0 +1,136 @@
+"""The evaluator's speed-ups never change a report.
+
+- The allocator's extra pruning (what the `at least` limits must fall short, bounds that
+  leave out what is already used, ties pruned where sums are exact) only cuts branches that
+  cannot beat the best allocation: with it switched off, every report is byte-identical.
+- Remembered allocation problems are shared between learners: an evaluator that has already
+  evaluated other records (here, parts of the same record, so the same rules meet similar
+  problems) reports exactly what a fresh evaluator reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from engine_strategies import Scenario, compile_text, scenarios
+from stackrules import allocate
+from stackrules.check import check_paths
+from stackrules.evaluate import Evaluator
+from stackrules.model import build
+from stackrules.records import Achievement, LearnerRecord
+from stackrules.report import dumps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import synth
+
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def _plain_bounds(search: allocate._Search, *args: Any) -> tuple[float, float, float]:
+    return (0.0, -allocate.INF, -allocate.INF)  # never prunes
+
+
+def _without_extra_pruning(m: pytest.MonkeyPatch) -> None:
+    original_init = allocate._Search.__init__
+
+    def init(search: allocate._Search, p: allocate.Problem, mode: allocate.Mode) -> None:
+        original_init(search, p, mode)
+        search.short_lb = (0.0, 0.0)
+        search.margin = 1e-9
+
+    m.setattr(allocate._Search, "_dynamic_lb", _plain_bounds)
+    m.setattr(allocate._Search, "__init__", init)
+
+
+@SETTINGS
+@given(s=scenarios())
+def test_extra_pruning_never_changes_a_report(s: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = compile_text(s.text)
+    fast = dumps(Evaluator(rules).evaluate(s.record, s.as_of))
+    with monkeypatch.context() as m:
+        _without_extra_pruning(m)
+        plain = dumps(Evaluator(rules).evaluate(s.record, s.as_of))
+    assert fast == plain
+
+
+def test_extra_pruning_on_a_synthetic_catalog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Limits, shared leaves and transfer grants, as in the benchmark (small)."""
+    catalog = synth.make_catalog(60, 200, seed=11)
+    syntax, _ = check_paths([catalog.write(tmp_path / "rules")])
+    rules = build(syntax)
+    learners = list(synth.make_learners(catalog, 15, seed=12))
+    evaluator = Evaluator(rules)
+    fast = [dumps(evaluator.evaluate(r, synth.AS_OF)) for r in learners]
+    with monkeypatch.context() as m:
+        _without_extra_pruning(m)
+        plain = [dumps(Evaluator(rules).evaluate(r, synth.AS_OF)) for r in learners]
+    assert fast == plain
+
+
+def _parts(record: LearnerRecord) -> list[LearnerRecord]:
+    """Records that meet the same rules with similar problems: parts of the record, and the
+    record with other grades and dates (the memory must tell them apart where it matters)."""
+    rows = record.achievements
+    regraded = [
+        tuple(a.model_copy(update={"grade": g}) for a in rows) for g in ("A", "C", "D", None)
+    ]
+    redated = [
+        tuple(a.model_copy(update={"completed_on": d}) for a in rows)
+        for d in (None, date(2015, 1, 1))
+    ]
+    variants = [rows[::2], rows[1::2], rows[:-1], rows[1:], *regraded, *redated]
+    return [
+        LearnerRecord(learner=f"{record.learner}-{k}", achievements=part)
+        for k, part in enumerate(variants)
+    ]
+
+
+@SETTINGS
+@given(s=scenarios())
+def test_shared_memory_of_problems_never_changes_a_report(s: Scenario) -> None:
+    rules = compile_text(s.text)
+    fresh = dumps(Evaluator(rules).evaluate(s.record, s.as_of))
+    warm = Evaluator(rules)
+    for part in _parts(s.record):
+        warm.evaluate(part, s.as_of)
+    assert dumps(warm.evaluate(s.record, s.as_of)) == fresh
+    # and the parts themselves, evaluated after the whole record
+    for part in _parts(s.record):
+        assert dumps(warm.evaluate(part, s.as_of)) == dumps(
+            Evaluator(rules).evaluate(part, s.as_of)
+        )
+
+
+def test_learners_who_differ_only_in_dates_and_grades_share_a_search() -> None:
+    text = (
+        "issuer A\ncourse A:X credits 3 subject M\ncourse A:Y credits 3 subject M\n"
+        "course A:Z credits 3 subject M\n"
+        "credential A:C { r: all of (A:X, A:Y) s: 6 credits from subject M "
+        "limit at most 3 credits from (A:Z) }"
+    )
+    rules = compile_text(text)
+    evaluator = Evaluator(rules)
+
+    def record(name: str, grade: str, day: date) -> LearnerRecord:
+        rows = tuple(Achievement(item=i, grade=grade, completed_on=day) for i in ("A:X", "A:Z"))
+        return LearnerRecord(learner=name, achievements=rows)
+
+    first = evaluator.evaluate(record("L1", "A", date(2020, 1, 1)), date(2024, 1, 1))
+    solved = len(evaluator._solved)
+    second = evaluator.evaluate(record("L2", "C", date(2021, 5, 1)), date(2024, 1, 1))
+    assert len(evaluator._solved) == solved  # the second learner's search was remembered
+    fresh = Evaluator(rules).evaluate(record("L2", "C", date(2021, 5, 1)), date(2024, 1, 1))
+    assert dumps(second) == dumps(fresh)
+    assert first.in_progress[0].remaining == second.in_progress[0].remaining
