@@ -134,3 +134,20 @@ def test_learners_who_differ_only_in_dates_and_grades_share_a_search() -> None:
     fresh = Evaluator(rules).evaluate(record("L2", "C", date(2021, 5, 1)), date(2024, 1, 1))
     assert dumps(second) == dumps(fresh)
     assert first.in_progress[0].remaining == second.in_progress[0].remaining
+
+
+def test_bench_eval_reports_write_then_compare(tmp_path: Path) -> None:
+    import bench_eval
+
+    path = tmp_path / "golden.jsonl"
+    args = ["--credentials", "20", "--lines", "60", "--learners", "3", "--reports", str(path)]
+    for _ in range(2):  # write, then compare with what was written
+        with pytest.raises(SystemExit) as done:
+            bench_eval.main(args)
+        assert done.value.code == 0
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3 and all("<rules>/" in line for line in lines)
+    path.write_text("\n".join([lines[0], lines[2], lines[1]]) + "\n")
+    with pytest.raises(SystemExit) as done:
+        bench_eval.main(args)
+    assert done.value.code == 1
