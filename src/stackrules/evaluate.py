@@ -48,7 +48,7 @@ from stackrules.model import (
 from stackrules.records import Achievement, LearnerRecord
 
 Origin = Literal["record", "granted", "earned", "held"]
-SOLVED_CACHE = 100_000  # remembered allocation problems per evaluator
+SOLVED_CACHE = 20_000  # remembered allocation problems per evaluator (bounds worker memory)
 LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
 
 

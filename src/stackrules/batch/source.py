@@ -73,7 +73,7 @@ class Source:
     display: str
     kind: Kind
     size: int
-    max_rows: int = 200_000
+    max_rows: int = 50_000
     tmp_dir: str | None = None
     file_errors: list[RecordError] = field(default_factory=list)
     rows_read: int = 0
@@ -154,7 +154,7 @@ class Source:
 
 
 def open_source(
-    path: str, *, max_rows: int = 200_000, tmp_dir: str | None = None
+    path: str, *, max_rows: int = 50_000, tmp_dir: str | None = None
 ) -> Source | RecordError:
     """The batch source for a `.jsonl` or `.csv` file, or why it cannot be one."""
     suffix = os.path.splitext(path)[1].lower()

@@ -22,10 +22,11 @@ from stackrules.batch import ResumeRefused, Summary, run_file
 from stackrules.batch.source import Source, Unit, open_source
 from stackrules.batch.work import Job
 from stackrules.cli.common import (
+    AS_OF_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
-    IsoDate,
+    RULES_OPTION,
     print_diagnostics,
     stderr_is_terminal,
 )
@@ -33,14 +34,7 @@ from stackrules.records import RecordError
 
 
 @click.command("batch")
-@click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    required=True,
-    type=click.Path(path_type=str),
-    help="A rule file or folder of .stack files (repeatable; read as one rule set).",
-)
+@RULES_OPTION
 @click.option(
     "--records",
     required=True,
@@ -54,9 +48,7 @@ from stackrules.records import RecordError
     type=click.Path(path_type=str),
     help="JSON Lines file for malformed learners (default: readable lines on stderr).",
 )
-@click.option(
-    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
-)
+@AS_OF_OPTION
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -109,7 +101,7 @@ from stackrules.records import RecordError
 @click.option(
     "--sort-rows",
     type=click.IntRange(min=100),
-    default=200_000,
+    default=50_000,
     show_default=True,
     help="CSV rows held in memory before sorting spills to disk.",
 )

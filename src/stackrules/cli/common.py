@@ -45,5 +45,19 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"`{value}` is not a date as YYYY-MM-DD", param, ctx)
 
 
+RULES_OPTION = click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=str),
+    help="A rule file or folder of .stack files (repeatable; read as one rule set).",
+)
+
+AS_OF_OPTION = click.option(
+    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
+)
+
+
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()

@@ -18,7 +18,13 @@ import click
 from stackrules import evaluate as evaluate_record
 from stackrules import load_rules
 from stackrules.advisor.whatif import apply_what_if
-from stackrules.cli.common import EXIT_RECORD_ERRORS, EXIT_RULE_ERRORS, IsoDate, print_diagnostics
+from stackrules.cli.common import (
+    AS_OF_OPTION,
+    EXIT_RECORD_ERRORS,
+    EXIT_RULE_ERRORS,
+    RULES_OPTION,
+    print_diagnostics,
+)
 from stackrules.cli.plan import load_additions, what_if_options
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps, report_to_json
@@ -26,18 +32,9 @@ from stackrules.textreport import render_text
 
 
 @click.command("evaluate")
-@click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    required=True,
-    type=click.Path(path_type=str),
-    help="A rule file or folder of .stack files (repeatable; read as one rule set).",
-)
+@RULES_OPTION
 @click.argument("record", type=click.Path(path_type=str))
-@click.option(
-    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
-)
+@AS_OF_OPTION
 @click.option(
     "--format",
     "fmt",

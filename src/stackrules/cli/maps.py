@@ -16,10 +16,11 @@ import click
 from stackrules import CompiledRules, load_rules
 from stackrules import evaluate as evaluate_record
 from stackrules.cli.common import (
+    AS_OF_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
-    IsoDate,
+    RULES_OPTION,
     print_diagnostics,
 )
 from stackrules.graph import RuleGraph
@@ -32,15 +33,6 @@ from stackrules.maps.suggest import MAX_LINKS, suggest, suggestions_text
 from stackrules.maps.text import did_you_mean
 from stackrules.maps.where import where, where_json, where_text
 from stackrules.records import LearnerRecord, RecordError, read_records
-
-RULES_OPTION = click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    required=True,
-    type=click.Path(path_type=str),
-    help="A rule file or folder of .stack files (repeatable; read as one rule set).",
-)
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -157,9 +149,7 @@ def _one_learner(compiled: CompiledRules, record: str, learner: str | None) -> L
     help="A record file: colour what the learner holds, has earned, has started and has left.",
 )
 @click.option("--learner", default=None, help="Which learner of --record (when it holds several).")
-@click.option(
-    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
-)
+@AS_OF_OPTION
 @click.option(
     "--out",
     "-o",
@@ -258,9 +248,7 @@ def suggest_command(rules: tuple[str, ...], max_links: int, fmt: str) -> None:
     help="The credential transfer learners are working toward (default: for each learner and "
     "source, the credential elsewhere that applies the most from it).",
 )
-@click.option(
-    "--as-of", "as_of", type=IsoDate(), default=None, help="Evaluation date (default: today)."
-)
+@AS_OF_OPTION
 @click.option(
     "--format",
     "fmt",

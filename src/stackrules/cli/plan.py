@@ -33,6 +33,7 @@ from stackrules.cli.common import (
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
+    RULES_OPTION,
     IsoDate,
     print_diagnostics,
 )
@@ -64,14 +65,7 @@ def what_if_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
-            click.option(
-                "--rules",
-                "rules",
-                multiple=True,
-                required=True,
-                type=click.Path(path_type=str),
-                help="A rule file or folder of .stack files (repeatable; read as one rule set).",
-            ),
+            RULES_OPTION,
             click.argument("record", type=click.Path(path_type=str)),
             click.option(
                 "--as-of", "as_of", type=IsoDate(), default=None, help="Date (default: today)."

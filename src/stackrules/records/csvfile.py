@@ -129,7 +129,7 @@ def rows(reader: Iterable[list[str]], names: list[str]) -> Iterator[Row]:
 
 
 def group_rows(
-    rows: Iterable[Row], *, max_rows: int = 200_000, folder: str | None = None
+    rows: Iterable[Row], *, max_rows: int = 50_000, folder: str | None = None
 ) -> Iterator[tuple[str | None, list[Row]]]:
     """Rows grouped by learner, groups in order of first appearance.
 

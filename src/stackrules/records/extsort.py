@@ -88,7 +88,7 @@ def group(
     rows: Iterable[T],
     keyed: Keyed[T],
     *,
-    max_rows: int = 200_000,
+    max_rows: int = 50_000,
     folder: str | None = None,
 ) -> Iterator[tuple[str | None, list[T]]]:
     """(key, rows) for each group, in order of first appearance; see the module docstring."""
