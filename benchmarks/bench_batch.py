@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--memory-learners", default="100000,1000000")
+    parser.add_argument("--memory-formats", default="jsonl,csv")
+    parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"cpu_count": os.cpu_count()}
@@ -157,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 out.write(json.dumps(record) + "\n")
         as_of = date(2026, 6, 30)
         throughput: dict[str, Any] = {}
-        for workers in (int(w) for w in args.workers.split(",")):
+        worker_counts = [] if args.no_throughput else [int(w) for w in args.workers.split(",")]
+        for workers in worker_counts:
             evaluate_times, parse_times, startups = [], [], []
             for _ in range(args.runs):
                 for validate, times in ((False, evaluate_times), (True, parse_times)):
@@ -196,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         exe += ["--as-of", "2026-06-30", "--workers", "2", "--out", os.devnull]
         for count in (int(n) for n in args.memory_learners.split(",") if n):
             jsonl, csv_path = write_learners(pool, count, folder, shuffle_csv=True)
+            formats = args.memory_formats.split(",")
             for kind, path in (("jsonl", jsonl), ("csv", csv_path)):
+                if kind not in formats:
+                    continue
                 extra: list[str] = []
                 seconds, peak, last = measure_process(
                     [*exe, "--records", str(path), "--validate-only", *extra]
