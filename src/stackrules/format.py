@@ -153,12 +153,14 @@ def _duration(d: ast.Duration) -> str:
     return f"{number(d.amount)} {unit}"
 
 
-def _window(w: ast.Window) -> str:
+def window_text(w: ast.Window) -> str:
+    """`effective DATE [until DATE]`, as the formatter writes it."""
     text = f"effective {w.start.isoformat()}"
     return text + (f" until {w.end.isoformat()}" if w.end is not None else "")
 
 
-def _modifier(m: ast.Modifier) -> str:
+def modifier_text(m: ast.Modifier) -> str:
+    """`min grade C`, `within 5 years`, …, as the formatter writes them."""
     if isinstance(m, ast.MinGrade):
         return f"min grade {m.grade}"
     if isinstance(m, ast.Within):
@@ -169,7 +171,7 @@ def _modifier(m: ast.Modifier) -> str:
 
 
 def _modifiers(mods: Iterable[ast.Modifier]) -> str:
-    return "".join(" " + _modifier(m) for m in mods)
+    return "".join(" " + modifier_text(m) for m in mods)
 
 
 def _filter(f: ast.Filter) -> str:
@@ -248,7 +250,7 @@ def _attr(a: ast.Attr) -> str:
         teaches = [t for t in v if isinstance(t, ast.Teach)]
         return "teaches " + ", ".join(f"{t.competency.id} at {t.level}" for t in teaches)
     if a.name == "effective" and isinstance(v, ast.Window):
-        return _window(v)
+        return window_text(v)
     req = _requirement(v)
     if a.name == "prerequisite" and req is not None:
         return "prerequisite " + requirement_text(req)
@@ -637,7 +639,7 @@ class _Printer:
             lines.append(_Line(1, text, anchor, _end(d.grants[-1].span)))
         if d.effective is not None:
             w = d.effective
-            lines.append(_Line(1, _window(w), _start(w.span), _end(w.span)))
+            lines.append(_Line(1, window_text(w), _start(w.span), _end(w.span)))
         return self.body(_titled(f"equivalency {d.ref.id}", d.title), d, lines)
 
     def keyword(self, sp: Span, word: str) -> Pos | None:
@@ -650,7 +652,7 @@ class _Printer:
         lines: list[_Line] = []
         if d.effective is not None:
             w = d.effective
-            lines.append(_Line(1, _window(w), _start(w.span), _end(w.span)))
+            lines.append(_Line(1, window_text(w), _start(w.span), _end(w.span)))
         for ln in d.lines:
             lines.append(_Line(1, transfer_line_text(ln), _start(ln.span), _end(ln.span)))
         header = _titled(f"transfer {d.source_issuer} => {d.target_issuer}", d.title)
@@ -664,7 +666,7 @@ def transfer_line_text(ln: ast.TransferLine) -> str:
     else:
         text += " + ".join(_grant(g) for g in ln.grants) + _modifiers(ln.modifiers)
     if ln.effective is not None:
-        text += " " + _window(ln.effective)
+        text += " " + window_text(ln.effective)
     return text
 
 

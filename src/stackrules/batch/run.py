@@ -180,26 +180,25 @@ def run(
     last_save = time.monotonic()
     try:
         in_flight: deque[tuple[list[Unit], Any]] = deque()
-        chunks = _chunks(source.units(cursor), settings.chunk)
-        for units in chunks:
-            in_flight.append((units, engine.submit(units)))
-            while len(in_flight) >= settings.window:
-                done_units, pending = in_flight.popleft()
-                outcomes = collect(engine, job, done_units, pending)
-                _write(outcomes, job.file, out, errors, seen, summary)
-                _advance(checkpoint, done_units)
-                if progress is not None:
-                    progress(done_units)
-                if time.monotonic() - last_save >= settings.checkpoint_seconds:
-                    _save(state_dir, checkpoint, summary, out, errors, seen)
-                    last_save = time.monotonic()
-        while in_flight:
+
+        def finish_oldest() -> None:
+            nonlocal last_save
             done_units, pending = in_flight.popleft()
             outcomes = collect(engine, job, done_units, pending)
             _write(outcomes, job.file, out, errors, seen, summary)
             _advance(checkpoint, done_units)
             if progress is not None:
                 progress(done_units)
+            if time.monotonic() - last_save >= settings.checkpoint_seconds:
+                _save(state_dir, checkpoint, summary, out, errors, seen)
+                last_save = time.monotonic()
+
+        for units in _chunks(source.units(cursor), settings.chunk):
+            in_flight.append((units, engine.submit(units)))
+            while len(in_flight) >= settings.window:
+                finish_oldest()
+        while in_flight:
+            finish_oldest()
         _save(state_dir, checkpoint, summary, out, errors, seen)
     finally:
         engine.close()

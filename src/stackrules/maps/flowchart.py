@@ -31,9 +31,9 @@ from typing import Literal
 
 import networkx as nx
 
-from stackrules.format import group_text
+from stackrules.format import group_text, modifier_text
 from stackrules.graph import RuleGraph
-from stackrules.maps.text import modifier_text, number_text, window_text
+from stackrules.maps.text import number_text, window_text
 from stackrules.matching import matches_selector
 from stackrules.model import AmountLeaf, CompetencyLeaf, ItemLeaf, LeafNode, RuleSet
 from stackrules.records import LearnerRecord

@@ -29,8 +29,8 @@ from datetime import date
 from typing import Any
 
 from stackrules import ast
-from stackrules.format import format_text, quoted
-from stackrules.maps.text import modifier_text, number_text
+from stackrules.format import format_text, modifier_text, quoted
+from stackrules.maps.text import number_text
 from stackrules.model import GRADE_RANK, Choice, Equivalency, GrantSpec, ItemLeaf, RuleSet
 
 MAX_LINKS = 3

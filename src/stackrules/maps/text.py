@@ -1,4 +1,4 @@
-"""Small shared wording: modifiers, windows, leaves and did-you-mean, as the rule text says them."""
+"""Small shared wording: modifiers and windows (the formatter's own), leaves and did-you-mean."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from stackrules import ast
 from stackrules.format import group_text
+from stackrules.format import window_text as format_window
 from stackrules.model import AmountLeaf, CompetencyLeaf, ItemLeaf, LeafNode
 
 
@@ -15,25 +16,9 @@ def number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def duration_text(d: ast.Duration) -> str:
-    return f"{number_text(float(d.amount))} {d.unit}"
-
-
-def modifier_text(m: ast.Modifier) -> str:
-    if isinstance(m, ast.MinGrade):
-        return f"min grade {m.grade}"
-    if isinstance(m, ast.Within):
-        return f"within {duration_text(m.duration)}"
-    if isinstance(m, ast.CompletedAfter):
-        return f"completed after {m.on.isoformat()}"
-    return f"completed before {m.on.isoformat()}"
-
-
 def window_text(w: ast.Window | None) -> str | None:
-    if w is None:
-        return None
-    text = f"effective {w.start.isoformat()}"
-    return text + (f" until {w.end.isoformat()}" if w.end is not None else "")
+    """The formatter's `effective …` text, or None for no window."""
+    return None if w is None else format_window(w)
 
 
 def how_text(leaf: LeafNode, item: str) -> str:

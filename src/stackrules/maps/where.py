@@ -20,8 +20,9 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from stackrules.format import modifier_text
 from stackrules.graph import RuleGraph, Target
-from stackrules.maps.text import how_text, modifier_text, window_text
+from stackrules.maps.text import how_text, window_text
 from stackrules.model import AmountLeaf, Credential, ItemLeaf, LeafNode, RuleSet
 
 

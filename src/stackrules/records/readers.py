@@ -209,19 +209,19 @@ def _one_credential(data: Any, file: str, aliases: Mapping[str, str] | None) -> 
     yield from [result] if isinstance(result, LearnerRecord) else result
 
 
-def _read_jwt_lines(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+def _lines(file: str) -> Iterator[tuple[int, str] | RecordError]:
+    """The non-blank lines of a text file, numbered; an error where it cannot be read on."""
     try:
         handle = open(file, encoding="utf-8-sig")  # noqa: SIM115
     except OSError as failure:
         yield _open_error(file, failure)
         return
-    learners = _Learners(file, "line", aliases)
     with handle:
         number = 0
         try:
             for number, text in enumerate(handle, start=1):
                 if text.strip():
-                    yield from learners.parse_credential(text.strip(), number)
+                    yield number, text
         except UnicodeDecodeError as failure:
             yield RecordError(
                 file=file,
@@ -229,39 +229,36 @@ def _read_jwt_lines(file: str, aliases: Mapping[str, str] | None) -> Iterator[It
                 position_kind="line",
                 message=f"the file is not UTF-8 text ({failure.reason}); reading stopped here",
             )
+
+
+def _read_jwt_lines(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    learners = _Learners(file, "line", aliases)
+    for entry in _lines(file):
+        if isinstance(entry, RecordError):
+            yield entry
+        else:
+            number, text = entry
+            yield from learners.parse_credential(text.strip(), number)
 
 
 def _read_jsonl(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
-    try:
-        handle = open(file, encoding="utf-8-sig")  # noqa: SIM115
-    except OSError as failure:
-        yield _open_error(file, failure)
-        return
     learners = _Learners(file, "line", aliases)
-    with handle:
-        number = 0
+    for entry in _lines(file):
+        if isinstance(entry, RecordError):
+            yield entry
+            continue
+        number, text = entry
         try:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text.rstrip("\r\n"))
-                except json.JSONDecodeError as failure:
-                    learners.count += 1
-                    yield RecordError(
-                        file=file,
-                        line=number,
-                        position_kind="line",
-                        column=failure.colno,
-                        message=_syntax_message(failure),
-                        record_index=learners.count,
-                    )
-                    continue
-                yield from learners.parse(obj, number)
-        except UnicodeDecodeError as failure:
+            obj = json.loads(text.rstrip("\r\n"))
+        except json.JSONDecodeError as failure:
+            learners.count += 1
             yield RecordError(
                 file=file,
-                line=number + 1,
+                line=number,
                 position_kind="line",
-                message=f"the file is not UTF-8 text ({failure.reason}); reading stopped here",
+                column=failure.colno,
+                message=_syntax_message(failure),
+                record_index=learners.count,
             )
+            continue
+        yield from learners.parse(obj, number)
