@@ -29,11 +29,20 @@ AS_OF = date(2026, 11, 22)
 BAD = {"learner": "BAD", "achievements": [{"item": "X:1", "grade": "Z"}]}
 
 
-@pytest.fixture(scope="module")
+# A bounded wait for every result: a cluster that stops answering fails the test, never hangs it.
+RESULT_TIMEOUT = 180
+
+
+@pytest.fixture
 def cluster() -> Iterator[Any]:
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as running:
+    """A fresh two-worker cluster per test, so one test's cluster trouble cannot reach another."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as running,
+        distributed.Client(running) as client,
+    ):
+        client.wait_for_workers(2, timeout=RESULT_TIMEOUT)
         yield running
 
 
@@ -78,9 +87,9 @@ def test_engine_dask_starts_a_local_cluster_by_default(tmp_path: Path) -> None:
 def test_evaluate_bag_matches_evaluate(cluster: Any) -> None:
     rules, _ = stackrules.load_rules([RULES])
     assert rules is not None
-    with distributed.Client(cluster):
+    with distributed.Client(cluster) as client:
         bag = dask_bag.from_sequence([*LEARNERS, BAD], npartitions=4)
-        results = evaluate_bag(bag, rules, AS_OF).compute()
+        results = client.compute(evaluate_bag(bag, rules, AS_OF)).result(timeout=RESULT_TIMEOUT)
     assert [r["learner"] for r in results] == [x["learner"] for x in LEARNERS] + ["BAD"]
     assert results[-1]["errors"][0]["field"] == "achievements[0].grade"
     for raw, result in zip(LEARNERS, results, strict=False):
@@ -95,10 +104,11 @@ def test_evaluate_dataframe_gives_the_csv_projection(cluster: Any, tmp_path: Pat
     assert rules is not None
     rows = csv_rows([*LEARNERS, BAD])
     frame = pandas.DataFrame(rows).fillna("")
-    with distributed.Client(cluster):
-        result = evaluate_dataframe(
+    with distributed.Client(cluster) as client:
+        projection = evaluate_dataframe(
             dask_dataframe.from_pandas(frame, npartitions=3), rules, AS_OF
-        ).compute()
+        )
+        result = client.compute(projection).result(timeout=RESULT_TIMEOUT)
     records = tmp_path / "in.jsonl"
     records.write_text("".join(json.dumps(o) + "\n" for o in LEARNERS))
     _, expected_csv, _ = run(
