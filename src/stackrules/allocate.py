@@ -167,6 +167,9 @@ class _Search:
                 if not isinstance(leaf, AmountLeaf) or value_of(p.achievements[a], leaf.unit) > 0:
                     mask |= 1 << a
             self.leaf_masks[leaf.index] = mask
+        self.held_items = {c.item for c in p.achievements}
+        self._untouched_memo: dict[int, bool] = {}
+        self._rest_memo: dict[tuple[int, int], bool] = {}
         self._blocked_memo: dict[int, int] = {}
         self._dyn_memo: dict[tuple[int, int], tuple[float, float]] = {}
         # Static lower bounds (cost, items) per node, ignoring conflicts and limits: what any
@@ -302,10 +305,58 @@ class _Search:
             first = self._first_path()
             if first is not None:
                 return first
-        goals: tuple[object, ...] = tuple(self.p.roots)
+        roots: tuple[Node, ...] = tuple(self.p.roots)
+        fixed: tuple[Node, ...] = ()
+        if self.mode == "least" and self.margin == 0.0:
+            # Named requirements no achievement can touch cost the same in every allocation:
+            # search the others alone and add these afterwards as the search would have
+            # completed them (see `_untouched`).
+            fixed = tuple(r for r in roots if self._untouched(r))
+            roots = tuple(r for r in roots if not self._untouched(r))
         totals = tuple(0.0 for _ in self.p.limits)
-        self._dfs(goals, 0, totals, (0.0, 0.0, 0.0), {}, frozenset())
+        self._dfs(roots, 0, totals, (0.0, 0.0, 0.0), {}, frozenset())
+        if fixed and self.best is not None:
+            assign, relied, _, cost, items = self._path(fixed)
+            best = self.best
+            key = (best.key[0], best.key[1] + cost, best.key[2] + items)
+            self.best = Allocation(
+                key, {**best.leaves, **assign}, best.used, best.limit_shortfall, best.chosen | relied
+            )
         return self.best
+
+    def _rest_untouched(self, choice: Choice, pos: int) -> bool:
+        """Whether the children of `choice` from `pos` on (in the search's order) are all
+        untouched, where the search may take their first path (least-to-do, exact sums)."""
+        if self.mode != "least" or self.margin:
+            return False
+        key = (id(choice), pos)
+        found = self._rest_memo.get(key)
+        if found is None:
+            found = all(self._untouched(c) for c in self._order[id(choice)][pos:])
+            self._rest_memo[key] = found
+        return found
+
+    def _untouched(self, node: Node) -> bool:
+        """Whether no achievement can reach this node: no leaf below it accepts one, and no
+        identifier leaf below it names an item the learner holds (which could make it a
+        second copy). Its least cost is then its static bound, reached by its first path
+        (the cheapest children of each list, in the search's order), whatever else the
+        allocation does; and since the least-to-do key is a sum, the allocations that leave
+        the least to do are exactly the best of the rest with that path added, so the search
+        over the rest, kept in its own order, finds the same first one. Only used where sums
+        are exact (`_exact`), so that the order of addition cannot matter."""
+        found = self._untouched_memo.get(id(node))
+        if found is None:
+            if isinstance(node, Choice):
+                found = all(self._untouched(c) for c in node.children)
+            elif isinstance(node, CompetencyLeaf):
+                found = True
+            elif isinstance(node, ItemLeaf):
+                found = not self.leaf_masks[node.index] and node.item not in self.held_items
+            else:
+                found = not self.leaf_masks[node.index]
+            self._untouched_memo[id(node)] = found
+        return found
 
     def _independent(self) -> bool:
         """No limits, and every achievement fits one leaf and conflicts with nothing: then the
@@ -319,6 +370,17 @@ class _Search:
     def _first_path(self) -> Allocation | None:
         """The allocation the search would find first, built directly (no search state).
         None when it needs a second copy: then a costlier path may rank first (§4)."""
+        assign, relied, used, cost, items = self._path(self.p.roots)
+        if self._second_copies(used, assign):
+            return None
+        return Allocation((0.0, cost, items), assign, used, [], relied)
+
+    def _path(
+        self, roots: Sequence[Node]
+    ) -> tuple[dict[int, LeafResult], set[int], int, float, float]:
+        """The search's first path below `roots`: the cheapest children of each list in its
+        order, the first achievement each identifier leaf accepts, the largest values first in
+        amounts. Returns the leaves, the children relied on, what is used, cost and items."""
         p = self.p
         assign: dict[int, LeafResult] = {}
         relied: set[int] = set()
@@ -365,11 +427,9 @@ class _Search:
                     cost += self._amount_cost(node, missing)
                     items += 1
 
-        for root in p.roots:
+        for root in roots:
             visit(root)
-        if self._second_copies(used, assign):
-            return None
-        return Allocation((0.0, cost, items), assign, used, [], relied)
+        return assign, relied, used, cost, items
 
     def _bound_ok(self, key: tuple[float, ...]) -> bool:
         if self.best is None:
@@ -418,6 +478,20 @@ class _Search:
             assert isinstance(choice, Choice)
             if need == 0:
                 self._dfs(rest, used, totals, cost, assign, relied)
+                return
+            if self._rest_untouched(choice, pos):
+                # what is left of this list touches nothing: its first `need` children in
+                # order are the first of its best completions, whatever comes after
+                chosen = self._order[id(choice)][pos : pos + need]
+                more, also, _, c, i = self._path(chosen)
+                self._dfs(
+                    rest,
+                    used,
+                    totals,
+                    (cost[0], cost[1] + c, cost[2] + i),
+                    {**assign, **more},
+                    relied | also | {id(n) for n in chosen},
+                )
                 return
             left = len(choice.children) - pos
             child = self._order[id(choice)][pos]
