@@ -320,7 +320,11 @@ class _Search:
             best = self.best
             key = (best.key[0], best.key[1] + cost, best.key[2] + items)
             self.best = Allocation(
-                key, {**best.leaves, **assign}, best.used, best.limit_shortfall, best.chosen | relied
+                key,
+                {**best.leaves, **assign},
+                best.used,
+                best.limit_shortfall,
+                best.chosen | relied,
             )
         return self.best
 
@@ -842,6 +846,41 @@ def _cheapest(bounds: Sequence[tuple[float, float]], need: int) -> tuple[float, 
     costs = sorted(b[0] for b in bounds)[:need]
     items = sorted(b[1] for b in bounds)[:need]
     return (sum(costs), sum(items))
+
+
+def surely_incomplete(problem: Problem) -> bool:
+    """Whether no allocation can be complete, by a quick necessary condition: some named
+    requirement could not hold, or some `at least` limit could not be met, even if every
+    achievement counted everywhere at once. (False says nothing: the search decides.)"""
+    p = problem
+    achievements = p.achievements
+
+    def can_hold(node: Node) -> bool:
+        if isinstance(node, Choice):
+            held = 0
+            for child in node.children:
+                if can_hold(child):
+                    held += 1
+                    if held >= node.need:
+                        return True
+            return held >= node.need
+        if isinstance(node, ItemLeaf):
+            return bool(p.eligible[node.index])
+        if isinstance(node, CompetencyLeaf):
+            return p.competency_met[node.index]
+        total = sum(value_of(achievements[a], node.unit) for a in p.eligible[node.index])
+        return node.amount - total <= 1e-9
+
+    if not all(can_hold(root) for root in p.roots):
+        return True
+    for lim in p.limits:
+        if lim.bound == "at least":
+            total = sum(
+                value_of(c, lim.unit) for i, c in enumerate(achievements) if (lim.members >> i) & 1
+            )
+            if lim.amount - total > 1e-9:
+                return True
+    return False
 
 
 def solve(problem: Problem, mode: Mode = "least") -> Allocation | None:

@@ -27,6 +27,7 @@ from stackrules.allocate import (
     Mode,
     Problem,
     solve,
+    surely_incomplete,
     value_of,
 )
 from stackrules.dates import add_duration, lapsed
@@ -114,12 +115,20 @@ class Outcome:
 
 @dataclass(slots=True)
 class LeastToDo:
-    """One credential's least-to-do search: the problem, its best allocation, the
-    achievements the allocation's indexes refer to."""
+    """One credential's least-to-do search: the problem, the achievements the allocation's
+    indexes refer to, and its best allocation, searched for when first asked (a credential
+    the fixpoint evaluates again on more evidence never needs the earlier search)."""
 
     problem: Problem
-    allocation: Allocation | None
     achs: list[Ach]
+    search: Callable[[Problem], Allocation | None]
+    _found: tuple[Allocation | None] | None = None
+
+    @property
+    def allocation(self) -> Allocation | None:
+        if self._found is None:
+            self._found = (self.search(self.problem),)
+        return self._found[0]
 
 
 @dataclass(slots=True)
@@ -491,13 +500,15 @@ class Evaluator:
             as_of,
             cred.hours_per_credit,
         )
-        return LeastToDo(problem, self._solve(cred, problem, "least"), local)
+        return LeastToDo(problem, local, lambda p: self._solve(cred, p, "least"))
 
     def _earn(
         self, cred: Credential, achs: Sequence[Ach], as_of: date, state: _State
     ) -> Outcome | None:
         least = self.least_to_do(cred, achs, as_of)
         state.least[cred.id] = least  # the in-progress report reuses it
+        if surely_incomplete(least.problem):
+            return None  # not earned; what remains is searched only if reported
         best = least.allocation
         if best is None or not best.complete or any(best.limit_shortfall):
             return None
@@ -519,6 +530,8 @@ class Evaluator:
                 as_of,
                 cred.hours_per_credit,
             )
+            if surely_incomplete(problem):
+                return False
             best = self._solve(cred, problem, "least")
             return best is not None and best.complete and not any(best.limit_shortfall)
 
