@@ -63,6 +63,70 @@ class Problem:
     competency_met: Sequence[bool] = ()  # per leaf index (competency leaves only)
     missing_cost: Sequence[float] = ()  # per leaf: cost of a missing identifier/competency/member
     hours_per_credit: float = 15.0
+    # what every search over this tree shares (`Template.of`); built here when not given
+    template: Template | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """What every search over one requirement tree shares, whoever the learner: each node's
+    bound and each list's search order as they are when no achievement touches the node, each
+    node's parent, the leaves that name each item, and whether the tree's amounts and costs
+    are exact. A search copies the bounds and recomputes only the nodes its achievements
+    touch; an evaluator builds one template per credential version or equivalency."""
+
+    lb: dict[int, tuple[float, float]]  # by id(node)
+    order: dict[int, tuple[Node, ...]]  # by id(choice)
+    parent: dict[int, Node]  # by id(node); roots have none
+    named: dict[str, tuple[int, ...]]  # item -> indexes of the identifier leaves naming it
+    exact: bool
+
+    @classmethod
+    def of(
+        cls,
+        roots: Sequence[Node],
+        leaves: Sequence[LeafNode],
+        missing_cost: Sequence[float],
+        hours_per_credit: float,
+    ) -> Template:
+        # the bounds are those of a search with no achievement at all: one computation
+        empty = _Search(
+            Problem(
+                roots=roots,
+                leaves=leaves,
+                achievements=(),
+                eligible=[()] * len(leaves),
+                conflicts=(),
+                competency_met=[False] * len(leaves),
+                missing_cost=missing_cost,
+                hours_per_credit=hours_per_credit,
+                template=_NO_TEMPLATE,
+            ),
+            "least",
+        )
+        parent: dict[int, Node] = {}
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Choice):
+                for child in node.children:
+                    parent[id(child)] = node
+                    stack.append(child)
+        named: dict[str, list[int]] = {}
+        for leaf in leaves:
+            if isinstance(leaf, ItemLeaf):
+                named.setdefault(leaf.item, []).append(leaf.index)
+        return cls(
+            lb=empty._lb,
+            order=empty._order,
+            parent=parent,
+            named={item: tuple(ixs) for item, ixs in named.items()},
+            exact=_exact_tree(leaves, missing_cost, hours_per_credit),
+        )
+
+
+# marks the template's own search, which computes every bound from scratch
+_NO_TEMPLATE = Template({}, {}, {}, {}, False)
 
 
 @dataclass(slots=True)
@@ -117,13 +181,15 @@ class _Search:
             if lim.bound == "at most":
                 at_most |= lim.members
         self.users = users
+        given = p.template
+        tpl = (
+            Template.of(p.roots, p.leaves, p.missing_cost, p.hours_per_credit)
+            if given is None
+            else given
+        )
         # Items that identifier leaves name: using an achievement of one of them elsewhere can
         # turn a missing leaf into a "second copy" (§4), so such achievements are never free.
-        named: dict[str, int] = {}
-        for leaf in p.leaves:
-            if isinstance(leaf, ItemLeaf):
-                named[leaf.item] = named.get(leaf.item, 0) + 1
-        self.penalty_items = set(named)
+        self.penalty_items = tpl.named.keys()
         # An achievement is "free" for a leaf when taking it there can never hurt. That holds
         # for the least-to-do objective only: when choosing an equivalency's sources, every
         # achievement taken is one more source and its grade and date count.
@@ -157,7 +223,7 @@ class _Search:
         # bound only ties the best allocation cannot beat it: prune ties too (the search keeps
         # the first of equal allocations, so this never changes the answer). Otherwise keep a
         # margin for rounding.
-        self.margin = 0.0 if _exact(p) else 1e-9
+        self.margin = 0.0 if tpl.exact and _exact_values(p) else 1e-9
         # per leaf, the achievements it could take, as a bitmask (amount leaves: those adding
         # something); the dynamic bounds below read them against what is already used
         self.leaf_masks: dict[int, int] = {}
@@ -168,17 +234,47 @@ class _Search:
                     mask |= 1 << a
             self.leaf_masks[leaf.index] = mask
         self.held_items = {c.item for c in p.achievements}
-        self._untouched_memo: dict[int, bool] = {}
         self._rest_memo: dict[tuple[int, int], bool] = {}
         self._blocked_memo: dict[int, int] = {}
         self._dyn_memo: dict[tuple[int, int], tuple[float, float]] = {}
         # Static lower bounds (cost, items) per node, ignoring conflicts and limits: what any
-        # completion of the node must still cost. They make branch and bound prune early.
-        self._lb: dict[int, tuple[float, float]] = {}
-        self._order: dict[int, tuple[Node, ...]] = {}
+        # completion of the node must still cost. They make branch and bound prune early. The
+        # template has them for untouched nodes (`_untouched`); only the rest are computed.
+        self.touched = self._touched(tpl)
+        self._lb: dict[int, tuple[float, float]] = dict(tpl.lb)
+        self._order: dict[int, tuple[Node, ...]] = dict(tpl.order)
+        for key in self.touched:
+            self._lb.pop(key, None)
+            self._order.pop(key, None)
         self._suffix_lb: dict[tuple[int, int, int], tuple[float, float]] = {}
         for root in p.roots:
             self._node_lb(root)
+
+    def _touched(self, tpl: Template) -> set[int]:
+        """The nodes (by id) whose bound is not what it is with no achievement at all: the
+        leaves that accept an achievement, the identifier leaves that name an item the learner
+        holds (it could become a second copy), the competency leaves that hold, and every node
+        above one of them. (The template's own search has none: it computes every node.)"""
+        p = self.p
+        if tpl is _NO_TEMPLATE:
+            return {id(leaf) for leaf in p.leaves}
+        leaves = p.leaves
+        start = [leaves[i] for i, mask in self.leaf_masks.items() if mask]
+        for item in self.held_items:
+            start.extend(leaves[i] for i in tpl.named.get(item, ()))
+        start.extend(
+            leaf
+            for leaf in leaves
+            if isinstance(leaf, CompetencyLeaf) and p.competency_met[leaf.index]
+        )
+        touched: set[int] = set()
+        parent = tpl.parent
+        for leaf in start:
+            node: Node | None = leaf
+            while node is not None and id(node) not in touched:
+                touched.add(id(node))
+                node = parent.get(id(node))
+        return touched
 
     def _node_lb(self, node: Node) -> tuple[float, float]:
         key = id(node)
@@ -341,26 +437,14 @@ class _Search:
         return found
 
     def _untouched(self, node: Node) -> bool:
-        """Whether no achievement can reach this node: no leaf below it accepts one, and no
-        identifier leaf below it names an item the learner holds (which could make it a
-        second copy). Its least cost is then its static bound, reached by its first path
-        (the cheapest children of each list, in the search's order), whatever else the
-        allocation does; and since the least-to-do key is a sum, the allocations that leave
-        the least to do are exactly the best of the rest with that path added, so the search
-        over the rest, kept in its own order, finds the same first one. Only used where sums
-        are exact (`_exact`), so that the order of addition cannot matter."""
-        found = self._untouched_memo.get(id(node))
-        if found is None:
-            if isinstance(node, Choice):
-                found = all(self._untouched(c) for c in node.children)
-            elif isinstance(node, CompetencyLeaf):
-                found = True
-            elif isinstance(node, ItemLeaf):
-                found = not self.leaf_masks[node.index] and node.item not in self.held_items
-            else:
-                found = not self.leaf_masks[node.index]
-            self._untouched_memo[id(node)] = found
-        return found
+        """Whether no achievement can reach this node (`_touched`). Its least cost is then its
+        static bound, reached by its first path (the cheapest children of each list, in the
+        search's order), whatever else the allocation does; and since the least-to-do key is a
+        sum, the allocations that leave the least to do are exactly the best of the rest with
+        that path added, so the search over the rest, kept in its own order, finds the same
+        first one. Only used where sums are exact (`_exact_values`), so that the order of
+        addition cannot matter."""
+        return id(node) not in self.touched
 
     def _independent(self) -> bool:
         """No limits, and every achievement fits one leaf and conflicts with nothing: then the
@@ -816,25 +900,27 @@ def _dyadic(x: float | None) -> bool:
     return x is None or (abs(x) < 2.0**32 and (x * 256.0).is_integer())
 
 
-def _exact(p: Problem) -> bool:
-    """Whether every sum the search forms is exact in floating point: every value, amount and
-    cost a small multiple of 1/256, and no hours converted to credits by a divisor that is not
-    a power of two."""
+def _exact_unit(unit: str, hours_per_credit: float) -> bool:
+    return unit != "hours" or math.log2(hours_per_credit).is_integer()
 
-    def exact_unit(unit: str, hours_per_credit: float) -> bool:
-        return unit != "hours" or math.log2(hours_per_credit).is_integer()
 
-    return (
-        all(_dyadic(c.credits) and _dyadic(c.hours) for c in p.achievements)
-        and all(_dyadic(m) for m in p.missing_cost)
-        and all(
-            _dyadic(leaf.amount) and exact_unit(leaf.unit, p.hours_per_credit)
-            for leaf in p.leaves
-            if isinstance(leaf, AmountLeaf)
-        )
-        and all(
-            _dyadic(lim.amount) and exact_unit(lim.unit, lim.hours_per_credit) for lim in p.limits
-        )
+def _exact_tree(
+    leaves: Sequence[LeafNode], missing_cost: Sequence[float], hours_per_credit: float
+) -> bool:
+    """Whether a tree's own numbers keep every sum the search forms exact in floating point:
+    every amount and cost a small multiple of 1/256, and no hours converted to credits by a
+    divisor that is not a power of two."""
+    return all(_dyadic(m) for m in missing_cost) and all(
+        _dyadic(leaf.amount) and _exact_unit(leaf.unit, hours_per_credit)
+        for leaf in leaves
+        if isinstance(leaf, AmountLeaf)
+    )
+
+
+def _exact_values(p: Problem) -> bool:
+    """The same for one problem's achievements and limits (the tree is the template's)."""
+    return all(_dyadic(c.credits) and _dyadic(c.hours) for c in p.achievements) and all(
+        _dyadic(lim.amount) and _exact_unit(lim.unit, lim.hours_per_credit) for lim in p.limits
     )
 
 

@@ -26,6 +26,7 @@ from stackrules.allocate import (
     LimitSpec,
     Mode,
     Problem,
+    Template,
     solve,
     surely_incomplete,
     value_of,
@@ -164,6 +165,9 @@ class Evaluator:
         self._matchers: dict[int, Callable[[Ach], bool]] = {}
         # solved allocation problems, shared by learners (see `_solve`)
         self._solved: dict[tuple[object, ...], Allocation | None] = {}
+        # per requirement tree (a credential version's or an equivalency's leaves, by id, kept
+        # alive here so the id stays theirs): what every search over it shares, missing costs
+        self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -335,7 +339,12 @@ class Evaluator:
                 if self._limit_selects(lim, a, as_of):
                     members |= 1 << k
             specs.append(LimitSpec(lim.bound, lim.amount, lim.unit, members, hours_per_credit))
-        missing_cost = self.selectors.missing_cost
+        shared = self._templates.get(id(leaves))
+        if shared is None:
+            costs = [self.selectors.missing_cost(leaf) for leaf in leaves]
+            tpl = Template.of(roots, leaves, costs, hours_per_credit)
+            shared = self._templates[id(leaves)] = (leaves, tpl, costs)
+        _, tpl, costs = shared
         problem = Problem(
             roots=roots,
             leaves=leaves,
@@ -344,8 +353,9 @@ class Evaluator:
             conflicts=conflicts,
             limits=specs,
             competency_met=[bool(ok) for ok in per_leaf],
-            missing_cost=[missing_cost(leaf) for leaf in leaves],
+            missing_cost=costs,
             hours_per_credit=hours_per_credit,
+            template=tpl,
         )
         return problem, local
 
