@@ -168,6 +168,7 @@ class Evaluator:
         # per requirement tree (a credential version's or an equivalency's leaves, by id, kept
         # alive here so the id stays theirs): what every search over it shares, missing costs
         self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
+        self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -291,16 +292,12 @@ class Evaluator:
         hours_per_credit: float,
     ) -> tuple[Problem, list[Ach]]:
         # Only achievements some leaf accepts take part; canonical order keeps ties stable.
-        per_leaf: list[list[Ach]] = []
+        per_leaf: list[Sequence[Ach]] = []
         pool: dict[int, Ach] = {}
-        by_item: dict[str, list[Ach]] | None = None
+        by_item = self._by_item(achs)
         for leaf in leaves:
             # identifier leaves and lists look achievements up by item; selectors scan
             if type(leaf) is ItemLeaf:
-                if by_item is None:
-                    by_item = {}
-                    for a in achs:
-                        by_item.setdefault(a.item, []).append(a)
                 named: Sequence[Ach] = by_item.get(leaf.item, ())
             elif type(leaf) is AmountLeaf and leaf.ids is not None:
                 ids = leaf.ids
@@ -308,12 +305,15 @@ class Evaluator:
             else:
                 match = self.matcher(leaf)
                 named = [a for a in achs if match(a)]
+            if not named:
+                per_leaf.append(named)
+                continue
             mods = leaf.modifiers
             ok = [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
             if type(leaf) is AmountLeaf:
                 unit = leaf.unit
                 ok = [a for a in ok if value_of(a, unit) > 0]
-            per_leaf.append(ok)  # type: ignore[arg-type]
+            per_leaf.append(ok)
             if type(leaf) is not CompetencyLeaf:
                 for a in ok:
                     pool[id(a)] = a
@@ -328,8 +328,8 @@ class Evaluator:
                 if a is b or ((firing < 0 or firing != b.firing) and atoms & b.atoms):
                     mask |= 1 << k
             conflicts.append(mask)
-        eligible = [
-            sorted([position[id(a)] for a in ok]) if type(leaf) is not CompetencyLeaf else []
+        eligible: list[Sequence[int]] = [
+            sorted([position[id(a)] for a in ok]) if ok and type(leaf) is not CompetencyLeaf else ()
             for leaf, ok in zip(leaves, per_leaf, strict=True)
         ]
         specs = []
@@ -358,6 +358,19 @@ class Evaluator:
             template=tpl,
         )
         return problem, local
+
+    def _by_item(self, achs: Sequence[Ach]) -> dict[str, list[Ach]]:
+        """The achievements by item. The credentials of one fixpoint round all read the same
+        list, so the last one is remembered (by identity and length: the lists are copies,
+        never changed in place)."""
+        last = self._last_by_item
+        if last is not None and last[0] is achs and last[1] == len(achs):
+            return last[2]
+        found: dict[str, list[Ach]] = {}
+        for a in achs:
+            found.setdefault(a.item, []).append(a)
+        self._last_by_item = (achs, len(achs), found)
+        return found
 
     def _solve(
         self, rule: Credential | Equivalency, problem: Problem, mode: Mode
