@@ -80,6 +80,10 @@ class Template:
     parent: dict[int, Node]  # by id(node); roots have none
     named: dict[str, tuple[int, ...]]  # item -> indexes of the identifier leaves naming it
     exact: bool
+    # first paths of untouched runs of a list's children, filled as searches meet them
+    paths: dict[tuple[int, ...], tuple[dict[int, LeafResult], frozenset[int], float, float]] = (
+        field(default_factory=dict)
+    )
 
     @classmethod
     def of(
@@ -240,6 +244,7 @@ class _Search:
         # Static lower bounds (cost, items) per node, ignoring conflicts and limits: what any
         # completion of the node must still cost. They make branch and bound prune early. The
         # template has them for untouched nodes (`_untouched`); only the rest are computed.
+        self.template = tpl
         self.touched = self._touched(tpl)
         self._lb: dict[int, tuple[float, float]] = dict(tpl.lb)
         self._order: dict[int, tuple[Node, ...]] = dict(tpl.order)
@@ -424,6 +429,22 @@ class _Search:
             )
         return self.best
 
+    def _untouched_path(
+        self, choice: Choice, pos: int, need: int
+    ) -> tuple[dict[int, LeafResult], frozenset[int], float, float]:
+        """The first path of the first `need` children of `choice` from `pos` on, all
+        untouched: the same for every learner, so the template keeps it (leaf results are
+        never changed once made, so allocations may share them)."""
+        chosen = self._order[id(choice)][pos : pos + need]
+        # by the children themselves: a touched list's order differs from search to search
+        key = tuple(map(id, chosen))
+        found = self.template.paths.get(key)
+        if found is None:
+            more, also, _, cost, items = self._path(chosen)
+            found = (more, frozenset(also | {id(n) for n in chosen}), cost, items)
+            self.template.paths[key] = found
+        return found
+
     def _rest_untouched(self, choice: Choice, pos: int) -> bool:
         """Whether the children of `choice` from `pos` on (in the search's order) are all
         untouched, where the search may take their first path (least-to-do, exact sums)."""
@@ -570,15 +591,14 @@ class _Search:
             if self._rest_untouched(choice, pos):
                 # what is left of this list touches nothing: its first `need` children in
                 # order are the first of its best completions, whatever comes after
-                chosen = self._order[id(choice)][pos : pos + need]
-                more, also, _, c, i = self._path(chosen)
+                more, also, c, i = self._untouched_path(choice, pos, need)
                 self._dfs(
                     rest,
                     used,
                     totals,
                     (cost[0], cost[1] + c, cost[2] + i),
                     {**assign, **more},
-                    relied | also | {id(n) for n in chosen},
+                    relied | also,
                 )
                 return
             left = len(choice.children) - pos
