@@ -224,6 +224,12 @@ class Evaluator:
             return "expired"
         return None
 
+    def counting(self, record: LearnerRecord, as_of: date) -> list[Ach]:
+        """The record's achievements that count (§1), in the engine's canonical order: what
+        the allocator sees before equivalencies fire and credentials are earned."""
+        counting, _ = self._achievements(record, as_of)
+        return [ach for _, ach in counting]
+
     def _achievements(
         self, record: LearnerRecord, as_of: date
     ) -> tuple[list[tuple[Achievement, Ach]], list[report.NotCounted]]:

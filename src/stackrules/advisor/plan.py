@@ -132,8 +132,7 @@ class Planner:
             return PlanResult(target, "held", report=base)
         if any(e.credential == target for e in base.earned):
             return PlanResult(target, "earned", report=base)
-        counting, _ = scope.evaluator._achievements(record, as_of)
-        record_achs = [a for _, a in counting]
+        record_achs = scope.evaluator.counting(record, as_of)
         # A retake of an item the record holds with a grade never counts where the issuer
         # keeps the best attempt: a planned completion carries no grade, which ranks lower.
         kept_graded = {a.item for a in record_achs if a.grade is not None}

@@ -52,7 +52,11 @@ def evaluate_command(
     adds: tuple[str, ...] = (),
     catalog_date: date | None = None,
 ) -> None:
-    """Evaluate the learners in RECORD (.json, .jsonl or .csv) against a rule set."""
+    """Evaluate the learners in RECORD against a rule set.
+
+    RECORD is a file of learner records (.json, .jsonl or .csv), of Open Badges 3.0 / CLR 2.0
+    credentials (.json or .jsonl), or of compact VC-JWTs, one per line (.jwt or .txt).
+    """
     ctx = click.get_current_context()
     compiled, diagnostics = load_rules(rules)
     if compiled is None:
