@@ -45,6 +45,16 @@ def test_hours_break_a_credit_tie_then_items() -> None:
     assert p.plan(EMPTY, "A:C", AS_OF).items == ["A:SHORT"]  # 20 h in 1 item beats 20 h in 2
 
 
+@pytest.mark.parametrize("order", [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [3, 5, 1, 4, 2]])
+def test_equally_cheap_plans_prefer_identifier_order(order: list[int]) -> None:
+    """Ties go to the items first in identifier order, whatever the declaration order (and
+    whatever the solver's own search order would have picked)."""
+    courses = "".join(f"course A:E{k} credits 1\n" for k in order)
+    listed = ", ".join(f"A:E{k}" for k in order)
+    p = planner(f"issuer A\n{courses}credential A:C {{ need: 2 of ({listed}) }}\n")
+    assert p.plan(EMPTY, "A:C", AS_OF).items == ["A:E1", "A:E2"]
+
+
 def test_ladder_and_equivalency_are_counted() -> None:
     p = planner(
         "issuer A\nissuer B\n"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,22 @@ def test_golden(name: str) -> None:
         path.write_text(out, "utf-8")
     assert path.exists(), f"no {name}: run with UPDATE_GOLDEN=1"
     assert out == path.read_text("utf-8")
+
+
+def test_json_on_a_real_stdout_is_only_json() -> None:
+    """Run as a process, so that what the solver library writes to file descriptor 1 (HiGHS
+    1.16 prints a banner there) would show: standard output must parse as JSON."""
+    args = [*COMMON, "--format", "json"]
+    for command in (["plan", "--target", "CAPU:CERT-DA"], ["nearest", "--issuer", "RRU"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "stackrules", command[0], *args, *command[1:]],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert isinstance(json.loads(proc.stdout), list)
 
 
 def test_plan_json_earns_under_evaluate_with_the_plan_added() -> None:

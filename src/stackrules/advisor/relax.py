@@ -24,8 +24,12 @@ its optimum is a lower bound, and a choice the engine confirms at that bound is 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import math
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -107,7 +111,10 @@ class Relaxation:
     def solve(self) -> list[str] | None:
         """The cheapest choice, lexicographically (credits, hours, items); None when the
         program is infeasible (no choice of candidates can earn the target). Among equally
-        cheap choices, the fewest items that wait on a prerequisite."""
+        cheap choices, the fewest items that wait on a prerequisite; then, so that the answer
+        is the same whatever the solver's version, the items that come first in identifier
+        order (the least sum of the chosen copies' positions in that order, then of their
+        squares)."""
         h = self.highs
         xs = [(item, v) for item, vs in sorted(self.copies.items()) for v in vs]
         if not xs:
@@ -119,6 +126,8 @@ class Relaxation:
                 [(self.costs[item][1], v) for item, v in xs],
                 [(1.0, v) for _, v in xs],
                 [(1.0 if item in self.waiting else 0.0, v) for item, v in xs],
+                [(float(k + 1), v) for k, (_, v) in enumerate(xs)],
+                [(float((k + 1) ** 2), v) for k, (_, v) in enumerate(xs)],
             ]
             for weights in objectives:
                 expr = qsum(w * v for w, v in weights)
@@ -161,6 +170,44 @@ class Relaxation:
         self.highs.addConstr(qsum(terms) >= 1 - size)
 
 
+_banner_shown = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A solver instance. HiGHS 1.16 prints a banner to the process's standard output (file
+    descriptor 1, below Python's `sys.stdout`) the first time one is made, which would corrupt
+    the JSON that `plan` and `nearest` print: the first construction runs with descriptor 1
+    pointed at the null device."""
+    global _banner_shown
+    if _banner_shown:
+        return highspy.Highs()  # type: ignore[no-untyped-call]
+    _banner_shown = True
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        return highspy.Highs()  # type: ignore[no-untyped-call]
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+        finally:
+            os.close(null)
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        _flush_c_stdio()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return h
+
+
+def _flush_c_stdio() -> None:
+    """Flush the C library's buffered output (what the solver wrote) while it still goes to
+    the null device."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
+
+
 def _optimal(h: highspy.Highs) -> bool:
     return bool(h.getModelStatus() == highspy.HighsModelStatus.kOptimal)
 
@@ -175,7 +222,7 @@ def build_relaxation(
     as_of: date,
     waiting: frozenset[str] = frozenset(),
 ) -> Relaxation:
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 0.0)
