@@ -8,9 +8,11 @@ short in the allocation that leaves the least to do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, cast
+from weakref import WeakKeyDictionary
 
 from stackrules import report
 from stackrules.allocate import Allocation, value_of
@@ -24,6 +26,7 @@ from stackrules.model import (
     Equivalency,
     ItemLeaf,
     LeafNode,
+    NamedReq,
     Node,
     all_leaves,
 )
@@ -53,20 +56,129 @@ def evidence(a: Ach) -> report.Evidence:
     )
 
 
+# ---------------------------------------------------------------- what no learner changes
+
+
+@dataclass(frozen=True, slots=True)
+class _Requirement:
+    """A named requirement and the indexes of its leaves, in tree order."""
+
+    req: NamedReq
+    leaves: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleLeaf:
+    """A leaf that can turn an achievement away, as `rejected` tries it: its place in the
+    order rules are tried in, and the rule it belongs to."""
+
+    key: tuple[tuple[str, int], str, int]  # (file, line), rule, leaf index
+    rule: str
+    leaf: LeafNode
+    equivalency: Equivalency | None
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleLeaves:
+    """One rule's `_RuleLeaf`s, filed by the items that name them; leaves that select by
+    attributes are asked one by one (`scan`). Competency leaves name no record achievement
+    by item or selector and turn none away, so they are left out."""
+
+    by_item: dict[str, tuple[_RuleLeaf, ...]]
+    scan: tuple[tuple[_RuleLeaf, Callable[[Ach], bool]], ...]
+
+
+class _Static:
+    """What the report reads of a rule set and is the same for every learner, computed once
+    per credential or equivalency and kept as long as the evaluator (keyed by `id`, the rule
+    kept alive alongside so its id stays unique)."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.ev = evaluator
+        self._requirements: dict[int, tuple[Credential, tuple[_Requirement, ...]]] = {}
+        self._rule_leaves: dict[int, tuple[Credential | Equivalency, _RuleLeaves]] = {}
+
+    def requirements(self, cred: Credential) -> tuple[_Requirement, ...]:
+        found = self._requirements.get(id(cred))
+        if found is None:
+            reqs = tuple(
+                _Requirement(req, tuple(leaf.index for leaf in all_leaves([req.root])))
+                for req in cred.requirements
+            )
+            found = self._requirements[id(cred)] = (cred, reqs)
+        return found[1]
+
+    def rule_leaves(self, rule: Credential | Equivalency) -> _RuleLeaves:
+        found = self._rule_leaves.get(id(rule))
+        if found is None:
+            if isinstance(rule, Credential):
+                entries = [
+                    _RuleLeaf(_key(leaf, rule.id), rule.id, leaf, None) for leaf in rule.leaves
+                ]
+            else:
+                entries = [
+                    _RuleLeaf(_key(leaf, rule.rule), rule.rule, leaf, rule) for leaf in rule.leaves
+                ]
+            by_item: dict[str, list[_RuleLeaf]] = {}
+            scan: list[tuple[_RuleLeaf, Callable[[Ach], bool]]] = []
+            for entry in entries:
+                leaf = entry.leaf
+                # the index mirrors what `Evaluator.matcher` compiles for identifiers and lists
+                if isinstance(leaf, ItemLeaf):
+                    by_item.setdefault(leaf.item, []).append(entry)
+                elif isinstance(leaf, AmountLeaf) and leaf.ids is not None:
+                    for ident in leaf.ids:
+                        by_item.setdefault(ident, []).append(entry)
+                elif isinstance(leaf, AmountLeaf):
+                    scan.append((entry, self.ev.matcher(leaf)))
+            leaves = _RuleLeaves({k: tuple(v) for k, v in by_item.items()}, tuple(scan))
+            found = self._rule_leaves[id(rule)] = (rule, leaves)
+        return found[1]
+
+
+# per evaluator: gone with it
+_STATIC: WeakKeyDictionary[Evaluator, _Static] = WeakKeyDictionary()
+
+
+def _static(evaluator: Evaluator) -> _Static:
+    found = _STATIC.get(evaluator)
+    if found is None:
+        found = _STATIC[evaluator] = _Static(evaluator)
+    return found
+
+
+def _key(leaf: LeafNode, rule: str) -> tuple[tuple[str, int], str, int]:
+    return (_order(leaf.where), rule, leaf.index)
+
+
+# ---------------------------------------------------------------- one learner
+
+
 class _Tree:
-    """Reads one allocation against one requirement tree."""
+    """Reads one allocation against one requirement tree; whether a list holds is worked out
+    once per list (the requirement results and what remains both ask)."""
 
     def __init__(self, alloc: Allocation, achs: Sequence[Ach]) -> None:
         self.alloc = alloc
         self.achs = achs
+        self._holds: dict[int, bool] = {}  # by id(choice)
 
     def used(self, leaf: LeafNode) -> list[Ach]:
         r = self.alloc.leaves.get(leaf.index)
         return [self.achs[i] for i in r.used] if r else []
 
+    def used_by(self, leaves: Sequence[int]) -> list[Ach]:
+        """What the leaves with these indexes use, in their order."""
+        results, achs = self.alloc.leaves, self.achs
+        return [achs[i] for k in leaves if (r := results.get(k)) is not None for i in r.used]
+
     def holds(self, node: Node) -> bool:
         if isinstance(node, Choice):
-            return sum(1 for c in node.children if self.holds(c)) >= node.need
+            found = self._holds.get(id(node))
+            if found is None:
+                found = sum(1 for c in node.children if self.holds(c)) >= node.need
+                self._holds[id(node)] = found
+            return found
         r = self.alloc.leaves.get(node.index)
         if r is None or not r.active or r.missing:
             return False
@@ -82,6 +194,9 @@ class Explainer:
         self.as_of = as_of
         self.achs = achs
         self._held: set[str] | None = None
+        self._static = _static(evaluator)
+        # by id(achievement): one frozen entry, shared by every requirement that uses it
+        self._evidence: dict[int, report.Evidence] = {}
 
     def _held_items(self) -> set[str]:
         """What the learner holds and cannot take again (options never suggest it)."""
@@ -98,19 +213,26 @@ class Explainer:
     ) -> tuple[list[report.RequirementResult], set[int]]:
         results = []
         used_ids: set[int] = set()
-        for req in cred.requirements:
-            used = [a for leaf in all_leaves([req.root]) for a in tree.used(leaf)]
-            used_ids |= {id(a) for a in used}
+        for requirement in self._static.requirements(cred):
+            req = requirement.req
+            used = tree.used_by(requirement.leaves)
+            used_ids.update(map(id, used))
             results.append(
                 report.RequirementResult(
                     name=req.name,
                     label=req.label,
                     met=tree.holds(req.root),
                     used=[a.item for a in used],
-                    evidence=[evidence(a) for a in used],
+                    evidence=[self._evidence_of(a) for a in used],
                 )
             )
         return results, used_ids
+
+    def _evidence_of(self, a: Ach) -> report.Evidence:
+        found = self._evidence.get(id(a))
+        if found is None:
+            found = self._evidence[id(a)] = evidence(a)
+        return found
 
     def earned(self, outcome: Outcome) -> tuple[report.EarnedCredential, set[int]]:
         cred = outcome.credential
@@ -302,37 +424,21 @@ class Explainer:
         versions: dict[str, Credential],
         touched: set[Target],
     ) -> list[tuple[report.NotCounted, Ach]]:
-        """Record achievements that every rule able to use them turned away (§3)."""
-        rules: list[tuple[tuple[str, int], str, LeafNode, Equivalency | None]] = []
+        """Record achievements that every rule able to use them turned away (§3).
+
+        The rules are tried in the order of their text (file, line), then rule, then leaf;
+        for each achievement only the leaves that name or select it are tried."""
+        rules: list[_RuleLeaves] = []
         for kind, key in touched:
             if kind == "credential" and str(key) in versions:
-                cred = versions[str(key)]
-                rules.extend((_order(leaf.where), cred.id, leaf, None) for leaf in cred.leaves)
+                rules.append(self._static.rule_leaves(versions[str(key)]))
             elif kind == "equivalency":
-                eq = self.ev.rules.equivalencies[int(key)]
-                rules.extend((_order(leaf.where), eq.rule, leaf, eq) for leaf in eq.leaves)
-        rules.sort(key=lambda r: (r[0], r[1], r[2].index))
+                rules.append(self._static.rule_leaves(self.ev.rules.equivalencies[int(key)]))
         out: list[tuple[report.NotCounted, Ach]] = []
-        matchers = [
-            None if isinstance(leaf, CompetencyLeaf) else self.ev.matcher(leaf)
-            for _, _, leaf, _ in rules
-        ]
         for _, ach in counting:
-            verdicts: list[tuple[str | None, str, str]] = []
-            for (_, rule_id, leaf, rule_eq), match in zip(rules, matchers, strict=True):
-                if match is None or not match(ach):
-                    continue
-                reason = first_failure(leaf.modifiers, ach, self.as_of)
-                if reason is None and rule_eq is not None:
-                    if not in_window(rule_eq.window, ach.completed_on):
-                        reason = "outside-dates"
-                    elif rule_eq.no_credit:
-                        reason = "no-credit"
-                verdicts.append((reason, rule_id, leaf.where))
-                if reason is None:
-                    break
-            if verdicts and all(v[0] is not None for v in verdicts):
-                reason, rule_id, where = verdicts[0]
+            verdict = self._rejected_by(ach, rules)
+            if verdict is not None:
+                reason, rule_id, where = verdict
                 entry = report.NotCounted(
                     item=ach.item,
                     reason=cast(report.NotCountedReason, reason),
@@ -341,6 +447,30 @@ class Explainer:
                 )
                 out.append((entry, ach))
         return out
+
+    def _rejected_by(self, ach: Ach, rules: Sequence[_RuleLeaves]) -> tuple[str, str, str] | None:
+        """The first leaf that turned `ach` away, when every leaf that names it did."""
+        tried: list[_RuleLeaf] = []
+        for rule in rules:
+            tried.extend(rule.by_item.get(ach.item, ()))
+            tried.extend(entry for entry, match in rule.scan if match(ach))
+        if not tried:
+            return None
+        tried.sort(key=_rule_leaf_key)  # stable: ties keep the order of `touched`, as before
+        first: tuple[str, str, str] | None = None
+        for entry in tried:
+            leaf, rule_eq = entry.leaf, entry.equivalency
+            reason = first_failure(leaf.modifiers, ach, self.as_of)
+            if reason is None and rule_eq is not None:
+                if not in_window(rule_eq.window, ach.completed_on):
+                    reason = "outside-dates"
+                elif rule_eq.no_credit:
+                    reason = "no-credit"
+            if reason is None:
+                return None
+            if first is None:
+                first = (reason, entry.rule, leaf.where)
+        return first
 
     def unused(self, achs: Sequence[Ach], used: set[int], rejected: set[int]) -> list[str]:
         """Counting record and granted achievements that no reported allocation relies on,
@@ -357,6 +487,10 @@ class Explainer:
             for a in achs
             if a.origin in ("record", "granted") and id(a) not in closure | rejected
         )
+
+
+def _rule_leaf_key(entry: _RuleLeaf) -> tuple[tuple[str, int], str, int]:
+    return entry.key
 
 
 def _first_leaf(node: Node) -> int:
