@@ -16,6 +16,12 @@ amount leaves branch on how many achievements of each class of interchangeable a
 take. Pruning is always sound: an achievement that only one leaf can use, that conflicts with
 nothing and that no `at most` limit counts is taken without branching (taking it can never
 hurt), and interchangeable achievements are tried once. Nothing is ever placed first-fit.
+
+A recursive helper nested in a method (`visit`, `choose`, `go`) refers to itself through its
+closure: a reference cycle, with the search and its allocations attached, that only Python's
+cyclic garbage collector would free. Each is deleted when its search ends (`del` in a
+`finally`), so reference counting frees it at once; the collector's passes over the heap were
+a third of the evaluation time before this.
 """
 
 from __future__ import annotations
@@ -536,8 +542,11 @@ class _Search:
                     cost += self._amount_cost(node, missing)
                     items += 1
 
-        for root in roots:
-            visit(root)
+        try:
+            for root in roots:
+                visit(root)
+        finally:
+            del visit  # break the closure's cycle (module docstring)
         return assign, relied, used, cost, items
 
     def _bound_ok(self, key: tuple[float, ...]) -> bool:
@@ -761,7 +770,10 @@ class _Search:
                     continue
                 choose(k + 1, need - n * v, [*picked, *members[:n]], u2, t2)
 
-        choose(0, leaf.amount, [], used, totals)
+        try:
+            choose(0, leaf.amount, [], used, totals)
+        finally:
+            del choose  # break the closure's cycle (module docstring)
 
     def _amount_cost(self, leaf: AmountLeaf, missing: float) -> float:
         if leaf.unit == "credits":
@@ -887,7 +899,10 @@ class _Search:
                     go(i + 1, u | (1 << a), t2, e2)
             go(i + 1, u, t, extra)
 
-        go(0, used, totals, {})
+        try:
+            go(0, used, totals, {})
+        finally:
+            del go  # break the closure's cycle (module docstring)
         _, u, t, extra = best[0]
         merged = dict(assign)
         for leaf_index, acs in extra.items():
@@ -954,30 +969,31 @@ def _cheapest(bounds: Sequence[tuple[float, float]], need: int) -> tuple[float, 
     return (sum(costs), sum(items))
 
 
+def _can_hold(p: Problem, node: Node) -> bool:
+    """Whether `node` could hold if every achievement counted everywhere at once."""
+    if isinstance(node, Choice):
+        held = 0
+        for child in node.children:
+            if _can_hold(p, child):
+                held += 1
+                if held >= node.need:
+                    return True
+        return held >= node.need
+    if isinstance(node, ItemLeaf):
+        return bool(p.eligible[node.index])
+    if isinstance(node, CompetencyLeaf):
+        return p.competency_met[node.index]
+    total = sum(value_of(p.achievements[a], node.unit) for a in p.eligible[node.index])
+    return node.amount - total <= 1e-9
+
+
 def surely_incomplete(problem: Problem) -> bool:
     """Whether no allocation can be complete, by a quick necessary condition: some named
     requirement could not hold, or some `at least` limit could not be met, even if every
     achievement counted everywhere at once. (False says nothing: the search decides.)"""
     p = problem
     achievements = p.achievements
-
-    def can_hold(node: Node) -> bool:
-        if isinstance(node, Choice):
-            held = 0
-            for child in node.children:
-                if can_hold(child):
-                    held += 1
-                    if held >= node.need:
-                        return True
-            return held >= node.need
-        if isinstance(node, ItemLeaf):
-            return bool(p.eligible[node.index])
-        if isinstance(node, CompetencyLeaf):
-            return p.competency_met[node.index]
-        total = sum(value_of(achievements[a], node.unit) for a in p.eligible[node.index])
-        return node.amount - total <= 1e-9
-
-    if not all(can_hold(root) for root in p.roots):
+    if not all(_can_hold(p, root) for root in p.roots):
         return True
     for lim in p.limits:
         if lim.bound == "at least":
