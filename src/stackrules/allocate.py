@@ -17,11 +17,10 @@ take. Pruning is always sound: an achievement that only one leaf can use, that c
 nothing and that no `at most` limit counts is taken without branching (taking it can never
 hurt), and interchangeable achievements are tried once. Nothing is ever placed first-fit.
 
-A recursive helper nested in a method (`visit`, `choose`, `go`) refers to itself through its
-closure: a reference cycle, with the search and its allocations attached, that only Python's
-cyclic garbage collector would free. Each is deleted when its search ends (`del` in a
-`finally`), so reference counting frees it at once; the collector's passes over the heap were
-a third of the evaluation time before this.
+The recursive steps are methods, never functions nested in a method: a nested function that
+calls itself holds itself through its closure, a reference cycle (with the search and its
+allocations attached) that only Python's cyclic garbage collector frees, and the collector's
+passes over the evaluator's large heap cost more than the search itself.
 """
 
 from __future__ import annotations
@@ -35,6 +34,32 @@ from stackrules.model import AmountLeaf, Choice, CompetencyLeaf, ItemLeaf, LeafN
 
 Mode = Literal["least", "sources"]
 INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class _AmountGoal:
+    """An amount leaf being filled: its classes of interchangeable achievements in the order
+    they are tried, and the search state to continue with once it is filled."""
+
+    leaf: AmountLeaf
+    ordered: list[list[int]]
+    rest: tuple[object, ...]
+    cost: tuple[float, float, float]
+    assign: dict[int, LeafResult]
+    relied: frozenset[int]
+
+
+@dataclass(slots=True)
+class _Extension:
+    """`_extend`'s search: the slots (achievement, leaf) it may add, the most slots `i…` could
+    still add to each limit, the items missing from identifier leaves (a second copy of one is
+    penalised), the best key possible, and the best found (key, used, totals, additions)."""
+
+    slots: list[tuple[int, int]]
+    most: list[list[float]]
+    missing_items: list[str]
+    perfect: tuple[float, float]
+    best: tuple[tuple[float, float], int, tuple[float, ...], dict[int, list[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,12 +527,13 @@ class _Search:
         used = 0
         cost = items = 0.0
 
-        def visit(node: Node) -> None:
-            nonlocal used, cost, items
+        stack = list(reversed(roots))  # preorder, as a recursive walk would go
+        while stack:
+            node = stack.pop()
             if isinstance(node, Choice):
-                for child in self._order[id(node)][: node.need]:
-                    relied.add(id(child))
-                    visit(child)
+                children = self._order[id(node)][: node.need]
+                relied.update(map(id, children))
+                stack.extend(reversed(children))
             elif isinstance(node, ItemLeaf):
                 eligible = p.eligible[node.index]
                 if eligible:
@@ -542,11 +568,6 @@ class _Search:
                     cost += self._amount_cost(node, missing)
                     items += 1
 
-        try:
-            for root in roots:
-                visit(root)
-        finally:
-            del visit  # break the closure's cycle (module docstring)
         return assign, relied, used, cost, items
 
     def _bound_ok(self, key: tuple[float, ...]) -> bool:
@@ -741,39 +762,45 @@ class _Search:
             for a in self._available(leaf, used)
             if value_of(self.p.achievements[a], leaf.unit) > 0
         ]
-        ordered = self._classes(leaf, avail)
+        goal = _AmountGoal(leaf, self._classes(leaf, avail), rest, cost, assign, relied)
+        self._choose(goal, 0, leaf.amount, [], used, totals)
 
-        def choose(k: int, need: float, picked: list[int], u: int, t: tuple[float, ...]) -> None:
-            if need <= 1e-9 or k == len(ordered):
-                if need > 1e-9 and self.mode == "sources":
-                    return
-                missing = max(need, 0.0)
-                result = LeafResult(list(picked), missing, True)
-                new_cost = cost
-                if missing > 1e-9:
-                    new_cost = (cost[0], cost[1] + self._amount_cost(leaf, missing), cost[2] + 1)
-                self._dfs(rest, u, t, new_cost, {**assign, leaf.index: result}, relied)
+    def _choose(
+        self,
+        g: _AmountGoal,
+        k: int,
+        need: float,
+        picked: list[int],
+        u: int,
+        t: tuple[float, ...],
+    ) -> None:
+        """How many of the `k`-th class of `g.ordered` to take, then the next class."""
+        leaf, ordered = g.leaf, g.ordered
+        if need <= 1e-9 or k == len(ordered):
+            if need > 1e-9 and self.mode == "sources":
                 return
-            members = [a for a in ordered[k] if not self.p.conflicts[a] & u]
-            v = value_of(self.p.achievements[ordered[k][0]], leaf.unit) if members else 1.0
-            most = min(len(members), math.ceil(need / v - 1e-9)) if members else 0
-            fewest = most if members and self.free[members[0]] else 0
-            for n in range(most, fewest - 1, -1):
-                t2: tuple[float, ...] | None = t
-                u2 = u
-                for a in members[:n]:
-                    if t2 is None:
-                        break
-                    t2 = self._take(a, u2, t2)
-                    u2 |= 1 << a
+            missing = max(need, 0.0)
+            result = LeafResult(list(picked), missing, True)
+            cost = g.cost
+            if missing > 1e-9:
+                cost = (cost[0], cost[1] + self._amount_cost(leaf, missing), cost[2] + 1)
+            self._dfs(g.rest, u, t, cost, {**g.assign, leaf.index: result}, g.relied)
+            return
+        members = [a for a in ordered[k] if not self.p.conflicts[a] & u]
+        v = value_of(self.p.achievements[ordered[k][0]], leaf.unit) if members else 1.0
+        most = min(len(members), math.ceil(need / v - 1e-9)) if members else 0
+        fewest = most if members and self.free[members[0]] else 0
+        for n in range(most, fewest - 1, -1):
+            t2: tuple[float, ...] | None = t
+            u2 = u
+            for a in members[:n]:
                 if t2 is None:
-                    continue
-                choose(k + 1, need - n * v, [*picked, *members[:n]], u2, t2)
-
-        try:
-            choose(0, leaf.amount, [], used, totals)
-        finally:
-            del choose  # break the closure's cycle (module docstring)
+                    break
+                t2 = self._take(a, u2, t2)
+                u2 |= 1 << a
+            if t2 is None:
+                continue
+            self._choose(g, k + 1, need - n * v, [*picked, *members[:n]], u2, t2)
 
     def _amount_cost(self, leaf: AmountLeaf, missing: float) -> float:
         if leaf.unit == "credits":
@@ -869,46 +896,43 @@ class _Search:
             if r.missing and isinstance(p.leaves[index], ItemLeaf)
         ]
 
-        def penalty(u: int) -> int:
-            items = {p.achievements[a].item for a in range(len(p.achievements)) if (u >> a) & 1}
-            return sum(1 for item in missing_items if item in items)
-
-        start = (float(penalty(used)), self._shortfall_cost(totals))
-        best: list[tuple[tuple[float, float], int, tuple[float, ...], dict[int, list[int]]]] = [
-            (start, used, totals, {})
-        ]
-
-        perfect = (start[0], 0.0)  # no extension can do better than this
-
-        def go(i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]) -> None:
-            key = (float(penalty(u)), self._shortfall_cost(t))
-            if key < best[0][0]:
-                best[0] = (key, u, t, extra)
-            if best[0][0] == perfect or i == len(slots) or key[1] <= 1e-12:
-                return  # with no shortfall left, more achievements could only add penalty
-            optimistic = [t[k] + most[i][k] for k in range(len(t))]
-            if (key[0], self._shortfall_cost(optimistic)) >= best[0][0]:
-                return
-            a, leaf_index = slots[i]
-            leaf = p.leaves[leaf_index]
-            capacity_ok = not (isinstance(leaf, ItemLeaf) and extra.get(leaf_index))
-            if capacity_ok and not p.conflicts[a] & u:
-                t2 = self._take(a, u, t)
-                if t2 is not None:
-                    e2 = {**extra, leaf_index: [*extra.get(leaf_index, []), a]}
-                    go(i + 1, u | (1 << a), t2, e2)
-            go(i + 1, u, t, extra)
-
-        try:
-            go(0, used, totals, {})
-        finally:
-            del go  # break the closure's cycle (module docstring)
-        _, u, t, extra = best[0]
+        start = (float(self._penalty(missing_items, used)), self._shortfall_cost(totals))
+        x = _Extension(slots, most, missing_items, (start[0], 0.0), (start, used, totals, {}))
+        self._extend_from(x, 0, used, totals, {})
+        _, u, t, extra = x.best
         merged = dict(assign)
         for leaf_index, acs in extra.items():
             old = merged.get(leaf_index, LeafResult(active=True))
             merged[leaf_index] = LeafResult([*old.used, *acs], old.missing, True)
         return u, t, merged
+
+    def _penalty(self, missing_items: list[str], u: int) -> int:
+        achievements = self.p.achievements
+        items = {achievements[a].item for a in range(len(achievements)) if (u >> a) & 1}
+        return sum(1 for item in missing_items if item in items)
+
+    def _extend_from(
+        self, x: _Extension, i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]
+    ) -> None:
+        """`_extend`'s search: whether to add slot `i`, then the next slot."""
+        p = self.p
+        key = (float(self._penalty(x.missing_items, u)), self._shortfall_cost(t))
+        if key < x.best[0]:
+            x.best = (key, u, t, extra)
+        if x.best[0] == x.perfect or i == len(x.slots) or key[1] <= 1e-12:
+            return  # with no shortfall left, more achievements could only add penalty
+        optimistic = [t[k] + x.most[i][k] for k in range(len(t))]
+        if (key[0], self._shortfall_cost(optimistic)) >= x.best[0]:
+            return
+        a, leaf_index = x.slots[i]
+        leaf = p.leaves[leaf_index]
+        capacity_ok = not (isinstance(leaf, ItemLeaf) and extra.get(leaf_index))
+        if capacity_ok and not p.conflicts[a] & u:
+            t2 = self._take(a, u, t)
+            if t2 is not None:
+                e2 = {**extra, leaf_index: [*extra.get(leaf_index, []), a]}
+                self._extend_from(x, i + 1, u | (1 << a), t2, e2)
+        self._extend_from(x, i + 1, u, t, extra)
 
     def _second_copies(self, used: int, assign: dict[int, LeafResult]) -> int:
         held = {
