@@ -26,6 +26,7 @@ from stackrules.evaluate import Evaluator
 from stackrules.model import RuleSet, build
 from stackrules.records import LearnerRecord, RecordError, load_records, read_records
 from stackrules.report import Report
+from stackrules.runtime import tune_gc
 
 __all__ = [
     "CompiledRules",
@@ -38,6 +39,7 @@ __all__ = [
     "load_records",
     "load_rules",
     "read_records",
+    "tune_gc",
 ]
 
 

@@ -42,6 +42,7 @@ from stackrules.batch.source import Unit
 from stackrules.batch.work import Job, Outcome, mark_worker, run_units
 from stackrules.records.csvfile import CSV_COLUMNS
 from stackrules.report import report_to_json
+from stackrules.runtime import tune_gc
 
 if TYPE_CHECKING:
     import dask.dataframe
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 def _run_on_worker(job: Job, units: list[Unit]) -> list[Outcome]:
     mark_worker()
+    tune_gc()
     return run_units(job, units)
 
 
@@ -91,6 +93,7 @@ class DaskEngine:
 
 
 def _bag_partition(records: Iterable[Any], job: Job) -> list[dict[str, Any]]:
+    tune_gc()
     units = [Unit(i, "object", i, record) for i, record in enumerate(records, start=1)]
     results: list[dict[str, Any]] = []
     for outcome in run_units(job, units):
@@ -121,6 +124,7 @@ def _frame_partition(frame: Any, job: Job) -> Any:
     """The projection rows of every learner in one partition (a pandas dataframe)."""
     import pandas
 
+    tune_gc()
     out: list[list[str]] = []
     names = [name for name in CSV_COLUMNS if name in frame.columns]
     for learner, group in frame.groupby("learner", sort=True):

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from stackrules.batch.source import Unit
 from stackrules.batch.work import Job, Outcome, mark_worker, run_units
+from stackrules.runtime import tune_gc
 
 
 class WorkerLost(Exception):
@@ -64,6 +65,7 @@ def _start_worker(job: Job | None) -> None:
     if job is not None:  # spawned workers receive the job; forked ones inherit it
         _JOB = job
     mark_worker()
+    tune_gc()
 
 
 def _run(units: list[Unit]) -> list[Outcome]:

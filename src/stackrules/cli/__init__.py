@@ -20,12 +20,14 @@ from stackrules.cli.maps import (
     where_command,
 )
 from stackrules.cli.plan import nearest_command, plan_command
+from stackrules.runtime import tune_gc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stackrules")
 def cli() -> None:
     """Credit transfer and credential stacking: check rules, evaluate learner records."""
+    tune_gc()
 
 
 cli.add_command(check_command)
