@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    stackrules.tune_gc()  # as the command line does (the timed runs are in this process)
     results: dict[str, Any] = {"cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         folder = Path(tmp)

@@ -16,6 +16,9 @@ Lines, all outside the timed regions. For each catalog, single process, medians 
 - naive: `Evaluator(rules, use_index=False)` on the first `--naive-learners` of the same
   learners, in the same run, and whether its reports are byte-identical to the indexed ones.
 
+The process runs with the garbage collector settings of the command line (`stackrules.tune_gc`);
+`--gc default` measures with Python's defaults instead.
+
 `--budget` caps the seconds of one timed pass: when evaluation is slow, fewer learners than
 asked are measured, and the output says how many. `--profile` prints the top cProfile
 hotspots (cumulative time) of evaluating the base catalog's learners.
@@ -63,6 +66,7 @@ from stackrules.evaluate import Evaluator
 from stackrules.model import RuleSet, build
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps
+from stackrules.runtime import tune_gc
 from synth import AS_OF, make_catalog, make_learners, write_jsonl
 
 GOAL_RATE = 5000.0
@@ -374,7 +378,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=0.1,
         help="share of unscoped subject requirements (--reports only)",
     )
+    parser.add_argument(
+        "--gc",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="the garbage collector's settings: the command line's (`stackrules.tune_gc`) or "
+        "Python's defaults",
+    )
     args = parser.parse_args(argv)
+    if args.gc == "tuned":
+        tune_gc()
     if args.reports:
         with tempfile.TemporaryDirectory(prefix="stackrules-bench-") as tmp_name:
             size = (args.credentials, args.lines)
@@ -417,7 +430,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(_report_text(results))
     if hotspots:
         print("\ncProfile, base catalog, top by cumulative time:\n" + hotspots)
-    out = {"python": sys.version.split()[0], "results": results, "profile": hotspots}
+    print(f"garbage collector: {args.gc} (thresholds {gc.get_threshold()})")
+    out = {
+        "python": sys.version.split()[0],
+        "gc": args.gc,
+        "results": results,
+        "profile": hotspots,
+    }
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return out
