@@ -8,13 +8,15 @@ random scenarios both ways and require byte-identical reports, and check a few s
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import stackrules
 from engine_strategies import Scenario, compile_text, scenarios
 from stackrules import allocate
-from stackrules.evaluate import Evaluator
+from stackrules.evaluate import EvaluationTimeout, Evaluator
 from stackrules.records import Achievement, LearnerRecord
 from stackrules.report import dumps
 
@@ -60,3 +62,24 @@ def test_shortcut_picks_the_cheapest_children_of_n_of(monkeypatch: pytest.Monkey
         ("r", 1, ["A:X", "A:Y"]),
         ("s", 2, []),
     ]
+
+
+def test_a_search_past_its_deadline_stops_and_an_evaluator_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`time_limit` stops an evaluation whose searches run past it; what it remembered of
+    the searches that finished is sound, so the next evaluation is unchanged."""
+    root = Path(__file__).resolve().parent.parent
+    compiled, _ = stackrules.load_rules([root / "rules"])
+    assert compiled is not None
+    learners, _ = stackrules.load_records(root / "examples" / "learners.json", compiled.aliases)
+    as_of = date(2026, 11, 22)
+    fresh = [dumps(Evaluator(compiled.model).evaluate(r, as_of)) for r in learners]
+
+    evaluator = Evaluator(compiled.model)
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(allocate, "_clock", lambda: float(next(ticks)))
+    with pytest.raises(EvaluationTimeout, match="evaluation took longer than 3 s"):
+        evaluator.evaluate(learners[0], as_of, time_limit=3)  # the 4th look at the clock
+    monkeypatch.undo()
+    assert [dumps(evaluator.evaluate(r, as_of, time_limit=600)) for r in learners] == fresh

@@ -210,6 +210,7 @@ def test_a_csv_row_without_a_learner_is_its_own_learner_in_error(tmp_path: Path)
         (["--scheduler", "tcp://x:1"], "--scheduler needs --engine dask"),
         (["--workers", "0"], "0 is not in the range x>=1"),
         (["--as-of", "2026-13-01"], "is not a date as YYYY-MM-DD"),
+        (["--learner-timeout", "0"], "0 is not in the range x>0"),
     ],
 )
 def test_usage_errors_exit_2(evaluated: tuple[str, str], args: list[str], message: str) -> None:
@@ -386,3 +387,61 @@ def test_open_badges_lines_are_read_as_evaluate_reads_them(tmp_path: Path) -> No
     assert "3 learners read, 2 reported, 1 in error" in err
     problem = json.loads(errors.read_text())
     assert problem["line"] == 3 and problem["field"] == "credentialSubject.id"
+
+
+def _slow_learner(monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
+    """Make the clock the searches read jump past every deadline while `victim` is being
+    evaluated (a stand-in for a record whose allocation search explodes)."""
+    from stackrules import allocate
+    from stackrules.evaluate import Evaluator
+
+    now = {"slow": False}
+    original = Evaluator._evaluate
+
+    def evaluate(self: Evaluator, record: Any, as_of: Any) -> Any:
+        now["slow"] = record.learner == victim
+        try:
+            return original(self, record, as_of)
+        finally:
+            now["slow"] = False
+
+    monkeypatch.setattr(Evaluator, "_evaluate", evaluate)
+    monkeypatch.setattr(allocate, "_clock", lambda: 1e12 if now["slow"] else 0.0)
+
+
+def test_a_learner_past_the_time_limit_is_an_error_and_the_batch_goes_on(
+    tmp_path: Path, evaluated: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records, expected = evaluated
+    victim = LEARNERS[0]["learner"]  # the first: its searches are not remembered from others
+    _slow_learner(monkeypatch, victim)
+    errors = tmp_path / "errors.jsonl"
+    code, out, err = run(
+        "batch", "--rules", RULES, "--records", records, *AS_OF, "--errors", str(errors),
+        "--learner-timeout", "30",
+    )  # fmt: skip
+    assert code == 3
+    assert f"{len(LEARNERS)} learners read, {len(LEARNERS) - 1} reported, 1 in error" in err
+    kept = [line for line in expected.splitlines() if json.loads(line)["learner"] != victim]
+    assert out.splitlines() == kept  # the others as if nothing happened
+    problem = json.loads(errors.read_text())
+    assert problem["learner"] == victim and problem["line"] == 1
+    assert problem["message"] == (
+        "evaluation stopped after 30 s (--learner-timeout): the learner was not evaluated"
+    )
+    code, out, _ = run("batch", "--rules", RULES, "--records", records, *AS_OF)
+    assert code == 0 and out == expected  # without a limit the clock is never read
+
+
+def test_evaluate_many_reports_a_learner_past_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules, _ = stackrules.load_rules([RULES])
+    assert rules is not None
+    victim = LEARNERS[0]["learner"]
+    _slow_learner(monkeypatch, victim)
+    results = list(evaluate_many(rules, LEARNERS[:3], date_of("2026-11-22"), learner_timeout=5))
+    assert [type(r).__name__ for r in results] == ["list", "Report", "Report"]
+    errors = results[0]
+    assert isinstance(errors, list) and errors[0].learner == victim
+    assert "stopped after 5 s" in errors[0].message

@@ -99,6 +99,22 @@ def test_evaluate_bag_matches_evaluate(cluster: Any) -> None:
         assert json.loads(json.dumps(result["report"])) == json.loads(json.dumps(expected))
 
 
+def test_evaluate_bag_with_a_time_limit_reports_learners_past_it(cluster: Any) -> None:
+    """A limit no search can meet (a nanosecond): the learners whose evaluation needs a search
+    are in error with the limit's message, on the workers; none is lost."""
+    rules, _ = stackrules.load_rules([RULES])
+    assert rules is not None
+    with distributed.Client(cluster) as client:
+        bag = dask_bag.from_sequence(LEARNERS, npartitions=2)
+        limited = evaluate_bag(bag, rules, AS_OF, learner_timeout=1e-9)
+        results = client.compute(limited).result(timeout=RESULT_TIMEOUT)
+    assert [r["learner"] for r in results] == [x["learner"] for x in LEARNERS]
+    stopped = [r for r in results if "errors" in r]
+    assert stopped, "a nanosecond is enough for no search"
+    for r in stopped:
+        assert r["errors"][0]["message"].startswith("evaluation stopped after 1e-09 s")
+
+
 def test_evaluate_dataframe_gives_the_csv_projection(cluster: Any, tmp_path: Path) -> None:
     rules, _ = stackrules.load_rules([RULES])
     assert rules is not None

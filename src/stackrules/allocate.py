@@ -26,6 +26,7 @@ passes over the evaluator's large heap cost more than the search itself.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -34,6 +35,12 @@ from stackrules.model import AmountLeaf, Choice, CompetencyLeaf, ItemLeaf, LeafN
 
 Mode = Literal["least", "sources"]
 INF = float("inf")
+CHECK_EVERY = 512  # search steps between two looks at the clock, when there is a deadline
+_clock = time.monotonic  # the clock deadlines are read on (tests replace it)
+
+
+class SearchTimeout(Exception):
+    """A search ran past its deadline (`solve(..., deadline=)`); nothing is returned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +209,12 @@ def value_of(c: Valued, unit: str) -> float:
 
 
 class _Search:
-    def __init__(self, p: Problem, mode: Mode) -> None:
+    def __init__(self, p: Problem, mode: Mode, deadline: float | None = None) -> None:
         self.p = p
         self.mode = mode
         self.best: Allocation | None = None
+        self.deadline = deadline
+        self._steps = 0  # until the next look at the clock
         n = len(p.achievements)
         users: list[set[int]] = [set() for _ in range(n)]
         for leaf in p.leaves:
@@ -433,6 +442,8 @@ class _Search:
 
     # ---------------------------------------------------------------- driver
     def run(self) -> Allocation | None:
+        if self.deadline is not None:
+            self._tick()  # every search looks at the clock at least once
         if self.mode == "least" and self._independent():
             first = self._first_path()
             if first is not None:
@@ -570,6 +581,15 @@ class _Search:
 
         return assign, relied, used, cost, items
 
+    def _tick(self) -> None:
+        """Count a search step; every `CHECK_EVERY` steps, stop if the deadline has passed."""
+        self._steps -= 1
+        if self._steps <= 0:
+            self._steps = CHECK_EVERY
+            assert self.deadline is not None
+            if _clock() > self.deadline:
+                raise SearchTimeout
+
     def _bound_ok(self, key: tuple[float, ...]) -> bool:
         if self.best is None:
             return True
@@ -590,6 +610,8 @@ class _Search:
         assign: dict[int, LeafResult],
         relied: frozenset[int],
     ) -> None:
+        if self.deadline is not None:
+            self._tick()
         if self.best is not None and self.mode == "least":
             if self.best.complete:
                 return
@@ -915,6 +937,8 @@ class _Search:
         self, x: _Extension, i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]
     ) -> None:
         """`_extend`'s search: whether to add slot `i`, then the next slot."""
+        if self.deadline is not None:
+            self._tick()
         p = self.p
         key = (float(self._penalty(x.missing_items, u)), self._shortfall_cost(t))
         if key < x.best[0]:
@@ -1029,6 +1053,11 @@ def surely_incomplete(problem: Problem) -> bool:
     return False
 
 
-def solve(problem: Problem, mode: Mode = "least") -> Allocation | None:
-    """The best allocation for `mode`, or None when `sources` finds no complete one."""
-    return _Search(problem, mode).run()
+def solve(
+    problem: Problem, mode: Mode = "least", deadline: float | None = None
+) -> Allocation | None:
+    """The best allocation for `mode`, or None when `sources` finds no complete one.
+
+    With a `deadline` (a time on `time.monotonic`'s clock), raises `SearchTimeout` once the
+    search runs past it."""
+    return _Search(problem, mode, deadline).run()

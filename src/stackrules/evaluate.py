@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, cast
 
-from stackrules import report
+from stackrules import allocate, report
 from stackrules.allocate import (
     Allocation,
     Candidate,
     LimitSpec,
     Mode,
     Problem,
+    SearchTimeout,
     Template,
     solve,
     surely_incomplete,
@@ -145,6 +146,15 @@ class _State:
 # ---------------------------------------------------------------- the evaluator
 
 
+class EvaluationTimeout(Exception):
+    """An evaluation ran past its time limit (`Evaluator.evaluate(..., time_limit=)`)."""
+
+    def __init__(self, learner: str, seconds: float) -> None:
+        super().__init__(f"learner {learner}: evaluation took longer than {seconds:g} s")
+        self.learner = learner
+        self.seconds = seconds
+
+
 class Evaluator:
     """Evaluates learner records against one compiled rule set. Reusable and stateless."""
 
@@ -169,6 +179,7 @@ class Evaluator:
         # alive here so the id stays theirs): what every search over it shares, missing costs
         self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
+        self._deadline: float | None = None  # of the evaluation under way, if it has one
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -412,7 +423,7 @@ class Evaluator:
             return self._solved[key]
         except KeyError:
             pass
-        found = solve(problem, mode)
+        found = solve(problem, mode, self._deadline)
         if len(self._solved) >= SOLVED_CACHE:
             self._solved.clear()  # bounded memory: start again
         self._solved[key] = found
@@ -600,7 +611,24 @@ class Evaluator:
         )
 
     # ------------------------------------------------------------ the fixpoint
-    def evaluate(self, record: LearnerRecord, as_of: date) -> report.Report:
+    def evaluate(
+        self, record: LearnerRecord, as_of: date, *, time_limit: float | None = None
+    ) -> report.Report:
+        """The learner's report at `as_of`. With `time_limit` (seconds), raises
+        `EvaluationTimeout` if the allocation searches run past it: a guard for batch jobs
+        against a record whose search is pathologically large. The searches are the only
+        part whose cost can grow exponentially; the rest is checked only between them."""
+        if time_limit is None:
+            return self._evaluate(record, as_of)
+        self._deadline = allocate._clock() + time_limit
+        try:
+            return self._evaluate(record, as_of)
+        except SearchTimeout:
+            raise EvaluationTimeout(record.learner, time_limit) from None
+        finally:
+            self._deadline = None
+
+    def _evaluate(self, record: LearnerRecord, as_of: date) -> report.Report:
         catalog_date = record.catalog_date or as_of
         counting, not_counted = self._achievements(record, as_of)
         state = _State(achs=[ach for _, ach in counting], next_atom=len(counting))

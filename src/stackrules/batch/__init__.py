@@ -101,13 +101,22 @@ def evaluate_many(
     *,
     workers: int = 1,
     chunk: int = 32,
+    learner_timeout: float | None = None,
 ) -> Iterator[Report | list[RecordError]]:
     """Each record's report (or its errors), in input order, evaluated lazily.
 
     `rules` is the `CompiledRules` from `stackrules.load_rules`. With `workers` > 1 the
     records are evaluated in that many processes, at most a few chunks ahead of the caller.
+    With `learner_timeout` (seconds), a learner whose evaluation runs longer gets an error
+    instead of a report.
     """
-    job = Job(rules=rules, as_of=as_of or date.today(), fmt="report", file="<records>")
+    job = Job(
+        rules=rules,
+        as_of=as_of or date.today(),
+        fmt="report",
+        file="<records>",
+        learner_timeout=learner_timeout,
+    )
     engine = local_engine(job, workers)
     window = max(2, 4 * workers)
     try:

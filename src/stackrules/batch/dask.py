@@ -108,10 +108,21 @@ def _bag_partition(records: Iterable[Any], job: Job) -> list[dict[str, Any]]:
 
 
 def evaluate_bag(
-    bag: dask.bag.Bag, rules: CompiledRules, as_of: date | None = None
+    bag: dask.bag.Bag,
+    rules: CompiledRules,
+    as_of: date | None = None,
+    *,
+    learner_timeout: float | None = None,
 ) -> dask.bag.Bag:
-    """A bag with one result per learner record of `bag`, partition for partition."""
-    job = Job(rules=rules, as_of=as_of or date.today(), fmt="report", file="<bag>")
+    """A bag with one result per learner record of `bag`, partition for partition. With
+    `learner_timeout` (seconds), a learner whose evaluation runs longer gets errors."""
+    job = Job(
+        rules=rules,
+        as_of=as_of or date.today(),
+        fmt="report",
+        file="<bag>",
+        learner_timeout=learner_timeout,
+    )
     shared = delayed(job, pure=True)
     return bag.map_partitions(_bag_partition, shared)
 
@@ -147,17 +158,28 @@ def _frame_partition(frame: Any, job: Job) -> Any:
 
 
 def evaluate_dataframe(
-    frame: dask.dataframe.DataFrame, rules: CompiledRules, as_of: date | None = None
+    frame: dask.dataframe.DataFrame,
+    rules: CompiledRules,
+    as_of: date | None = None,
+    *,
+    learner_timeout: float | None = None,
 ) -> dask.dataframe.DataFrame:
     """The flat projection of every learner in a dataframe of achievement rows.
 
     The rows are shuffled so that each learner's rows are in one partition, then every
     partition is evaluated where it lies. Rows without a learner are dropped by the
     grouping: check `learner` is never empty before calling (the CLI reports such rows).
+    `learner_timeout` as for `evaluate_bag`.
     """
     import pandas
 
-    job = Job(rules=rules, as_of=as_of or date.today(), fmt="csv", file="<dataframe>")
+    job = Job(
+        rules=rules,
+        as_of=as_of or date.today(),
+        fmt="csv",
+        file="<dataframe>",
+        learner_timeout=learner_timeout,
+    )
     shared = delayed(job, pure=True)
     meta = pandas.DataFrame({name: pandas.Series(dtype=object) for name in COLUMNS})
     return frame.shuffle(on="learner").map_partitions(_frame_partition, shared, meta=meta)

@@ -7,7 +7,8 @@ apart from one documented test hook, so the same function runs in-process, in a 
 worker processes and on Dask workers, and gives byte-identical output everywhere.
 
 A learner whose evaluation raises (a defect in the engine, never bad data, which is caught as
-a record error) is an error outcome naming the learner, so one learner cannot stop a batch.
+a record error) is an error outcome naming the learner, so one learner cannot stop a batch;
+so is a learner whose evaluation runs past `Job.learner_timeout`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from stackrules.batch.compare import Change, compare_reports
 from stackrules.batch.project import csv_lines
 from stackrules.batch.source import Unit
+from stackrules.evaluate import EvaluationTimeout
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.records.csvfile import Row, parse_group
@@ -52,6 +54,8 @@ class Job:
     file: str = ""
     baseline: CompiledRules | None = None
     validate_only: bool = False
+    # seconds one learner's evaluation may take (each of the two with --compare); None: any
+    learner_timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -171,10 +175,11 @@ def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
         outcome.learner_field = "credentialSubject.id"
     if job.validate_only:
         return outcome
+    limit = job.learner_timeout
     try:
-        report = job.rules.evaluator.evaluate(record, job.as_of)
+        report = job.rules.evaluator.evaluate(record, job.as_of, time_limit=limit)
         if job.baseline is not None:
-            before = job.baseline.evaluator.evaluate(record, job.as_of)
+            before = job.baseline.evaluator.evaluate(record, job.as_of, time_limit=limit)
             outcome.change = compare_reports(before, report)
             if outcome.change.changed:
                 outcome.lines = outcome.change.lines(job.fmt)
@@ -185,10 +190,16 @@ def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
         else:
             outcome.lines = [dumps(report)]
     except Exception as failure:
-        message = (
-            "internal error while evaluating this learner "
-            f"({type(failure).__name__}: {failure}); please report it"
-        )
+        if isinstance(failure, EvaluationTimeout):
+            message = (
+                f"evaluation stopped after {failure.seconds:g} s (--learner-timeout): "
+                "the learner was not evaluated"
+            )
+        else:
+            message = (
+                "internal error while evaluating this learner "
+                f"({type(failure).__name__}: {failure}); please report it"
+            )
         error = RecordError(
             file=job.file,
             learner=record.learner,

@@ -115,6 +115,13 @@ from stackrules.records import RecordError
     help="How often (with --out) to flush the output and write a checkpoint for --resume.",
 )
 @click.option(
+    "--learner-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop a learner's evaluation after this long and report it in the errors "
+    "(default: no limit).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar on stderr (default: when stderr is a terminal).",
@@ -135,6 +142,7 @@ def batch_command(
     tmp_dir: str | None,
     sort_rows: int,
     checkpoint_every: float,
+    learner_timeout: float | None,
     progress: bool | None,
 ) -> None:
     """Evaluate every learner of a .jsonl or .csv record file, streaming, in input order."""
@@ -175,6 +183,7 @@ def batch_command(
         file=records,
         baseline=baseline,
         validate_only=validate_only,
+        learner_timeout=learner_timeout,
     )
     show = stderr_is_terminal() if progress is None else progress
     bar = _Bar(opened) if show else None
