@@ -46,8 +46,13 @@ def _plain_bounds(search: allocate._Search, *args: Any) -> tuple[float, float, f
 def _without_extra_pruning(m: pytest.MonkeyPatch) -> None:
     original_init = allocate._Search.__init__
 
-    def init(search: allocate._Search, p: allocate.Problem, mode: allocate.Mode) -> None:
-        original_init(search, p, mode)
+    def init(
+        search: allocate._Search,
+        p: allocate.Problem,
+        mode: allocate.Mode,
+        deadline: float | None = None,
+    ) -> None:
+        original_init(search, p, mode, deadline)
         search.short_lb = (0.0, 0.0)
         search.margin = 1e-9
 
