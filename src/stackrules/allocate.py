@@ -20,7 +20,7 @@ hurt), and interchangeable achievements are tried once. Nothing is ever placed f
 The recursive steps are methods, never functions nested in a method: a nested function that
 calls itself holds itself through its closure, a reference cycle (with the search and its
 allocations attached) that only Python's cyclic garbage collector frees, and the collector's
-passes over the evaluator's large heap cost more than the search itself.
+passes over the evaluator's large heap cost about as much as the search itself.
 """
 
 from __future__ import annotations
