@@ -5,9 +5,9 @@ the solved problems it remembers. CPython's cyclic garbage collector, with its d
 threshold (a collection every 700 net new container objects), promotes the objects of each
 report under construction and so runs full collections over that whole heap again and again:
 on the evaluation benchmark about a fifth of the time of evaluating and dumping a report,
-although the engine leaves no cyclic garbage. `tune_gc` raises the first threshold so that full collections become rare; the
-others keep their values, and cyclic garbage (of other code in the process) is still
-collected.
+although the engine leaves no cyclic garbage. `tune_gc` raises the first threshold so that
+full collections become rare; the others keep their values, and cyclic garbage (of other code
+in the process) is still collected.
 
 The command line, its worker processes and its Dask tasks call it; a program that embeds the
 engine may call it once too.

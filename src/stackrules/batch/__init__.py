@@ -110,13 +110,7 @@ def evaluate_many(
     With `learner_timeout` (seconds), a learner whose evaluation runs longer gets an error
     instead of a report.
     """
-    job = Job(
-        rules=rules,
-        as_of=as_of or date.today(),
-        fmt="report",
-        file="<records>",
-        learner_timeout=learner_timeout,
-    )
+    job = Job(rules, as_of or date.today(), "report", "<records>", learner_timeout=learner_timeout)
     engine = local_engine(job, workers)
     window = max(2, 4 * workers)
     try:

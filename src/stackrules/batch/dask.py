@@ -116,13 +116,7 @@ def evaluate_bag(
 ) -> dask.bag.Bag:
     """A bag with one result per learner record of `bag`, partition for partition. With
     `learner_timeout` (seconds), a learner whose evaluation runs longer gets errors."""
-    job = Job(
-        rules=rules,
-        as_of=as_of or date.today(),
-        fmt="report",
-        file="<bag>",
-        learner_timeout=learner_timeout,
-    )
+    job = Job(rules, as_of or date.today(), "report", "<bag>", learner_timeout=learner_timeout)
     shared = delayed(job, pure=True)
     return bag.map_partitions(_bag_partition, shared)
 
@@ -173,13 +167,7 @@ def evaluate_dataframe(
     """
     import pandas
 
-    job = Job(
-        rules=rules,
-        as_of=as_of or date.today(),
-        fmt="csv",
-        file="<dataframe>",
-        learner_timeout=learner_timeout,
-    )
+    job = Job(rules, as_of or date.today(), "csv", "<dataframe>", learner_timeout=learner_timeout)
     shared = delayed(job, pure=True)
     meta = pandas.DataFrame({name: pandas.Series(dtype=object) for name in COLUMNS})
     return frame.shuffle(on="learner").map_partitions(_frame_partition, shared, meta=meta)
