@@ -208,9 +208,10 @@ def bench_catalog(
     seed: int,
     tmp: Path,
     n_issuers: int | None = None,
+    unscoped: float = 0.1,
 ) -> dict[str, Any]:
     print(f"… {label}: {n_credentials} credentials, {n_lines} lines", file=sys.stderr, flush=True)
-    catalog = make_catalog(n_credentials, n_lines, seed, n_issuers=n_issuers)
+    catalog = make_catalog(n_credentials, n_lines, seed, n_issuers=n_issuers, unscoped=unscoped)
     folder = catalog.write(tmp / f"rules-{label}")
     model = _load(folder)
     indexed = Evaluator(model)
@@ -247,6 +248,7 @@ def bench_catalog(
     achievements = [len(r.achievements) for r in records[:n_eval]]
     return {
         "label": label,
+        "unscoped": unscoped,
         "stats": catalog.stats,
         "learners_generated": len(records),
         "learners_evaluated": n_eval,
@@ -324,7 +326,8 @@ def _report_text(results: list[dict[str, Any]]) -> str:
         s, p = r["stats"], r["per_learner_ms"]
         lines.append(
             f"[{r['label']}] {s['credentials']} credentials, {s['transfer_lines']} transfer lines, "
-            f"{s['courses']} courses, {s['issuers']} issuers; {r['learners_evaluated']} of "
+            f"{s['courses']} courses, {s['issuers']} issuers, {r['unscoped']:.0%} of "
+            f"subject requirements unscoped; {r['learners_evaluated']} of "
             f"{r['learners_generated']} learners evaluated (mean {r['mean_achievements']:.1f} "
             f"achievements; {r['mean_earned']:.2f} earned, {r['mean_in_progress']:.1f} in "
             f"progress, {r['mean_transfers']:.1f} transfers), median of {r['runs']} runs"
@@ -392,7 +395,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--unscoped",
         type=float,
         default=0.1,
-        help="share of unscoped subject requirements (--reports only)",
+        help="share of subject-credit requirements that name no issuer (any institution's "
+        "course of the subject counts)",
     )
     parser.add_argument(
         "--gc",
@@ -439,6 +443,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     args.seed,
                     tmp,
                     n_issuers=issuers,
+                    unscoped=args.unscoped,
                 )
             )
         if args.profile:
