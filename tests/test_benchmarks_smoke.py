@@ -93,3 +93,25 @@ def test_bench_eval_main(tmp_path: Path) -> None:
         assert r["naive_learners"] == 3
         assert r["naive_identical"] is True
     assert "cumulative" in out["profile"]
+
+
+def test_bench_compare_runs_engines_on_the_same_data(tmp_path: Path) -> None:
+    """Two labels for the installed engine: both run in their own process on the same
+    learners, and their reports are byte-identical."""
+    import bench_compare
+    import stackrules
+
+    src = str(Path(stackrules.__file__).resolve().parent.parent)
+    out = bench_compare.main(
+        [
+            "--engine", f"a={src}", "--engine", f"b={src}@tuned",
+            "--credentials", "40", "--lines", "120", "--learners", "6", "--rounds", "1",
+            "--json", str(tmp_path / "compare.json"),
+        ]
+    )  # fmt: skip
+    engines = out["engines"]
+    assert [engines[k]["collector"] for k in ("a", "b")] == ["default", "tuned"]
+    assert engines["a"]["identical_to_first"] and engines["b"]["identical_to_first"]
+    assert all(engines[k]["evaluate_ms"] > 0 for k in ("a", "b"))
+    with pytest.raises(SystemExit, match="holds no `stackrules` package"):
+        bench_compare.main(["--engine", f"x={tmp_path}"])

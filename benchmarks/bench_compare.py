@@ -1,0 +1,171 @@
+"""One engine against others, on the same data, in the same run: the baseline for a speed-up.
+
+Each `--engine LABEL=SRC[@tuned]` is a source folder of stackrules (this checkout's `src`, or
+an older commit's, checked out with `git worktree add /tmp/sr-old COMMIT`); `@tuned` runs it
+with the command line's collector settings (`stackrules.tune_gc`: first threshold 10,000),
+otherwise Python's defaults. The synthetic catalog (`synth.py`) and its learners are written
+once; then, `--rounds` times, every engine in turn evaluates the same learners in a fresh
+process (`PYTHONPATH=SRC`), each report turned into its JSON text at once and dropped, as a
+batch does. Printed: per engine, the median over rounds of the CPU milliseconds per learner of
+`Evaluator.evaluate` and of `report.dumps`, the ratio of each engine's total to the first
+engine's, and whether every engine's reports are byte-identical to the first engine's (a
+digest of the texts, with the rule folder's path taken out).
+
+    git worktree add /tmp/sr-old 60ce2aa
+    python benchmarks/bench_compare.py --engine old=/tmp/sr-old/src --engine now=src \\
+        --engine now-tuned=src@tuned --learners 300 --rounds 3
+
+The measured part imports only what every version since the first benchmark has had
+(`stackrules.check.check_paths`, `model.build`, `evaluate.Evaluator`, `records.read_records`,
+`report.dumps`), so old commits run unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def child(rules: str, records: str, as_of: str, tuned: bool) -> dict[str, Any]:
+    """Evaluate every learner of `records` (in this process, with the engine on `sys.path`)."""
+    from datetime import date
+
+    from stackrules.check import check_paths
+    from stackrules.evaluate import Evaluator
+    from stackrules.model import build
+    from stackrules.records import RecordError, read_records
+    from stackrules.report import dumps
+
+    syntax, _ = check_paths([rules])
+    evaluator = Evaluator(build(syntax))
+    learners = []
+    for item in read_records(records):
+        if isinstance(item, RecordError):
+            raise SystemExit(f"unreadable generated record: {item}")
+        learners.append(item)
+    day = date.fromisoformat(as_of)
+    if tuned:
+        first, second, third = gc.get_threshold()
+        gc.set_threshold(max(first, 10_000), second, third)
+    gc.collect()
+    digest = hashlib.sha256()
+    evaluate_s = dumps_s = 0.0
+    for record in learners:
+        c0 = time.process_time()
+        report = evaluator.evaluate(record, day)
+        c1 = time.process_time()
+        text = dumps(report)
+        del report
+        c2 = time.process_time()
+        evaluate_s += c1 - c0
+        dumps_s += c2 - c1
+        digest.update(text.replace(rules, "<rules>").encode())
+        digest.update(b"\n")
+    n = len(learners)
+    return {
+        "learners": n,
+        "evaluate_ms": evaluate_s / n * 1e3,
+        "dumps_ms": dumps_s / n * 1e3,
+        "digest": digest.hexdigest(),
+    }
+
+
+def _engine(spec: str) -> tuple[str, str, bool]:
+    label, _, rest = spec.partition("=")
+    if not label or not rest:
+        raise SystemExit(f"--engine {spec!r}: expected LABEL=SRC or LABEL=SRC@tuned")
+    src, _, mode = rest.partition("@")
+    if mode not in ("", "tuned"):
+        raise SystemExit(f"--engine {spec!r}: the only option after @ is `tuned`")
+    if not (Path(src) / "stackrules").is_dir():
+        raise SystemExit(f"--engine {spec!r}: {src} holds no `stackrules` package")
+    return label, str(Path(src).resolve()), mode == "tuned"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", action="append", default=[], metavar="LABEL=SRC[@tuned]")
+    parser.add_argument("--credentials", type=int, default=1000)
+    parser.add_argument("--lines", type=int, default=1500)
+    parser.add_argument("--learners", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument("--child", nargs=4, metavar=("RULES", "RECORDS", "AS_OF", "TUNED"))
+    args = parser.parse_args(argv)
+    if args.child:
+        rules, records, as_of, tuned = args.child
+        print(json.dumps(child(rules, records, as_of, tuned == "1")))
+        return {}
+    engines = [_engine(spec) for spec in args.engine]
+    if not engines:
+        raise SystemExit("give at least one --engine LABEL=SRC")
+
+    sys.path.insert(0, str(HERE))
+    import synth
+
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in engines}
+    with tempfile.TemporaryDirectory(prefix="stackrules-compare-") as tmp:
+        catalog = synth.make_catalog(args.credentials, args.lines, args.seed)
+        rules = str(catalog.write(Path(tmp) / "rules"))
+        learners = synth.make_learners(catalog, args.learners, seed=args.seed + 1)
+        records = str(synth.write_jsonl(learners, Path(tmp) / "learners.jsonl"))
+        for round_no in range(1, args.rounds + 1):
+            for label, src, tuned in engines:
+                command = [sys.executable, str(Path(__file__).resolve()), "--child"]
+                command += [rules, records, synth.AS_OF.isoformat(), "1" if tuned else "0"]
+                env = {**os.environ, "PYTHONPATH": src}
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    raise SystemExit(f"engine {label} failed:\n{done.stderr.strip()}")
+                result = json.loads(done.stdout.splitlines()[-1])
+                runs[label].append(result)
+                print(
+                    f"round {round_no} {label}: evaluate {result['evaluate_ms']:.1f} ms, "
+                    f"dumps {result['dumps_ms']:.1f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    summary: dict[str, Any] = {}
+    first_label = engines[0][0]
+    for label, _, tuned in engines:
+        evaluate = statistics.median(r["evaluate_ms"] for r in runs[label])
+        dumps = statistics.median(r["dumps_ms"] for r in runs[label])
+        summary[label] = {
+            "collector": "tuned" if tuned else "default",
+            "evaluate_ms": round(evaluate, 2),
+            "dumps_ms": round(dumps, 2),
+            "total_ms": round(evaluate + dumps, 2),
+            "identical_to_first": runs[label][0]["digest"] == runs[first_label][0]["digest"],
+        }
+    base = summary[first_label]["total_ms"]
+    print(f"{args.learners} learners, {args.credentials} credentials, medians of {args.rounds}")
+    print("| engine | collector | evaluate ms | dumps ms | both | speed-up | same reports |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for label, row in summary.items():
+        row["speedup"] = round(base / row["total_ms"], 2)
+        print(
+            f"| {label} | {row['collector']} | {row['evaluate_ms']:.1f} | {row['dumps_ms']:.1f} "
+            f"| {row['total_ms']:.1f} | {row['speedup']:.2f}x | "
+            f"{'yes' if row['identical_to_first'] else 'NO'} |"
+        )
+    out = {"learners": args.learners, "rounds": args.rounds, "engines": summary}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()
