@@ -17,6 +17,7 @@ from weakref import WeakKeyDictionary
 from stackrules import report
 from stackrules.allocate import Allocation, value_of
 from stackrules.dates import lapsed
+from stackrules.graph import Key, selector_keys
 from stackrules.matching import first_failure, in_window
 from stackrules.model import (
     AmountLeaf,
@@ -78,14 +79,21 @@ class _RuleLeaf:
     equivalency: Equivalency | None
 
 
+if TYPE_CHECKING:
+    _Scan = tuple[_RuleLeaf, Callable[[Ach], bool]]  # a leaf and its compiled matcher
+
+
 @dataclass(frozen=True, slots=True)
 class _RuleLeaves:
     """One rule's `_RuleLeaf`s, filed by the items that name them; leaves that select by
-    attributes are asked one by one (`scan`). Competency leaves name no record achievement
-    by item or selector and turn none away, so they are left out."""
+    attributes are asked one by one, filed by the index keys the rule graph files their
+    selectors under (`selector_keys`: an achievement a selector picks has one of them), or in
+    `unkeyed` when the selector has none. Competency leaves name no record achievement by
+    item or selector and turn none away, so they are left out."""
 
     by_item: dict[str, tuple[_RuleLeaf, ...]]
-    scan: tuple[tuple[_RuleLeaf, Callable[[Ach], bool]], ...]
+    keyed: dict[Key, tuple[_Scan, ...]]
+    unkeyed: tuple[_Scan, ...]
 
 
 class _Static:
@@ -120,7 +128,8 @@ class _Static:
                     _RuleLeaf(_key(leaf, rule.rule), rule.rule, leaf, rule) for leaf in rule.leaves
                 ]
             by_item: dict[str, list[_RuleLeaf]] = {}
-            scan: list[tuple[_RuleLeaf, Callable[[Ach], bool]]] = []
+            keyed: dict[Key, list[_Scan]] = {}
+            unkeyed: list[_Scan] = []
             for entry in entries:
                 leaf = entry.leaf
                 # the index mirrors what `Evaluator.matcher` compiles for identifiers and lists
@@ -130,8 +139,18 @@ class _Static:
                     for ident in leaf.ids:
                         by_item.setdefault(ident, []).append(entry)
                 elif isinstance(leaf, AmountLeaf):
-                    scan.append((entry, self.ev.matcher(leaf)))
-            leaves = _RuleLeaves({k: tuple(v) for k, v in by_item.items()}, tuple(scan))
+                    assert leaf.selector is not None
+                    scan = (entry, self.ev.matcher(leaf))
+                    keys = selector_keys(leaf.selector)
+                    if keys is None:
+                        unkeyed.append(scan)
+                    for key in keys or ():
+                        keyed.setdefault(key, []).append(scan)
+            leaves = _RuleLeaves(
+                {k: tuple(v) for k, v in by_item.items()},
+                {k: tuple(v) for k, v in keyed.items()},
+                tuple(unkeyed),
+            )
             found = self._rule_leaves[id(rule)] = (rule, leaves)
         return found[1]
 
@@ -434,9 +453,24 @@ class Explainer:
                 rules.append(self._static.rule_leaves(versions[str(key)]))
             elif kind == "equivalency":
                 rules.append(self._static.rule_leaves(self.ev.rules.equivalencies[int(key)]))
+        # every rule's leaves filed together, for this learner's items only
+        items = {ach.item for _, ach in counting}
+        by_item: dict[str, list[_RuleLeaf]] = {}
+        keyed: dict[Key, list[_Scan]] = {}
+        unkeyed: list[_Scan] = []
+        for rule in rules:
+            for item in items & rule.by_item.keys():
+                by_item.setdefault(item, []).extend(rule.by_item[item])
+            for index_key, scans in rule.keyed.items():
+                keyed.setdefault(index_key, []).extend(scans)
+            unkeyed.extend(rule.unkeyed)
         out: list[tuple[report.NotCounted, Ach]] = []
         for _, ach in counting:
-            verdict = self._rejected_by(ach, rules)
+            tried = list(by_item.get(ach.item, ()))
+            for index_key in ach.facts().index_keys():
+                tried.extend(entry for entry, match in keyed.get(index_key, ()) if match(ach))
+            tried.extend(entry for entry, match in unkeyed if match(ach))
+            verdict = self._rejected_by(ach, tried)
             if verdict is not None:
                 reason, rule_id, where = verdict
                 entry = report.NotCounted(
@@ -448,15 +482,12 @@ class Explainer:
                 out.append((entry, ach))
         return out
 
-    def _rejected_by(self, ach: Ach, rules: Sequence[_RuleLeaves]) -> tuple[str, str, str] | None:
-        """The first leaf that turned `ach` away, when every leaf that names it did."""
-        tried: list[_RuleLeaf] = []
-        for rule in rules:
-            tried.extend(rule.by_item.get(ach.item, ()))
-            tried.extend(entry for entry, match in rule.scan if match(ach))
+    def _rejected_by(self, ach: Ach, tried: list[_RuleLeaf]) -> tuple[str, str, str] | None:
+        """The first leaf that turned `ach` away, when every leaf that names or selects it
+        (`tried`) did."""
         if not tried:
             return None
-        tried.sort(key=_rule_leaf_key)  # stable: ties keep the order of `touched`, as before
+        tried.sort(key=_rule_leaf_key)  # (file, line), rule, leaf: one leaf of one rule each
         first: tuple[str, str, str] | None = None
         for entry in tried:
             leaf, rule_eq = entry.leaf, entry.equivalency
