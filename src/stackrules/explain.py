@@ -85,13 +85,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class _RuleLeaves:
-    """One rule's `_RuleLeaf`s, filed by the items that name them; leaves that select by
-    attributes are asked one by one, filed by the index keys the rule graph files their
-    selectors under (`selector_keys`: an achievement a selector picks has one of them), or in
+    """One rule's `_RuleLeaf`s with their matchers, filed under the index keys of the rule
+    graph (`Facts.index_keys`): identifier leaves and lists under the items they name,
+    selectors under `selector_keys` (an achievement a selector picks has one of them), or in
     `unkeyed` when the selector has none. Competency leaves name no record achievement by
     item or selector and turn none away, so they are left out."""
 
-    by_item: dict[str, tuple[_RuleLeaf, ...]]
     keyed: dict[Key, tuple[_Scan, ...]]
     unkeyed: tuple[_Scan, ...]
 
@@ -127,30 +126,26 @@ class _Static:
                 entries = [
                     _RuleLeaf(_key(leaf, rule.rule), rule.rule, leaf, rule) for leaf in rule.leaves
                 ]
-            by_item: dict[str, list[_RuleLeaf]] = {}
             keyed: dict[Key, list[_Scan]] = {}
             unkeyed: list[_Scan] = []
             for entry in entries:
                 leaf = entry.leaf
-                # the index mirrors what `Evaluator.matcher` compiles for identifiers and lists
+                keys: list[Key] | None
                 if isinstance(leaf, ItemLeaf):
-                    by_item.setdefault(leaf.item, []).append(entry)
+                    keys = [("item", leaf.item)]
                 elif isinstance(leaf, AmountLeaf) and leaf.ids is not None:
-                    for ident in leaf.ids:
-                        by_item.setdefault(ident, []).append(entry)
+                    keys = [("item", ident) for ident in leaf.ids]
                 elif isinstance(leaf, AmountLeaf):
                     assert leaf.selector is not None
-                    scan = (entry, self.ev.matcher(leaf))
                     keys = selector_keys(leaf.selector)
-                    if keys is None:
-                        unkeyed.append(scan)
-                    for key in keys or ():
-                        keyed.setdefault(key, []).append(scan)
-            leaves = _RuleLeaves(
-                {k: tuple(v) for k, v in by_item.items()},
-                {k: tuple(v) for k, v in keyed.items()},
-                tuple(unkeyed),
-            )
+                else:
+                    continue
+                scan = (entry, self.ev.matcher(leaf))
+                if keys is None:
+                    unkeyed.append(scan)
+                for key in keys or ():
+                    keyed.setdefault(key, []).append(scan)
+            leaves = _RuleLeaves({k: tuple(v) for k, v in keyed.items()}, tuple(unkeyed))
             found = self._rule_leaves[id(rule)] = (rule, leaves)
         return found[1]
 
@@ -453,22 +448,23 @@ class Explainer:
                 rules.append(self._static.rule_leaves(versions[str(key)]))
             elif kind == "equivalency":
                 rules.append(self._static.rule_leaves(self.ev.rules.equivalencies[int(key)]))
-        # every rule's leaves filed together, for this learner's items only
-        items = {ach.item for _, ach in counting}
-        by_item: dict[str, list[_RuleLeaf]] = {}
+        # every rule's leaves filed together, under this learner's index keys only
+        facts = [list(ach.facts().index_keys()) for _, ach in counting]
+        wanted = {index_key for keys in facts for index_key in keys}
         keyed: dict[Key, list[_Scan]] = {}
         unkeyed: list[_Scan] = []
         for rule in rules:
-            for item in items & rule.by_item.keys():
-                by_item.setdefault(item, []).extend(rule.by_item[item])
-            for index_key, scans in rule.keyed.items():
-                keyed.setdefault(index_key, []).extend(scans)
+            for index_key in wanted & rule.keyed.keys():
+                keyed.setdefault(index_key, []).extend(rule.keyed[index_key])
             unkeyed.extend(rule.unkeyed)
         out: list[tuple[report.NotCounted, Ach]] = []
-        for _, ach in counting:
-            tried = list(by_item.get(ach.item, ()))
-            for index_key in ach.facts().index_keys():
-                tried.extend(entry for entry, match in keyed.get(index_key, ()) if match(ach))
+        for (_, ach), keys in zip(counting, facts, strict=True):
+            tried = [
+                entry
+                for index_key in keys
+                for entry, match in keyed.get(index_key, ())
+                if match(ach)
+            ]
             tried.extend(entry for entry, match in unkeyed if match(ach))
             verdict = self._rejected_by(ach, tried)
             if verdict is not None:
