@@ -43,6 +43,11 @@ class SearchTimeout(Exception):
     """A search ran past its deadline (`solve(..., deadline=)`); nothing is returned."""
 
 
+def deadline_after(seconds: float) -> float:
+    """The deadline `seconds` from now, on the clock the searches read."""
+    return _clock() + seconds
+
+
 @dataclass(frozen=True, slots=True)
 class _AmountGoal:
     """An amount leaf being filled: its classes of interchangeable achievements in the order
@@ -1058,6 +1063,6 @@ def solve(
 ) -> Allocation | None:
     """The best allocation for `mode`, or None when `sources` finds no complete one.
 
-    With a `deadline` (a time on `time.monotonic`'s clock), raises `SearchTimeout` once the
-    search runs past it."""
+    With a `deadline` (from `deadline_after`), raises `SearchTimeout` once the search runs
+    past it."""
     return _Search(problem, mode, deadline).run()

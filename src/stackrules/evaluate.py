@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, cast
 
-from stackrules import allocate, report
+from stackrules import report
 from stackrules.allocate import (
     Allocation,
     Candidate,
@@ -28,6 +28,7 @@ from stackrules.allocate import (
     Problem,
     SearchTimeout,
     Template,
+    deadline_after,
     solve,
     surely_incomplete,
     value_of,
@@ -620,7 +621,7 @@ class Evaluator:
         part whose cost can grow exponentially; the rest is checked only between them."""
         if time_limit is None:
             return self._evaluate(record, as_of)
-        self._deadline = allocate._clock() + time_limit
+        self._deadline = deadline_after(time_limit)
         try:
             return self._evaluate(record, as_of)
         except SearchTimeout:

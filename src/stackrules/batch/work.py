@@ -189,27 +189,27 @@ def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
             outcome.lines = csv_lines(report)
         else:
             outcome.lines = [dumps(report)]
-    except Exception as failure:
-        if isinstance(failure, EvaluationTimeout):
-            message = (
-                f"evaluation stopped after {failure.seconds:g} s (--learner-timeout): "
-                "the learner was not evaluated"
-            )
-        else:
-            message = (
-                "internal error while evaluating this learner "
-                f"({type(failure).__name__}: {failure}); please report it"
-            )
-        error = RecordError(
-            file=job.file,
-            learner=record.learner,
-            line=unit.position,
-            position_kind=_position_kind(unit),
-            record_index=unit.ordinal,
-            message=message,
+    except EvaluationTimeout as stopped:
+        message = (
+            f"evaluation stopped after {stopped.seconds:g} s (--learner-timeout): "
+            "the learner was not evaluated"
         )
-        return Outcome(unit.ordinal, unit.position, record.learner, errors=[error])
-    return outcome
+    except Exception as failure:
+        message = (
+            "internal error while evaluating this learner "
+            f"({type(failure).__name__}: {failure}); please report it"
+        )
+    else:
+        return outcome
+    error = RecordError(
+        file=job.file,
+        learner=record.learner,
+        line=unit.position,
+        position_kind=_position_kind(unit),
+        record_index=unit.ordinal,
+        message=message,
+    )
+    return Outcome(unit.ordinal, unit.position, record.learner, errors=[error])
 
 
 def died(job: Job, unit: Unit) -> Outcome:
