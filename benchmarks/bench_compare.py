@@ -6,18 +6,19 @@ with the command line's collector settings (`stackrules.tune_gc`: first threshol
 otherwise Python's defaults. The synthetic catalog (`synth.py`) and its learners are written
 once; then, `--rounds` times, every engine in turn evaluates the same learners in a fresh
 process (`PYTHONPATH=SRC`), each report turned into its JSON text at once and dropped, as a
-batch does. Printed: per engine, the median over rounds of the CPU milliseconds per learner of
-`Evaluator.evaluate` and of `report.dumps`, the ratio of each engine's total to the first
-engine's, and whether every engine's reports are byte-identical to the first engine's (a
-digest of the texts, with the rule folder's path taken out).
+batch does (`bench_eval`'s timed pass). Printed: per engine, the median over rounds of the
+milliseconds per learner of `Evaluator.evaluate` (CPU) and of `report.dumps` (wall clock),
+the ratio of each engine's total to the first engine's, and whether every engine's reports
+are byte-identical to the first engine's (a digest of the texts, with the rule folder's path
+taken out).
 
     git worktree add /tmp/sr-old 60ce2aa
     python benchmarks/bench_compare.py --engine old=/tmp/sr-old/src --engine now=src \\
         --engine now-tuned=src@tuned --learners 300 --rounds 3
 
-The measured part imports only what every version since the first benchmark has had
-(`stackrules.check.check_paths`, `model.build`, `evaluate.Evaluator`, `records.read_records`,
-`report.dumps`), so old commits run unchanged.
+The measured part (`bench_eval`'s loading and timed pass) imports only what every version
+since the first benchmark has had (`stackrules.check.check_paths`, `model.build`,
+`evaluate.Evaluator`, `records.read_records`, `report.dumps`), so old commits run unchanged.
 """
 
 from __future__ import annotations
@@ -31,53 +32,32 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
 
-def child(rules: str, records: str, as_of: str, tuned: bool) -> dict[str, Any]:
-    """Evaluate every learner of `records` (in this process, with the engine on `sys.path`)."""
-    from datetime import date
-
-    from stackrules.check import check_paths
+def child(rules: str, records: str, tuned: bool) -> dict[str, Any]:
+    """Evaluate every learner of `records` with the engine on `sys.path`, as `bench_eval`
+    times a pass (each report dumped at once and dropped)."""
+    from bench_eval import _load, _read_all, _timed_pass
     from stackrules.evaluate import Evaluator
-    from stackrules.model import build
-    from stackrules.records import RecordError, read_records
-    from stackrules.report import dumps
 
-    syntax, _ = check_paths([rules])
-    evaluator = Evaluator(build(syntax))
-    learners = []
-    for item in read_records(records):
-        if isinstance(item, RecordError):
-            raise SystemExit(f"unreadable generated record: {item}")
-        learners.append(item)
-    day = date.fromisoformat(as_of)
-    if tuned:
+    evaluator = Evaluator(_load(Path(rules)))
+    learners = _read_all(Path(records), {})
+    if tuned:  # what `stackrules.tune_gc` does; older engines do not have it
         first, second, third = gc.get_threshold()
         gc.set_threshold(max(first, 10_000), second, third)
-    gc.collect()
+    _, cpu, dump, texts = _timed_pass(evaluator, learners, None)
     digest = hashlib.sha256()
-    evaluate_s = dumps_s = 0.0
-    for record in learners:
-        c0 = time.process_time()
-        report = evaluator.evaluate(record, day)
-        c1 = time.process_time()
-        text = dumps(report)
-        del report
-        c2 = time.process_time()
-        evaluate_s += c1 - c0
-        dumps_s += c2 - c1
-        digest.update(text.replace(rules, "<rules>").encode())
-        digest.update(b"\n")
+    for text in texts:
+        digest.update(text.replace(rules, "<rules>").encode() + b"\n")
     n = len(learners)
     return {
         "learners": n,
-        "evaluate_ms": evaluate_s / n * 1e3,
-        "dumps_ms": dumps_s / n * 1e3,
+        "evaluate_ms": cpu / n * 1e3,
+        "dumps_ms": dump / n * 1e3,
         "digest": digest.hexdigest(),
     }
 
@@ -103,11 +83,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
-    parser.add_argument("--child", nargs=4, metavar=("RULES", "RECORDS", "AS_OF", "TUNED"))
+    parser.add_argument("--child", nargs=3, metavar=("RULES", "RECORDS", "TUNED"))
     args = parser.parse_args(argv)
     if args.child:
-        rules, records, as_of, tuned = args.child
-        print(json.dumps(child(rules, records, as_of, tuned == "1")))
+        rules, records, tuned = args.child
+        print(json.dumps(child(rules, records, tuned == "1")))
         return {}
     engines = [_engine(spec) for spec in args.engine]
     if not engines:
@@ -125,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for round_no in range(1, args.rounds + 1):
             for label, src, tuned in engines:
                 command = [sys.executable, str(Path(__file__).resolve()), "--child"]
-                command += [rules, records, synth.AS_OF.isoformat(), "1" if tuned else "0"]
+                command += [rules, records, "1" if tuned else "0"]
                 env = {**os.environ, "PYTHONPATH": src}
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
                 if done.returncode != 0:

@@ -67,7 +67,6 @@ from stackrules.evaluate import Evaluator
 from stackrules.model import RuleSet, build
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import dumps
-from stackrules.runtime import tune_gc
 from synth import AS_OF, make_catalog, make_learners, write_jsonl
 
 GOAL_RATE = 5000.0
@@ -407,6 +406,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     args = parser.parse_args(argv)
     if args.gc == "tuned":
+        from stackrules.runtime import tune_gc  # here: bench_compare imports this module
+
+        #                                         with older engines, which lack it
         tune_gc()
     if args.reports:
         with tempfile.TemporaryDirectory(prefix="stackrules-bench-") as tmp_name:
