@@ -163,7 +163,7 @@ def test_bench_eval_reports_write_then_compare(tmp_path: Path) -> None:
 
 def test_evaluation_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
     """Everything an evaluation makes is freed by reference counting: the cyclic collector
-    finds nothing (its passes over the evaluator's heap once cost a third of the time)."""
+    finds nothing (its passes over the evaluator's heap once cost two fifths of the time)."""
     catalog = synth.make_catalog(60, 200, seed=11)
     syntax, _ = check_paths([catalog.write(tmp_path / "rules")])
     evaluator = Evaluator(build(syntax))
