@@ -201,31 +201,29 @@ def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
         )
     else:
         return outcome
+    return _failed(job, unit, record.learner, message)
+
+
+def died(job: Job, unit: Unit) -> Outcome:
+    """The error outcome of a learner whose worker process died evaluating it, twice."""
+    message = (
+        "the worker process evaluating this learner died twice (killed, or out of "
+        "memory); the learner was not evaluated"
+    )
+    return _failed(job, unit, unit.learner, message)
+
+
+def _failed(job: Job, unit: Unit, learner: str | None, message: str) -> Outcome:
+    """The error outcome of a learner that could not be evaluated."""
     error = RecordError(
         file=job.file,
-        learner=record.learner,
+        learner=learner,
         line=unit.position,
         position_kind=_position_kind(unit),
         record_index=unit.ordinal,
         message=message,
     )
-    return Outcome(unit.ordinal, unit.position, record.learner, errors=[error])
-
-
-def died(job: Job, unit: Unit) -> Outcome:
-    """The error outcome of a learner whose worker process died evaluating it, twice."""
-    error = RecordError(
-        file=job.file,
-        learner=unit.learner,
-        line=unit.position,
-        position_kind=_position_kind(unit),
-        record_index=unit.ordinal,
-        message=(
-            "the worker process evaluating this learner died twice (killed, or out of "
-            "memory); the learner was not evaluated"
-        ),
-    )
-    return Outcome(unit.ordinal, unit.position, unit.learner, errors=[error])
+    return Outcome(unit.ordinal, unit.position, learner, errors=[error])
 
 
 _POSITION_KINDS: dict[str, PositionKind] = {"jsonl": "line", "csv": "row", "object": "index"}
