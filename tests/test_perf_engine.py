@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 from datetime import date
 from pathlib import Path
@@ -142,6 +143,51 @@ def test_learners_who_differ_only_in_dates_and_grades_share_a_search() -> None:
     fresh = Evaluator(rules).evaluate(record("L2", "C", date(2021, 5, 1)), date(2024, 1, 1))
     assert dumps(second) == dumps(fresh)
     assert first.in_progress[0].remaining == second.in_progress[0].remaining
+
+
+def test_remembered_problems_are_bounded_forgetting_the_least_recently_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With room for two problems, a third forgets the one used longest ago, not the one a
+    learner has just met again; every answer stays the one a fresh evaluator gives."""
+    evaluate = importlib.import_module("stackrules.evaluate")  # the module, not the function
+    monkeypatch.setattr(evaluate, "SOLVED_CACHE", 2)
+    rules = compile_text(
+        "issuer A\n"
+        + "".join(f"course A:C{k} credits 3 subject M\n" for k in range(4))
+        + "credential A:D { r: 12 credits from subject M }"
+    )
+    evaluator = Evaluator(rules)
+    searches: list[int] = []
+    real_solve = evaluate.solve
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        searches.append(1)
+        return real_solve(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "solve", counting)
+
+    texts: list[tuple[LearnerRecord, str]] = []
+
+    def run(*courses: int) -> None:
+        rows = tuple(Achievement(item=f"A:C{k}", grade="A") for k in courses)
+        record = LearnerRecord(learner="L", achievements=rows)
+        texts.append((record, dumps(evaluator.evaluate(record, date(2024, 1, 1)))))
+
+    run(0)
+    run(0, 1)
+    assert len(searches) == 2
+    run(0)  # met again: now the most recently used
+    assert len(searches) == 2
+    run(0, 1, 2)  # a third problem: (0, 1) goes
+    assert len(searches) == 3 and len(evaluator._solved) == 2
+    run(0)
+    assert len(searches) == 3
+    run(0, 1)
+    assert len(searches) == 4
+    monkeypatch.undo()
+    for record, text in texts:
+        assert text == dumps(Evaluator(rules).evaluate(record, date(2024, 1, 1)))
 
 
 def test_bench_eval_reports_write_then_compare(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ record's rows or of the rule files.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,7 +53,9 @@ from stackrules.model import (
 from stackrules.records import Achievement, LearnerRecord
 
 Origin = Literal["record", "granted", "earned", "held"]
-SOLVED_CACHE = 20_000  # remembered allocation problems per evaluator (bounds worker memory)
+# remembered allocation problems per evaluator, the least recently used forgotten first (about
+# 2.7 KB each: the bound keeps a worker's memory flat)
+SOLVED_CACHE = 20_000
 LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
 
 
@@ -175,7 +178,7 @@ class Evaluator:
         # an achievement, as one closure
         self._matchers: dict[int, Callable[[Ach], bool]] = {}
         # solved allocation problems, shared by learners (see `_solve`)
-        self._solved: dict[tuple[object, ...], Allocation | None] = {}
+        self._solved: OrderedDict[tuple[object, ...], Allocation | None] = OrderedDict()
         # per requirement tree (a credential version's or an equivalency's leaves, by id, kept
         # alive here so the id stays theirs): what every search over it shares, missing costs
         self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
@@ -420,14 +423,18 @@ class Evaluator:
             tuple(lim.members for lim in problem.limits),
             tuple(problem.competency_met),
         )
+        solved = self._solved
         try:
-            return self._solved[key]
+            found = solved[key]
         except KeyError:
             pass
+        else:
+            solved.move_to_end(key)
+            return found
         found = solve(problem, mode, self._deadline)
-        if len(self._solved) >= SOLVED_CACHE:
-            self._solved.clear()  # bounded memory: start again
-        self._solved[key] = found
+        if len(solved) >= SOLVED_CACHE:
+            solved.popitem(last=False)
+        solved[key] = found
         return found
 
     def _limit_selects(self, lim: Limit, ach: Ach, as_of: date) -> bool:
