@@ -145,6 +145,34 @@ def test_learners_who_differ_only_in_dates_and_grades_share_a_search() -> None:
     assert first.in_progress[0].remaining == second.in_progress[0].remaining
 
 
+def test_learners_with_other_electives_of_the_same_value_share_a_search() -> None:
+    """An item no identifier leaf names matters to the search only by its values: learners
+    with different such electives share one search. An item that one names (it could become
+    a second copy) is part of what is remembered."""
+    text = (
+        "issuer A\n"
+        + "".join(f"course A:E{k} credits 3 subject M\n" for k in range(4))
+        + "credential A:C { r: all of (A:E0) s: 9 credits from subject M }"
+    )
+    rules = compile_text(text)
+    evaluator = Evaluator(rules)
+    as_of = date(2024, 1, 1)
+
+    def report(name: str, *items: str) -> str:
+        rows = tuple(Achievement(item=i, grade="B") for i in items)
+        record = LearnerRecord(learner=name, achievements=rows)
+        found = dumps(evaluator.evaluate(record, as_of))
+        assert found == dumps(Evaluator(rules).evaluate(record, as_of))
+        return found
+
+    report("L1", "A:E1")
+    solved = len(evaluator._solved)
+    report("L2", "A:E2")  # another elective, the same credits: the same search
+    assert len(evaluator._solved) == solved
+    report("L3", "A:E0")  # the item `r` names: a search of its own
+    assert len(evaluator._solved) > solved
+
+
 def test_remembered_problems_are_bounded_forgetting_the_least_recently_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -398,16 +398,24 @@ class Evaluator:
     ) -> Allocation | None:
         """`solve(problem, mode)`, remembered. The answer depends only on the rule's tree,
         limits and costs, which achievements each leaf and limit accepts, which conflict, and
-        each candidate's values and item; of grades and dates, the least-to-do search only
-        asks which candidates share both (when it treats them as interchangeable). Learners
-        who share those share the answer: its indexes mean the same in their problems, whose
-        candidates are in the same order (`_allocation_order`; the search breaks its ties by
-        that order, never by a candidate's content)."""
+        each candidate's values and item. Of items, the search only asks whether one is an
+        item that an identifier leaf of the tree names (`Template.named`: using it elsewhere
+        could make a second copy) and which one; of grades and dates, the least-to-do search
+        only asks which candidates share both (when it treats them as interchangeable).
+        Learners who share those share the answer: its indexes mean the same in their
+        problems, whose candidates are in the same order (`_allocation_order`; the search
+        breaks its ties by that order, never by a candidate's content)."""
         candidates = problem.achievements
         if mode == "least":
+            named = problem.template.named if problem.template is not None else None
             seen: dict[tuple[int, int], int] = {}
             values: tuple[object, ...] = tuple(
-                (c.credits, c.hours, c.item, seen.setdefault((c.grade_rank, c.date_ordinal), i))
+                (
+                    c.credits,
+                    c.hours,
+                    c.item if named is None or c.item in named else None,
+                    seen.setdefault((c.grade_rank, c.date_ordinal), i),
+                )
                 for i, c in enumerate(candidates)
             )
         else:
