@@ -173,6 +173,38 @@ def test_learners_with_other_electives_of_the_same_value_share_a_search() -> Non
     assert len(evaluator._solved) > solved
 
 
+def test_sources_of_the_same_grade_and_date_order_share_a_search() -> None:
+    """An equivalency picks its sources by the order of their grades and dates, not by the
+    grades and dates themselves: learners whose candidates rank alike share one search and
+    get the sources a fresh evaluator picks; another order is a search of its own."""
+    rules = compile_text(
+        "issuer A\nissuer B\ncourse A:X credits 3\ncourse A:Y credits 3\n"
+        "equivalency B:EQ { from any of (A:X, A:Y) grant B:Z credits 3 }"
+    )
+    evaluator = Evaluator(rules)
+    as_of = date(2024, 1, 1)
+
+    def sources(name: str, x: tuple[str, date], y: tuple[str, date]) -> list[str]:
+        rows = (
+            Achievement(item="A:X", grade=x[0], completed_on=x[1]),
+            Achievement(item="A:Y", grade=y[0], completed_on=y[1]),
+        )
+        record = LearnerRecord(learner=name, achievements=rows)
+        found = evaluator.evaluate(record, as_of)
+        assert dumps(found) == dumps(Evaluator(rules).evaluate(record, as_of))
+        (transfer,) = found.transfers
+        return transfer.from_
+
+    assert sources("L1", ("B", date(2020, 1, 1)), ("A", date(2019, 1, 1))) == ["A:Y"]
+    solved = len(evaluator._solved)
+    # other grades and dates, in the same order: the same search, the same pick
+    assert sources("L2", ("C", date(2021, 3, 1)), ("A-", date(2020, 3, 1))) == ["A:Y"]
+    assert len(evaluator._solved) == solved
+    # the other order: a search of its own
+    assert sources("L3", ("A", date(2020, 1, 1)), ("B", date(2019, 1, 1))) == ["A:X"]
+    assert len(evaluator._solved) > solved
+
+
 def test_remembered_problems_are_bounded_forgetting_the_least_recently_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

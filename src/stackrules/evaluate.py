@@ -398,29 +398,34 @@ class Evaluator:
     ) -> Allocation | None:
         """`solve(problem, mode)`, remembered. The answer depends only on the rule's tree,
         limits and costs, which achievements each leaf and limit accepts, which conflict, and
-        each candidate's values and item. Of items, the search only asks whether one is an
-        item that an identifier leaf of the tree names (`Template.named`: using it elsewhere
-        could make a second copy) and which one; of grades and dates, the least-to-do search
-        only asks which candidates share both (when it treats them as interchangeable).
+        each candidate's values, item, grade and date, and of those only on:
+
+        - items: whether one is an item that an identifier leaf of the tree names
+          (`Template.named`: using it elsewhere could make a second copy), and which one;
+        - grades and dates, for the least-to-do search: which candidates share both (it treats
+          them as interchangeable);
+        - grades and dates, for an equivalency's sources: also their order (the best worst
+          grade, then the most recent dates, of one set against another), so their ranks
+          among the problem's candidates stand for them.
+
         Learners who share those share the answer: its indexes mean the same in their
         problems, whose candidates are in the same order (`_allocation_order`; the search
         breaks its ties by that order, never by a candidate's content)."""
         candidates = problem.achievements
+        named = problem.template.named if problem.template is not None else None
+        items = [c.item if named is None or c.item in named else None for c in candidates]
         if mode == "least":
-            named = problem.template.named if problem.template is not None else None
             seen: dict[tuple[int, int], int] = {}
             values: tuple[object, ...] = tuple(
-                (
-                    c.credits,
-                    c.hours,
-                    c.item if named is None or c.item in named else None,
-                    seen.setdefault((c.grade_rank, c.date_ordinal), i),
-                )
-                for i, c in enumerate(candidates)
+                (c.credits, c.hours, item, seen.setdefault((c.grade_rank, c.date_ordinal), i))
+                for i, (c, item) in enumerate(zip(candidates, items, strict=True))
             )
         else:
+            grades = {g: k for k, g in enumerate(sorted({c.grade_rank for c in candidates}))}
+            dates = {d: k for k, d in enumerate(sorted({c.date_ordinal for c in candidates}))}
             values = tuple(
-                (c.credits, c.hours, c.item, c.grade_rank, c.date_ordinal) for c in candidates
+                (c.credits, c.hours, item, grades[c.grade_rank], dates[c.date_ordinal])
+                for c, item in zip(candidates, items, strict=True)
             )
         key = (
             id(rule),
