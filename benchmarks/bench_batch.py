@@ -16,7 +16,9 @@ medians of `--runs`:
   evaluation) — the "time to merely parse the same input" the batch is compared with;
 - memory: `stackrules batch --validate-only` as a separate process on `--memory-learners`
   learners (JSON Lines and CSV with every learner's rows scattered over the file), its peak
-  resident memory summed over the process and its workers (sampled every 50 ms with psutil),
+  memory summed over the process and its workers (sampled every 50 ms with psutil): resident
+  size (`peak_mb`, which counts the pages the forked workers share with the parent once per
+  process) and proportional size (`pss_mb`, which counts each page once),
   and the same for a full evaluation of `--learners` and 4x `--learners` learners. Large inputs
   repeat a pool of distinct generated records under new learner identifiers, so that writing
   a million learners takes seconds, not an hour.
@@ -82,13 +84,18 @@ def write_learners(
 
 
 class PeakMemory:
-    """Peak resident memory of a process and its children, sampled every 50 ms."""
+    """Peak memory of a process and its children, sampled every 50 ms: the sum of their
+    resident sizes (`rss`: a page the forked workers share with the parent, the compiled
+    rules above all, counts once per process) and of their proportional sizes (`pss`, where
+    Linux gives it: a shared page counts once in all, split between the processes sharing it,
+    the memory the run takes from the machine)."""
 
     def __init__(self, pid: int) -> None:
         import psutil
 
         self.process = psutil.Process(pid)
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -97,23 +104,27 @@ class PeakMemory:
         import psutil
 
         while not self._stop.is_set():
+            total = pss = 0
             try:
-                total = self.process.memory_info().rss
-                for child in self.process.children(recursive=True):
+                for process in [self.process, *self.process.children(recursive=True)]:
                     with contextlib.suppress(psutil.Error):
-                        total += child.memory_info().rss
+                        info = process.memory_full_info()
+                        total += info.rss
+                        pss += getattr(info, "pss", info.rss)
             except psutil.Error:
                 return
             self.peak = max(self.peak, total)
+            self.peak_pss = max(self.peak_pss, pss)
             time.sleep(0.05)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
+        """The peaks: summed resident size, summed proportional size (bytes)."""
         self._stop.set()
         self._thread.join()
-        return self.peak
+        return self.peak, self.peak_pss
 
 
-def measure_process(args: list[str]) -> tuple[float, int, str]:
+def measure_process(args: list[str]) -> tuple[float, tuple[int, int], str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     begin = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -125,6 +136,10 @@ def measure_process(args: list[str]) -> tuple[float, int, str]:
 
 def timed_run(job: Job, source: Source, rules: list[str], out: Path, workers: int) -> Any:
     return run_file(job, source, rule_paths=rules, out=str(out), workers=workers)
+
+
+def _memory_entry(seconds: float, peak: tuple[int, int]) -> dict[str, Any]:
+    return {"seconds": round(seconds, 1), "peak_mb": peak[0] // 2**20, "pss_mb": peak[1] // 2**20}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     [*exe, "--records", str(path), "--validate-only", *extra]
                 )
                 key = f"validate {kind} {count}"
-                memory[key] = {"seconds": round(seconds, 1), "peak_mb": peak // 2**20}
+                memory[key] = _memory_entry(seconds, peak)
                 print(f"{key}: {memory[key]} ({last})")
             jsonl.unlink()
             csv_path.unlink()
@@ -217,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             jsonl, csv_path = write_learners(pool, count, folder, shuffle_csv=False)
             seconds, peak, last = measure_process([*exe, "--records", str(jsonl)])
             key = f"evaluate jsonl {count}"
-            memory[key] = {"seconds": round(seconds, 1), "peak_mb": peak // 2**20}
+            memory[key] = _memory_entry(seconds, peak)
             print(f"{key}: {memory[key]} ({last})")
         results["memory"] = memory
     if args.json:

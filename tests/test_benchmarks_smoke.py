@@ -7,6 +7,7 @@ indexed evaluation give identical reports.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -93,6 +94,29 @@ def test_bench_eval_main(tmp_path: Path) -> None:
         assert r["naive_learners"] == 3
         assert r["naive_identical"] is True
     assert "cumulative" in out["profile"]
+
+
+def test_bench_batch_main(tmp_path: Path) -> None:
+    """Throughput with 1 and 2 workers against merely reading, and peak memory of the command
+    line as a separate process: resident size summed over the processes, and proportional
+    size (each shared page once), never more than the resident sum."""
+    import bench_batch
+
+    path = tmp_path / "b.json"
+    code = bench_batch.main(
+        [
+            "--credentials", "20", "--lines", "40", "--learners", "6", "--distinct", "6",
+            "--runs", "1", "--memory-learners", "30", "--memory-formats", "jsonl",
+            "--json", str(path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = json.loads(path.read_text())
+    assert set(out["throughput"]) == {"1", "2"}
+    assert all(run["learners"] == 6 for run in out["throughput"].values())
+    memory = out["memory"]
+    assert set(memory) == {"validate jsonl 30", "evaluate jsonl 6", "evaluate jsonl 24"}
+    assert all(0 < m["pss_mb"] <= m["peak_mb"] for m in memory.values())
 
 
 def test_bench_compare_runs_engines_on_the_same_data(tmp_path: Path) -> None:
