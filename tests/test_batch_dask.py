@@ -125,6 +125,24 @@ def test_evaluate_dataframe_gives_the_csv_projection(cluster: Any, tmp_path: Pat
             dask_dataframe.from_pandas(frame, npartitions=3), rules, AS_OF
         )
         result = client.compute(projection).result(timeout=RESULT_TIMEOUT)
+    _check_projection(result, tmp_path)
+
+
+def test_evaluate_dataframe_on_the_threaded_scheduler(tmp_path: Path) -> None:
+    """Dask's default for dataframes: the partitions run in threads of this process and share
+    one evaluator (with a time limit, which each thread keeps for itself)."""
+    rules, _ = stackrules.load_rules([RULES])
+    assert rules is not None
+    frame = pandas.DataFrame(csv_rows([*LEARNERS, BAD])).fillna("")
+    projection = evaluate_dataframe(
+        dask_dataframe.from_pandas(frame, npartitions=4), rules, AS_OF, learner_timeout=600
+    )
+    _check_projection(projection.compute(scheduler="threads", num_workers=4), tmp_path)
+
+
+def _check_projection(result: Any, tmp_path: Path) -> None:
+    """`result` is the projection of LEARNERS and BAD: the batch command's CSV rows for the
+    learners, an error row for BAD."""
     records = tmp_path / "in.jsonl"
     records.write_text("".join(json.dumps(o) + "\n" for o in LEARNERS))
     _, expected_csv, _ = run(

@@ -14,8 +14,10 @@ record's rows or of the rule files.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, cast
@@ -56,6 +58,10 @@ Origin = Literal["record", "granted", "earned", "held"]
 # remembered allocation problems per evaluator, the least recently used forgotten first (about
 # 2.7 KB each: the bound keeps a worker's memory flat)
 SOLVED_CACHE = 20_000
+_UNSOLVED = object()  # not among the remembered problems
+# The deadline of the evaluation under way in this thread, if it has one: per thread, so that
+# threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
+_EVALUATION = threading.local()
 LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
 
 
@@ -160,7 +166,10 @@ class EvaluationTimeout(Exception):
 
 
 class Evaluator:
-    """Evaluates learner records against one compiled rule set. Reusable and stateless."""
+    """Evaluates learner records against one compiled rule set. Reusable and stateless, and
+    safe to share between threads: what it remembers across learners changes one dictionary
+    operation at a time (two threads may both work the same thing out, and get the same
+    answer), and a time limit belongs to the thread whose evaluation set it."""
 
     def __init__(
         self, rules: RuleSet, graph: RuleGraph | None = None, use_index: bool = True
@@ -183,7 +192,6 @@ class Evaluator:
         # alive here so the id stays theirs): what every search over it shares, missing costs
         self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
-        self._deadline: float | None = None  # of the evaluation under way, if it has one
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -436,18 +444,19 @@ class Evaluator:
             tuple(lim.members for lim in problem.limits),
             tuple(problem.competency_met),
         )
+        # Each step is one operation on the dictionary, so that threads sharing the evaluator
+        # cannot trip over each other: one that finds a problem just taken out by another
+        # solves it again, and the answer is the same.
         solved = self._solved
-        try:
-            found = solved[key]
-        except KeyError:
-            pass
+        remembered = solved.pop(key, _UNSOLVED)
+        if remembered is _UNSOLVED:
+            found = solve(problem, mode, getattr(_EVALUATION, "deadline", None))
+            if len(solved) >= SOLVED_CACHE:
+                with suppress(KeyError):  # another thread may have emptied it meanwhile
+                    solved.popitem(last=False)
         else:
-            solved.move_to_end(key)
-            return found
-        found = solve(problem, mode, self._deadline)
-        if len(solved) >= SOLVED_CACHE:
-            solved.popitem(last=False)
-        solved[key] = found
+            found = cast("Allocation | None", remembered)
+        solved[key] = found  # (back) at the most recently used end
         return found
 
     def _limit_selects(self, lim: Limit, ach: Ach, as_of: date) -> bool:
@@ -639,15 +648,16 @@ class Evaluator:
         `EvaluationTimeout` if the allocation searches run past it: a guard for batch jobs
         against a record whose search is pathologically large. The searches are the only
         part whose cost can grow exponentially; the rest is checked only between them."""
-        if time_limit is None:
-            return self._evaluate(record, as_of)
-        self._deadline = deadline_after(time_limit)
+        outer = getattr(_EVALUATION, "deadline", None)
+        _EVALUATION.deadline = None if time_limit is None else deadline_after(time_limit)
         try:
             return self._evaluate(record, as_of)
         except SearchTimeout:
+            if time_limit is None:
+                raise
             raise EvaluationTimeout(record.learner, time_limit) from None
         finally:
-            self._deadline = None
+            _EVALUATION.deadline = outer
 
     def _evaluate(self, record: LearnerRecord, as_of: date) -> report.Report:
         catalog_date = record.catalog_date or as_of
