@@ -8,9 +8,15 @@ once; then, `--rounds` times, every engine in turn evaluates the same learners i
 process (`PYTHONPATH=SRC`), each report turned into its JSON text at once and dropped, as a
 batch does (`bench_eval`'s timed pass). Printed: per engine, the median over rounds of the
 milliseconds per learner of `Evaluator.evaluate` (CPU) and of `report.dumps` (wall clock),
-the ratio of each engine's total to the first engine's, and whether every engine's reports
-are byte-identical to the first engine's (a digest of the texts, with the rule folder's path
-taken out).
+the ratio of each engine's total to the first engine's, the median over rounds of that ratio
+within a round, and whether every engine's reports are byte-identical to the first engine's
+(a digest of the texts, with the rule folder's path taken out).
+
+On a shared virtual machine whose speed drifts from minute to minute, engines run one after
+another meet different phases of it. `--side-by-side` runs the engines of a round at the same
+time instead, each pinned to a core of its own (engine k on core k + round, so that each core
+serves each engine in turn; at most as many engines as cores): they then share every phase,
+and the median of the round ratios is the figure to quote.
 
     git worktree add /tmp/sr-old 60ce2aa
     python benchmarks/bench_compare.py --engine old=/tmp/sr-old/src --engine now=src \\
@@ -74,6 +80,27 @@ def _engine(spec: str) -> tuple[str, str, bool]:
     return label, str(Path(src).resolve()), mode == "tuned"
 
 
+def _start(
+    src: str, rules: str, records: str, tuned: bool, core: int | None
+) -> subprocess.Popen[str]:
+    """One engine's child process (pinned to `core`, if given)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child"]
+    command += [rules, records, "1" if tuned else "0"]
+    env = {**os.environ, "PYTHONPATH": src}
+    pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pin
+    )
+
+
+def _result(label: str, process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"engine {label} failed:\n{err.strip()}")
+    result: dict[str, Any] = json.loads(out.splitlines()[-1])
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", action="append", default=[], metavar="LABEL=SRC[@tuned]")
@@ -83,6 +110,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run the engines of a round at the same time, each on a core of its own",
+    )
     parser.add_argument("--child", nargs=3, metavar=("RULES", "RECORDS", "TUNED"))
     args = parser.parse_args(argv)
     if args.child:
@@ -92,6 +124,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     engines = [_engine(spec) for spec in args.engine]
     if not engines:
         raise SystemExit("give at least one --engine LABEL=SRC")
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if args.side_by_side and len(engines) > len(cores):
+        raise SystemExit(
+            f"--side-by-side runs every engine on a core of its own: {len(engines)} engines, "
+            f"{len(cores)} cores"
+        )
 
     sys.path.insert(0, str(HERE))
     import synth
@@ -103,14 +141,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         learners = synth.make_learners(catalog, args.learners, seed=args.seed + 1)
         records = str(synth.write_jsonl(learners, Path(tmp) / "learners.jsonl"))
         for round_no in range(1, args.rounds + 1):
-            for label, src, tuned in engines:
-                command = [sys.executable, str(Path(__file__).resolve()), "--child"]
-                command += [rules, records, "1" if tuned else "0"]
-                env = {**os.environ, "PYTHONPATH": src}
-                done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-                if done.returncode != 0:
-                    raise SystemExit(f"engine {label} failed:\n{done.stderr.strip()}")
-                result = json.loads(done.stdout.splitlines()[-1])
+            if args.side_by_side:
+                # every engine at once, engine k on core k + round (mod the cores): all meet
+                # the same phase of the machine, and each core serves each engine in turn
+                started = []
+                for k, (label, src, tuned) in enumerate(engines):
+                    core = cores[(k + round_no) % len(cores)]
+                    started.append((label, _start(src, rules, records, tuned, core)))
+                results = [(label, _result(label, process)) for label, process in started]
+            else:
+                results = [
+                    (label, _result(label, _start(src, rules, records, tuned, None)))
+                    for label, src, tuned in engines
+                ]
+            for label, result in results:
                 runs[label].append(result)
                 print(
                     f"round {round_no} {label}: evaluate {result['evaluate_ms']:.1f} ms, "
@@ -123,25 +167,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for label, _, tuned in engines:
         evaluate = statistics.median(r["evaluate_ms"] for r in runs[label])
         dumps = statistics.median(r["dumps_ms"] for r in runs[label])
+        ratios = [
+            (first["evaluate_ms"] + first["dumps_ms"]) / (mine["evaluate_ms"] + mine["dumps_ms"])
+            for first, mine in zip(runs[first_label], runs[label], strict=True)
+        ]
         summary[label] = {
             "collector": "tuned" if tuned else "default",
             "evaluate_ms": round(evaluate, 2),
             "dumps_ms": round(dumps, 2),
             "total_ms": round(evaluate + dumps, 2),
+            "round_ratio": round(statistics.median(ratios), 3),
             "identical_to_first": runs[label][0]["digest"] == runs[first_label][0]["digest"],
         }
     base = summary[first_label]["total_ms"]
-    print(f"{args.learners} learners, {args.credentials} credentials, medians of {args.rounds}")
-    print("| engine | collector | evaluate ms | dumps ms | both | speed-up | same reports |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    how = "side by side" if args.side_by_side else "one after another"
+    print(
+        f"{args.learners} learners, {args.credentials} credentials, {how}, "
+        f"medians of {args.rounds} rounds"
+    )
+    print(
+        "| engine | collector | evaluate ms | dumps ms | both | speed-up | median of round "
+        "ratios | same reports |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for label, row in summary.items():
         row["speedup"] = round(base / row["total_ms"], 2)
         print(
             f"| {label} | {row['collector']} | {row['evaluate_ms']:.1f} | {row['dumps_ms']:.1f} "
-            f"| {row['total_ms']:.1f} | {row['speedup']:.2f}x | "
+            f"| {row['total_ms']:.1f} | {row['speedup']:.2f}x | {row['round_ratio']:.3f}x | "
             f"{'yes' if row['identical_to_first'] else 'NO'} |"
         )
-    out = {"learners": args.learners, "rounds": args.rounds, "engines": summary}
+    out = {
+        "learners": args.learners,
+        "rounds": args.rounds,
+        "side_by_side": args.side_by_side,
+        "engines": summary,
+    }
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return out

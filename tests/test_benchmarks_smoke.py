@@ -8,6 +8,7 @@ indexed evaluation give identical reports.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -139,3 +140,16 @@ def test_bench_compare_runs_engines_on_the_same_data(tmp_path: Path) -> None:
     assert all(engines[k]["evaluate_ms"] > 0 for k in ("a", "b"))
     with pytest.raises(SystemExit, match="holds no `stackrules` package"):
         bench_compare.main(["--engine", f"x={tmp_path}"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    if cores >= 2:  # side by side: both at once, one core each
+        out = bench_compare.main(
+            [
+                "--engine", f"a={src}", "--engine", f"b={src}@tuned", "--side-by-side",
+                "--credentials", "40", "--lines", "120", "--learners", "6", "--rounds", "2",
+            ]
+        )  # fmt: skip
+        assert out["side_by_side"] and out["engines"]["b"]["identical_to_first"]
+        assert out["engines"]["a"]["round_ratio"] == 1.0
+    with pytest.raises(SystemExit, match="a core of its own"):
+        engines = [f"--engine=e{k}={src}" for k in range(cores + 1)]
+        bench_compare.main([*engines, "--side-by-side"])
