@@ -56,7 +56,7 @@ from stackrules.records import Achievement, LearnerRecord
 
 Origin = Literal["record", "granted", "earned", "held"]
 # remembered allocation problems per evaluator, the least recently used forgotten first (about
-# 2.7 KB each: the bound keeps a worker's memory flat)
+# 2.8 KB each: the bound keeps a worker's memory flat)
 SOLVED_CACHE = 20_000
 _UNSOLVED = object()  # not among the remembered problems
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
