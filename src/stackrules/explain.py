@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 from stackrules import report
 from stackrules.allocate import Allocation, value_of
 from stackrules.dates import lapsed
-from stackrules.graph import Key, selector_keys
+from stackrules.graph import Key, leaf_keys
 from stackrules.matching import first_failure, in_window
 from stackrules.model import (
     AmountLeaf,
@@ -85,11 +85,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class _RuleLeaves:
-    """One rule's `_RuleLeaf`s with their matchers, filed under the index keys of the rule
-    graph (`Facts.index_keys`): identifier leaves and lists under the items they name,
-    selectors under `selector_keys` (an achievement a selector picks has one of them), or in
-    `unkeyed` when the selector has none. Competency leaves name no record achievement by
-    item or selector and turn none away, so they are left out."""
+    """One rule's `_RuleLeaf`s with their matchers, filed under the keys the rule graph files
+    them under (`graph.leaf_keys`: an achievement a leaf names or selects has one of them
+    among its `Facts.index_keys`), or in `unkeyed` when a selector has none. Competency
+    leaves name no record achievement by item or selector and turn none away, so they are
+    left out."""
 
     keyed: dict[Key, tuple[_Scan, ...]]
     unkeyed: tuple[_Scan, ...]
@@ -118,29 +118,14 @@ class _Static:
     def rule_leaves(self, rule: Credential | Equivalency) -> _RuleLeaves:
         found = self._rule_leaves.get(id(rule))
         if found is None:
-            if isinstance(rule, Credential):
-                entries = [
-                    _RuleLeaf(_key(leaf, rule.id), rule.id, leaf, None) for leaf in rule.leaves
-                ]
-            else:
-                entries = [
-                    _RuleLeaf(_key(leaf, rule.rule), rule.rule, leaf, rule) for leaf in rule.leaves
-                ]
+            name, eq = (rule.id, None) if isinstance(rule, Credential) else (rule.rule, rule)
             keyed: dict[Key, list[_Scan]] = {}
             unkeyed: list[_Scan] = []
-            for entry in entries:
-                leaf = entry.leaf
-                keys: list[Key] | None
-                if isinstance(leaf, ItemLeaf):
-                    keys = [("item", leaf.item)]
-                elif isinstance(leaf, AmountLeaf) and leaf.ids is not None:
-                    keys = [("item", ident) for ident in leaf.ids]
-                elif isinstance(leaf, AmountLeaf):
-                    assert leaf.selector is not None
-                    keys = selector_keys(leaf.selector)
-                else:
+            for leaf in rule.leaves:
+                if isinstance(leaf, CompetencyLeaf):
                     continue
-                scan = (entry, self.ev.matcher(leaf))
+                keys = leaf_keys(leaf)
+                scan = (_RuleLeaf(_key(leaf, name), name, leaf, eq), self.ev.matcher(leaf))
                 if keys is None:
                     unkeyed.append(scan)
                 for key in keys or ():

@@ -88,6 +88,19 @@ def selector_keys(selector: ast.Selector) -> list[Key] | None:
     return None
 
 
+def leaf_keys(leaf: LeafNode) -> list[Key] | None:
+    """The index keys under which a rule leaf is found (an achievement it could use has one of
+    them, `Facts.index_keys`); None when it has none (a selector with no positive filter)."""
+    if isinstance(leaf, ItemLeaf):
+        return [("item", leaf.item)]
+    if isinstance(leaf, CompetencyLeaf):
+        return [("competency", leaf.competency)]
+    if leaf.ids is not None:
+        return [("item", i) for i in sorted(leaf.ids)]
+    assert leaf.selector is not None
+    return selector_keys(leaf.selector)
+
+
 def needs_nothing(node: Node) -> bool:
     """Whether the requirement holds for a learner with no achievements at all."""
     if isinstance(node, Choice):
@@ -131,21 +144,16 @@ class RuleGraph:
 
     def _add_rule(self, target: Target, leaves: Iterable[LeafNode]) -> None:
         for leaf in leaves:
-            keys: list[Key] | None
+            keys = leaf_keys(leaf)
             if isinstance(leaf, ItemLeaf):
-                keys = [("item", leaf.item)]
                 edge = "ladders-into" if leaf.item in self.rules.credentials else "counts-toward"
                 self.graph.add_edge(("item", leaf.item), target, key=edge)
             elif isinstance(leaf, CompetencyLeaf):
-                keys = [("competency", leaf.competency)]
                 self.graph.add_edge(("competency", leaf.competency), target, key="counts-toward")
             elif leaf.ids is not None:
-                keys = [("item", i) for i in sorted(leaf.ids)]
                 for i in sorted(leaf.ids):
                     self.graph.add_edge(("item", i), target, key="counts-toward")
             else:
-                assert leaf.selector is not None
-                keys = selector_keys(leaf.selector)
                 self.graph.add_edge(("selector", str(leaf.selector)), target, key="selects")
             if keys is None:
                 self.always.add(target)
