@@ -934,9 +934,13 @@ class _Search:
         return u, t, merged
 
     def _penalty(self, missing_items: list[str], u: int) -> int:
-        achievements = self.p.achievements
-        items = {achievements[a].item for a in range(len(achievements)) if (u >> a) & 1}
+        items = self._items_of(u)
         return sum(1 for item in missing_items if item in items)
+
+    def _items_of(self, used: int) -> set[str]:
+        """The items of the achievements in the bitmask `used`."""
+        achievements = self.p.achievements
+        return {achievements[a].item for a in range(len(achievements)) if (used >> a) & 1}
 
     def _extend_from(
         self, x: _Extension, i: int, u: int, t: tuple[float, ...], extra: dict[int, list[int]]
@@ -964,9 +968,7 @@ class _Search:
         self._extend_from(x, i + 1, u, t, extra)
 
     def _second_copies(self, used: int, assign: dict[int, LeafResult]) -> int:
-        held = {
-            self.p.achievements[a].item for a in range(len(self.p.achievements)) if (used >> a) & 1
-        }
+        held = self._items_of(used)
         count = 0
         for index, r in assign.items():
             leaf = self.p.leaves[index]

@@ -653,8 +653,7 @@ class Evaluator:
         try:
             return self._evaluate(record, as_of)
         except SearchTimeout:
-            if time_limit is None:
-                raise
+            assert time_limit is not None  # only a deadline stops a search
             raise EvaluationTimeout(record.learner, time_limit) from None
         finally:
             _EVALUATION.deadline = outer
