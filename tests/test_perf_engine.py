@@ -27,7 +27,7 @@ from stackrules.check import check_paths
 from stackrules.evaluate import Evaluator
 from stackrules.model import build
 from stackrules.records import Achievement, LearnerRecord
-from stackrules.report import dumps
+from stackrules.report import Report, dumps
 from stackrules.runtime import GEN0_THRESHOLD, tune_gc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -122,6 +122,13 @@ def test_shared_memory_of_problems_never_changes_a_report(s: Scenario) -> None:
         )
 
 
+def _as_fresh(evaluator: Evaluator, record: LearnerRecord, as_of: date) -> Report:
+    """The report of an evaluator that has seen other learners, checked against a fresh one's."""
+    found = evaluator.evaluate(record, as_of)
+    assert dumps(found) == dumps(Evaluator(evaluator.rules).evaluate(record, as_of))
+    return found
+
+
 def test_learners_who_differ_only_in_dates_and_grades_share_a_search() -> None:
     text = (
         "issuer A\ncourse A:X credits 3 subject M\ncourse A:Y credits 3 subject M\n"
@@ -158,12 +165,9 @@ def test_learners_with_other_electives_of_the_same_value_share_a_search() -> Non
     evaluator = Evaluator(rules)
     as_of = date(2024, 1, 1)
 
-    def report(name: str, *items: str) -> str:
+    def report(name: str, *items: str) -> Report:
         rows = tuple(Achievement(item=i, grade="B") for i in items)
-        record = LearnerRecord(learner=name, achievements=rows)
-        found = dumps(evaluator.evaluate(record, as_of))
-        assert found == dumps(Evaluator(rules).evaluate(record, as_of))
-        return found
+        return _as_fresh(evaluator, LearnerRecord(learner=name, achievements=rows), as_of)
 
     report("L1", "A:E1")
     solved = len(evaluator._solved)
@@ -189,9 +193,7 @@ def test_sources_of_the_same_grade_and_date_order_share_a_search() -> None:
             Achievement(item="A:X", grade=x[0], completed_on=x[1]),
             Achievement(item="A:Y", grade=y[0], completed_on=y[1]),
         )
-        record = LearnerRecord(learner=name, achievements=rows)
-        found = evaluator.evaluate(record, as_of)
-        assert dumps(found) == dumps(Evaluator(rules).evaluate(record, as_of))
+        found = _as_fresh(evaluator, LearnerRecord(learner=name, achievements=rows), as_of)
         (transfer,) = found.transfers
         return transfer.from_
 
