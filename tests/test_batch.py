@@ -398,10 +398,10 @@ def _slow_learner(monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
     now = {"slow": False}
     original = Evaluator._evaluate
 
-    def evaluate(self: Evaluator, record: Any, as_of: Any) -> Any:
+    def evaluate(self: Evaluator, record: Any, as_of: Any, scope: Any) -> Any:
         now["slow"] = record.learner == victim
         try:
-            return original(self, record, as_of)
+            return original(self, record, as_of, scope)
         finally:
             now["slow"] = False
 

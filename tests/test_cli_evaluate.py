@@ -44,7 +44,7 @@ def test_the_spec_record_evaluates_against_the_sample_rules(tmp_path: Path) -> N
     jsonschema.validate(report, load_schema("report"))
     assert report["learner"] == "L-0001"
     assert report["as_of"] == "2026-11-22"
-    assert report["schema"] == "stackrules/report/v1"
+    assert report["schema"] == "stackrules/report/v2"
     reasons = {(n["item"], n["reason"]) for n in report["not_counted"]}
     assert ("FOODSAFE:L1", "expired") in reasons  # a five-year certificate from 2019
     assert ("UFV:DM101", "in-progress") in reasons

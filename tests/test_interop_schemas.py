@@ -39,7 +39,7 @@ def test_diagnostics_schema_describes_check_output(tmp_path: Path) -> None:
 
 def test_report_schema_is_versioned_and_lists_provenance() -> None:
     report = schemas.load_schema("report")
-    assert report["properties"]["schema"]["default"] == "stackrules/report/v1"
+    assert report["properties"]["schema"]["default"] == "stackrules/report/v2"
     provenance = report["$defs"]["Provenance"]
     assert provenance["properties"]["verification"]["const"] == "unverified"
     assert "provenance" in report["required"]

@@ -161,7 +161,7 @@ def test_report_validates_against_schema() -> None:
 def test_report_json_shape() -> None:
     data = report_to_json(sample_report())
     assert list(data)[:3] == ["schema", "learner", "as_of"]
-    assert data["schema"] == "stackrules/report/v1"
+    assert data["schema"] == "stackrules/report/v2"
     assert data["as_of"] == "2026-11-22"
     transfer = data["transfers"][0]
     assert list(transfer) == [

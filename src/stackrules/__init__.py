@@ -12,7 +12,7 @@ evaluate → report):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,7 +22,7 @@ from pathlib import Path
 # loaded subpackage does not rebind the package attribute).
 from stackrules import check as _check_stage
 from stackrules.diagnostics import Diagnostic, has_errors
-from stackrules.evaluate import Evaluator
+from stackrules.evaluate import DEFAULT_IN_PROGRESS, Evaluator
 from stackrules.model import RuleSet, build
 from stackrules.records import LearnerRecord, RecordError, load_records, read_records
 from stackrules.report import Report
@@ -70,6 +70,20 @@ def load_rules(paths: Iterable[str | Path]) -> tuple[CompiledRules | None, list[
     return CompiledRules(model, Evaluator(model)), diagnostics
 
 
-def evaluate(rules: CompiledRules, record: LearnerRecord, as_of: date | None = None) -> Report:
-    """The report for one learner. Pure: the same inputs always give the same report."""
-    return rules.evaluator.evaluate(record, as_of or date.today())
+def evaluate(
+    rules: CompiledRules,
+    record: LearnerRecord,
+    as_of: date | None = None,
+    *,
+    targets: Sequence[str] = (),
+    in_progress: int | None = DEFAULT_IN_PROGRESS,
+) -> Report:
+    """The report for one learner. Pure: the same inputs always give the same report.
+
+    `targets`: credentials pursued besides the record's `pursuing` (check them first with
+    `unknown_credentials`); `in_progress`: how many other credentials in progress to show,
+    nearest first (None: every one), as `semantics.md` §6 says. Neither changes what is
+    earned."""
+    return rules.evaluator.evaluate(
+        record, as_of or date.today(), targets=targets, in_progress=in_progress
+    )

@@ -1068,3 +1068,11 @@ def solve(
     With a `deadline` (from `deadline_after`), raises `SearchTimeout` once the search runs
     past it."""
     return _Search(problem, mode, deadline).run()
+
+
+def least_cost_bound(problem: Problem) -> float:
+    """A lower bound on the missing credits of every allocation of `problem` (the second part
+    of a least-to-do key), from the static bounds of its named requirements alone: no search.
+    Admissible whatever the limits do, since a limit's shortfall only ever adds to the cost."""
+    search = _Search(problem, "least")
+    return sum(search._node_lb(root)[0] for root in problem.roots)

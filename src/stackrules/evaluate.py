@@ -6,7 +6,8 @@ Pure: no I/O, no globals, no clock. The steps follow `semantics.md`:
 2. a fixpoint of equivalencies (§2) and credentials (§3): each round fires every equivalency
    and earns every credential that the achievements so far allow, all against the same
    snapshot, until a round adds nothing;
-3. what remains for credentials in progress (§4), and the audit trail (§5).
+3. what remains for credentials in progress (§4), and the audit trail (§5), for the
+   credentials the report shows (§6): the pursued ones and the K nearest others.
 
 Inputs are put in a canonical order first, so the report is the same whatever the order of the
 record's rows or of the rule files.
@@ -15,6 +16,7 @@ record's rows or of the rule files.
 from __future__ import annotations
 
 import threading
+from bisect import insort
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -32,6 +34,7 @@ from stackrules.allocate import (
     SearchTimeout,
     Template,
     deadline_after,
+    least_cost_bound,
     solve,
     surely_incomplete,
     value_of,
@@ -58,6 +61,8 @@ Origin = Literal["record", "granted", "earned", "held"]
 # remembered allocation problems per evaluator, the least recently used forgotten first (about
 # 2.8 KB each: the bound keeps a worker's memory flat)
 SOLVED_CACHE = 20_000
+# K: how many credentials in progress a report shows besides the pursued ones (§6)
+DEFAULT_IN_PROGRESS = 5
 _UNSOLVED = object()  # not among the remembered problems
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
 # threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
@@ -642,23 +647,38 @@ class Evaluator:
 
     # ------------------------------------------------------------ the fixpoint
     def evaluate(
-        self, record: LearnerRecord, as_of: date, *, time_limit: float | None = None
+        self,
+        record: LearnerRecord,
+        as_of: date,
+        *,
+        time_limit: float | None = None,
+        targets: Sequence[str] = (),
+        in_progress: int | None = None,
     ) -> report.Report:
-        """The learner's report at `as_of`. With `time_limit` (seconds), raises
-        `EvaluationTimeout` if the allocation searches run past it: a guard for batch jobs
-        against a record whose search is pathologically large. The searches are the only
-        part whose cost can grow exponentially; the rest is checked only between them."""
+        """The learner's report at `as_of` (`semantics.md` §6 for what it shows).
+
+        `targets` are pursued besides the record's `pursuing` (a what-if audit against a
+        programme; identifiers the caller has checked exist). `in_progress` is K, how many of
+        the other credentials in progress to show, nearest first (None, the default here:
+        every one, as the advisor tools need; the command line and `stackrules.evaluate`
+        default to `DEFAULT_IN_PROGRESS`). What is earned never depends on either.
+
+        With `time_limit` (seconds), raises `EvaluationTimeout` if the allocation searches run
+        past it: a guard for batch jobs against a record whose search is pathologically
+        large. The searches are the only part whose cost can grow exponentially; the rest is
+        checked only between them."""
         outer = getattr(_EVALUATION, "deadline", None)
         _EVALUATION.deadline = None if time_limit is None else deadline_after(time_limit)
+        pursued = tuple(dict.fromkeys((*record.pursuing, *targets)))
         try:
-            return self._evaluate(record, as_of)
+            return self._evaluate(record, as_of, Scope(pursued, in_progress))
         except SearchTimeout:
             assert time_limit is not None  # only a deadline stops a search
             raise EvaluationTimeout(record.learner, time_limit) from None
         finally:
             _EVALUATION.deadline = outer
 
-    def _evaluate(self, record: LearnerRecord, as_of: date) -> report.Report:
+    def _evaluate(self, record: LearnerRecord, as_of: date, scope: Scope) -> report.Report:
         catalog_date = record.catalog_date or as_of
         counting, not_counted = self._achievements(record, as_of)
         state = _State(achs=[ach for _, ach in counting], next_atom=len(counting))
@@ -696,7 +716,16 @@ class Evaluator:
             pending = self._targets(new) if new else set()
             touched |= pending
         return self._report(
-            record, as_of, catalog_date, state, versions, touched, not_counted, counting, held
+            record,
+            as_of,
+            catalog_date,
+            state,
+            versions,
+            touched,
+            not_counted,
+            counting,
+            held,
+            scope,
         )
 
     # ------------------------------------------------------------ §4, §5 the report
@@ -711,18 +740,22 @@ class Evaluator:
         not_counted: list[report.NotCounted],
         counting: list[tuple[Achievement, Ach]],
         held: list[str],
+        scope: Scope,
     ) -> report.Report:
         from stackrules.explain import Explainer
 
         explainer = Explainer(self, as_of, state.achs)
+        pursued = set(scope.pursued)
         used: set[int] = set()
         earned: list[report.EarnedCredential] = []
         for ident in sorted(state.earned):
             outcome = state.earned[ident]
-            entry, ids = explainer.earned(outcome)
+            entry, ids = explainer.earned(outcome, pursued=ident in pursued)
             earned.append(entry)
             used |= ids
-        in_progress: list[report.InProgressCredential] = []
+        # §6: every credential in progress is counted; the pursued ones and the K nearest
+        # others are shown
+        started: dict[str, LeastToDo] = {}
         for kind, key in sorted(touched, key=_target_order):
             ident = str(key)
             if kind != "credential" or ident in state.earned or ident in held:
@@ -730,11 +763,21 @@ class Evaluator:
             cred = versions.get(ident) or self.version(ident, catalog_date)
             if cred is None:
                 continue
-            result = explainer.in_progress(cred, state.least.get(ident))
-            if result is not None:
-                entry_ip, ids = result
-                in_progress.append(entry_ip)
-                used |= ids
+            least = state.least.get(ident) or self.least_to_do(cred, state.achs, as_of)
+            if is_started(cred, least.problem):
+                versions[ident] = cred
+                started[ident] = least
+        shown = set(started) if scope.nearest is None else self._nearest(started, pursued, scope)
+        in_progress: list[report.InProgressCredential] = []
+        for ident in sorted(shown | (pursued - set(state.earned) - set(held))):
+            cred = versions.get(ident) or self.version(ident, catalog_date)
+            if cred is None:
+                in_progress.append(explainer.not_offered(self.rules.credentials[ident]))
+                continue
+            least = started.get(ident) or self.least_to_do(cred, state.achs, as_of)
+            entry_ip, ids = explainer.in_progress(cred, least, pursued=ident in pursued)
+            in_progress.append(entry_ip)
+            used |= ids
         transfers = explainer.transfers(state.firings)
         rejected = explainer.rejected(counting, versions, touched)
         not_counted.extend(entry for entry, _ in rejected)
@@ -745,12 +788,59 @@ class Evaluator:
             catalog_date=record.catalog_date,
             earned=earned,
             in_progress=in_progress,
+            started=len(started),
+            in_progress_limit=scope.nearest,
             transfers=transfers,
             not_counted=sorted(not_counted, key=lambda n: (n.item, n.reason, n.source or "")),
             held=held,
             unused=unused,
             provenance=[report.Provenance(**s.model_dump()) for s in record.sources],
         )
+
+    def _nearest(self, started: dict[str, LeastToDo], pursued: set[str], scope: Scope) -> set[str]:
+        """The K credentials in progress, besides the pursued ones, with the least to do:
+        missing credits, then missing items, then identifier (§6). Exactly the first K of the
+        whole list ranked that way, without searching them all: a credential whose lower
+        bound on missing credits is above the K-th best exact answer cannot enter."""
+        k = scope.nearest
+        assert k is not None
+        if k == 0:
+            return set()
+        bounded = sorted(
+            (least_cost_bound(least.problem), ident)
+            for ident, least in started.items()
+            if ident not in pursued
+        )
+        best: list[tuple[float, float, str]] = []  # the K best exact keys so far, sorted
+        for bound, ident in bounded:
+            if len(best) == k and round(bound, 6) > best[-1][0]:
+                break  # every later bound is as high: none can enter
+            alloc = started[ident].allocation
+            assert alloc is not None  # a least-to-do search always has an allocation
+            entry = (round(alloc.key[1], 6), alloc.key[2], ident)
+            if len(best) < k or entry < best[-1]:
+                insort(best, entry)
+                del best[k:]
+        return {ident for _, _, ident in best}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a report shows of the credentials in progress (§6): the pursued credentials,
+    and the `nearest` K others (None: every one)."""
+
+    pursued: tuple[str, ...] = ()
+    nearest: int | None = DEFAULT_IN_PROGRESS
+
+
+def is_started(cred: Credential, problem: Problem) -> bool:
+    """Whether some leaf of `cred` is met or partly met (§4): an achievement it accepts, or a
+    competency that holds."""
+    return any(problem.eligible[leaf.index] for leaf in cred.leaves) or any(
+        problem.competency_met[leaf.index]
+        for leaf in cred.leaves
+        if isinstance(leaf, CompetencyLeaf)
+    )
 
 
 # ---------------------------------------------------------------- helpers

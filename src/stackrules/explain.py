@@ -233,7 +233,9 @@ class Explainer:
             found = self._evidence[id(a)] = evidence(a)
         return found
 
-    def earned(self, outcome: Outcome) -> tuple[report.EarnedCredential, set[int]]:
+    def earned(
+        self, outcome: Outcome, *, pursued: bool = False
+    ) -> tuple[report.EarnedCredential, set[int]]:
         cred = outcome.credential
         tree = _Tree(outcome.allocation, outcome.achs)
         requirements, used_ids = self._requirements(cred, tree)
@@ -256,26 +258,20 @@ class Explainer:
             source=cred.where,
             completed_on=outcome.earned_on,
             expired=expired,
+            pursued=pursued,
             requirements=requirements,
             limits=limits,
         )
         return entry, used_ids
 
     def in_progress(
-        self, cred: Credential, least: LeastToDo | None
-    ) -> tuple[report.InProgressCredential, set[int]] | None:
-        """The in-progress entry, from the fixpoint's last least-to-do search for `cred`."""
-        if least is None:
-            least = self.ev.least_to_do(cred, self.achs, self.as_of)
-        problem, local = least.problem, least.achs
-        started = any(problem.eligible[leaf.index] for leaf in cred.leaves) or any(
-            problem.competency_met[leaf.index]
-            for leaf in cred.leaves
-            if isinstance(leaf, CompetencyLeaf)
-        )
+        self, cred: Credential, least: LeastToDo, *, pursued: bool = False
+    ) -> tuple[report.InProgressCredential, set[int]]:
+        """The in-progress entry, from the fixpoint's last least-to-do search for `cred` (for
+        a pursued credential not started, everything remains)."""
+        local = least.achs
         alloc = least.allocation
-        if not started or alloc is None:
-            return None
+        assert alloc is not None  # a least-to-do search always has an allocation
         tree = _Tree(alloc, local)
         requirements, used_ids = self._requirements(cred, tree)
         # options never suggest what the learner already holds (unless it can be repeated)
@@ -309,11 +305,25 @@ class Explainer:
             credential=cred.id,
             title=cred.title,
             source=cred.where,
+            pursued=pursued,
             remaining=[r for _, r in remaining],
             requirements=requirements,
             remaining_credits=round(alloc.key[1], 6),
+            remaining_items=alloc.key[2],
         )
         return entry, used_ids
+
+    def not_offered(self, versions: Sequence[Credential]) -> report.InProgressCredential:
+        """A pursued credential none of whose versions is offered at the learner's catalog
+        date (§6): reported, never dropped; nothing is decided about it."""
+        latest = versions[-1]
+        return report.InProgressCredential(
+            credential=latest.id,
+            title=latest.title,
+            source=latest.where,
+            pursued=True,
+            offered=False,
+        )
 
     def _remaining(
         self,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-SCHEMA_ID = "stackrules/report/v1"
+SCHEMA_ID = "stackrules/report/v2"
 
 Origin = Literal["record", "granted", "earned", "held"]
 Unit = Literal["items", "credits", "hours"]
@@ -77,6 +77,7 @@ class EarnedCredential(_ReportModel):
     source: str
     completed_on: date | None = None
     expired: bool = False
+    pursued: bool = False
     requirements: list[RequirementResult] = Field(default_factory=list)
     limits: list[LimitResult] = Field(default_factory=list)
 
@@ -98,12 +99,23 @@ class Remaining(_ReportModel):
 
 
 class InProgressCredential(_ReportModel):
+    """A credential started (or pursued) and not earned: what remains in the allocation that
+    leaves the least to do (`semantics.md` §4). A pursued credential not offered at the
+    learner's catalog date has `offered: false` and nothing decided."""
+
     credential: str
     title: str
     source: str
+    pursued: bool = False
+    offered: bool = True
     remaining: list[Remaining] = Field(default_factory=list)
     requirements: list[RequirementResult] = Field(default_factory=list)
     remaining_credits: float = 0.0
+    remaining_items: float = 0.0
+
+    @field_serializer("remaining_items")
+    def _whole_items(self, items: float) -> int | float:
+        return int(items) if items.is_integer() else items
 
 
 class Transfer(_ReportModel):
@@ -157,6 +169,10 @@ class Report(_ReportModel):
     catalog_date: date | None = None
     earned: list[EarnedCredential] = Field(default_factory=list)
     in_progress: list[InProgressCredential] = Field(default_factory=list)
+    # how many credentials are in progress, shown or not, and how many of those not pursued
+    # the report shows (K, `--in-progress`; None: every one) (§6)
+    started: int = 0
+    in_progress_limit: int | None = None
     transfers: list[Transfer] = Field(default_factory=list)
     not_counted: list[NotCounted] = Field(default_factory=list)
     held: list[str] = Field(default_factory=list)

@@ -49,6 +49,27 @@ def _remaining(r: Remaining) -> str:
     return f"    needs {_num(r.need)} more {unit} for {r.requirement}{options}"
 
 
+def _scope(report: Report) -> str:
+    """How many credentials are in progress and which of them the report shows (§6)."""
+    if not report.started and not report.in_progress:
+        return "none"
+    started = f"{report.started} credential{'' if report.started == 1 else 's'} started"
+    pursued = sum(1 for p in report.in_progress if p.pursued)
+    others = len(report.in_progress) - pursued
+    parts = [started]
+    if pursued:
+        parts.append(f"{pursued} pursued")
+    if report.in_progress_limit is None:
+        parts.append("all shown" if report.started else "none shown")
+        return "; ".join(parts)
+    parts.append(f"{others} nearest shown")
+    line = "; ".join(parts)
+    shown_started = sum(1 for p in report.in_progress if any(r.evidence for r in p.requirements))
+    if shown_started < report.started:
+        line += "; `--in-progress all` for every one"
+    return line
+
+
 def render_text(report: Report) -> str:
     out = [f"Learner {report.learner}, evaluated as of {report.as_of.isoformat()}"]
     if report.catalog_date:
@@ -60,7 +81,8 @@ def render_text(report: Report) -> str:
     for c in report.earned:
         when = f", met on {c.completed_on.isoformat()}" if c.completed_on else ""
         expired = " (EXPIRED: counts toward nothing else)" if c.expired else ""
-        out.append(f"  {c.credential} {c.title} [rule {c.source}]{when}{expired}")
+        pursued = " (pursued)" if c.pursued else ""
+        out.append(f"  {c.credential} {c.title}{pursued} [rule {c.source}]{when}{expired}")
         for r in c.requirements:
             out += _requirement(r)
         for lim in c.limits:
@@ -68,11 +90,17 @@ def render_text(report: Report) -> str:
             out.append(f"    [{state}] {lim.text}: counted {_num(lim.value)} [rule {lim.source}]")
     out.append("")
     out.append("IN PROGRESS")
-    if not report.in_progress:
-        out.append("  none")
+    out.append(f"  {_scope(report)}")
     for p in report.in_progress:
+        if not p.offered:
+            out.append(
+                f"  {p.credential} {p.title} (pursued) [rule {p.source}]: not offered at the "
+                "learner's catalog date"
+            )
+            continue
+        pursued = " (pursued)" if p.pursued else ""
         out.append(
-            f"  {p.credential} {p.title} [rule {p.source}]: "
+            f"  {p.credential} {p.title}{pursued} [rule {p.source}]: "
             f"{_num(p.remaining_credits)} credit{'' if p.remaining_credits == 1 else 's'} "
             "of work remain"
         )

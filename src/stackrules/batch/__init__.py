@@ -70,6 +70,9 @@ def run_file(
         "as_of": job.as_of.isoformat(),
         "format": job.fmt,
         "validate_only": job.validate_only,
+        "targets": list(job.targets),
+        "in_progress": job.in_progress,
+        "learners": sorted(job.learners),
     }
     factory: Callable[[], Engine]
     if engine == "dask":

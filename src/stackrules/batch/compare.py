@@ -1,10 +1,15 @@
 """Rule-change impact: what one learner gains or loses when the rules change.
 
 Takes the learner's report under the current rules (the baseline, `--compare OLD`) and under
-the proposed rules (`--rules NEW`); gives a `Change`: credentials newly earned and no longer
-earned, credentials newly or no longer in progress, transfer rules that now fire or no
-longer fire, and the learner's total transfer credit before and after. `changed` is false
-when none of these differ, and such learners are counted but not written.
+the proposed rules (`--rules NEW`); gives a `Change` in the decisions: credentials newly
+earned and no longer earned, pursued credentials newly or no longer in progress and those
+whose remaining work changed, transfer rules that now fire or no longer fire, and the
+learner's total transfer credit before and after. `changed` is false when none of these
+differ, and such learners are counted but not written.
+
+Only pursued credentials are compared in progress: which other credentials a report shows is
+a ranking (the K nearest, `semantics.md` §6), and a rule change that merely reorders them is
+not a change in any decision about the learner.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class Change:
     lost: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # pursued credentials in progress under both rule sets whose remaining credits changed
+    remaining: list[tuple[str, float, float]] = field(default_factory=list)
     transfers_added: list[str] = field(default_factory=list)
     transfers_removed: list[str] = field(default_factory=list)
     transfer_credits_before: float = 0.0
@@ -38,6 +45,7 @@ class Change:
             or self.lost
             or self.started
             or self.dropped
+            or self.remaining
             or self.transfers_added
             or self.transfers_removed
             or self.transfer_credits_before != self.transfer_credits_after
@@ -50,6 +58,10 @@ class Change:
             "lost": self.lost,
             "started": self.started,
             "dropped": self.dropped,
+            "remaining": [
+                {"credential": name, "before": before, "after": after}
+                for name, before, after in self.remaining
+            ],
             "transfers_added": self.transfers_added,
             "transfers_removed": self.transfers_removed,
             "transfer_credits": {
@@ -73,6 +85,8 @@ class Change:
         ):
             before, after = ("no", "yes") if kind in _NEW else ("yes", "no")
             rows.extend([self.learner, kind, name, before, after] for name in names)
+        for name, was, now in self.remaining:
+            rows.append([self.learner, "remaining-credits", name, _num(was), _num(now)])
         if self.transfer_credits_before != self.transfer_credits_after:
             before, after = _num(self.transfer_credits_before), _num(self.transfer_credits_after)
             rows.append([self.learner, "transfer-credits", "", before, after])
@@ -106,15 +120,21 @@ def compare_reports(before: Report, after: Report) -> Change:
     """What changed for this learner from `before` (old rules) to `after` (new rules)."""
     earned_before = {c.credential for c in before.earned}
     earned_after = {c.credential for c in after.earned}
-    open_before = {c.credential for c in before.in_progress}
-    open_after = {c.credential for c in after.in_progress}
+    open_before = {c.credential: c for c in before.in_progress if c.pursued and c.offered}
+    open_after = {c.credential: c for c in after.in_progress if c.pursued and c.offered}
+    remaining = [
+        (name, open_before[name].remaining_credits, entry.remaining_credits)
+        for name, entry in sorted(open_after.items())
+        if name in open_before and open_before[name].remaining_credits != entry.remaining_credits
+    ]
     fired_before, fired_after = _transfer_keys(before), _transfer_keys(after)
     return Change(
         learner=after.learner,
         gained=sorted(earned_after - earned_before),
         lost=sorted(earned_before - earned_after),
-        started=sorted(open_after - open_before - earned_before),
-        dropped=sorted(open_before - open_after - earned_after),
+        started=sorted(open_after.keys() - open_before.keys() - earned_before),
+        dropped=sorted(open_before.keys() - open_after.keys() - earned_after),
+        remaining=remaining,
         transfers_added=sorted(fired_after - fired_before),
         transfers_removed=sorted(fired_before - fired_after),
         transfer_credits_before=round(sum(t.credits for t in before.transfers), 6),

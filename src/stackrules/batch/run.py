@@ -66,6 +66,9 @@ class Summary:
     gained: dict[str, int] = field(default_factory=dict)
     lost: dict[str, int] = field(default_factory=dict)
     file_errors: list[RecordError] = field(default_factory=list)
+    # the learners read in this run (kept only when `--learner` picks some, to name those the
+    # file does not hold)
+    selected: set[str] = field(default_factory=set)
     resumed_at: int = 0
     seconds: float = 0.0
     startup_seconds: float = 0.0
@@ -294,7 +297,11 @@ def _write(
     summary: Summary,
 ) -> None:
     for outcome in outcomes:
+        if outcome.skipped:
+            continue
         summary.read += 1
+        if outcome.picked:
+            summary.selected.add(str(outcome.learner))
         if not outcome.errors and seen is not None and outcome.learner is not None:
             first = seen.first_line(outcome.learner, outcome.ordinal, outcome.position)
             if first is not None:

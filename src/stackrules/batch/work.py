@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from stackrules.batch.compare import Change, compare_reports
 from stackrules.batch.project import csv_lines
 from stackrules.batch.source import Unit
-from stackrules.evaluate import EvaluationTimeout
+from stackrules.evaluate import DEFAULT_IN_PROGRESS, EvaluationTimeout
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt
+from stackrules.pursuit import pursuing_errors
 from stackrules.records.csvfile import Row, parse_group
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord, PositionKind
@@ -56,6 +57,12 @@ class Job:
     validate_only: bool = False
     # seconds one learner's evaluation may take (each of the two with --compare); None: any
     learner_timeout: float | None = None
+    # credentials every learner pursues (`--target`), how many other credentials in progress
+    # a report shows (`--in-progress`; None: all), and the only learners to evaluate
+    # (`--learner`; empty: every one)
+    targets: tuple[str, ...] = ()
+    in_progress: int | None = DEFAULT_IN_PROGRESS
+    learners: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -71,6 +78,9 @@ class Outcome:
     report: Report | None = None
     # The field a repeated learner is reported under: `credentialSubject.id` for credentials.
     learner_field: str = "learner"
+    # not one of the `--learner`s asked for: neither read nor reported; or one of them
+    skipped: bool = False
+    picked: bool = False
 
 
 _IN_WORKER = False
@@ -88,12 +98,20 @@ def run_units(job: Job, units: list[Unit]) -> list[Outcome]:
     outcomes = []
     for unit in units:
         record = read_unit(job, unit)
+        if job.learners and record.learner is not None and record.learner not in job.learners:
+            # (a malformed learner whose identifier cannot be read is still reported)
+            outcomes.append(Outcome(unit.ordinal, unit.position, record.learner, skipped=True))
+            continue
+        picked = bool(job.learners) and record.learner is not None
         if isinstance(record, Outcome):
+            record.picked = picked
             outcomes.append(record)
             continue
         if victim is not None and record.learner == victim:
             os.kill(os.getpid(), signal.SIGKILL)
-        outcomes.append(_evaluate(job, unit, record))
+        done = _evaluate(job, unit, record)
+        done.picked = picked
+        outcomes.append(done)
     return outcomes
 
 
@@ -173,13 +191,20 @@ def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
     outcome = Outcome(unit.ordinal, unit.position, record.learner)
     if record.sources:
         outcome.learner_field = "credentialSubject.id"
+    problems = pursuing_errors(
+        record, job.rules.model.credentials, file=job.file, record_index=unit.ordinal
+    )
+    if problems:
+        outcome.errors = problems
+        return outcome
     if job.validate_only:
         return outcome
     limit = job.learner_timeout
+    scope: dict[str, Any] = {"targets": job.targets, "in_progress": job.in_progress}
     try:
-        report = job.rules.evaluator.evaluate(record, job.as_of, time_limit=limit)
+        report = job.rules.evaluator.evaluate(record, job.as_of, time_limit=limit, **scope)
         if job.baseline is not None:
-            before = job.baseline.evaluator.evaluate(record, job.as_of, time_limit=limit)
+            before = job.baseline.evaluator.evaluate(record, job.as_of, time_limit=limit, **scope)
             outcome.change = compare_reports(before, report)
             if outcome.change.changed:
                 outcome.lines = outcome.change.lines(job.fmt)

@@ -26,7 +26,12 @@ from stackrules.cli.common import (
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
+    IN_PROGRESS_OPTION,
+    LEARNER_OPTION,
     RULES_OPTION,
+    TARGET_OPTION,
+    check_targets,
+    missing_learners,
     print_diagnostics,
     stderr_is_terminal,
 )
@@ -126,6 +131,9 @@ from stackrules.records import RecordError
     default=None,
     help="Show a progress bar on stderr (default: when stderr is a terminal).",
 )
+@TARGET_OPTION
+@IN_PROGRESS_OPTION
+@LEARNER_OPTION
 def batch_command(
     rules: tuple[str, ...],
     records: str,
@@ -144,6 +152,9 @@ def batch_command(
     checkpoint_every: float,
     learner_timeout: float | None,
     progress: bool | None,
+    targets: tuple[str, ...] = (),
+    in_progress: int | None = 5,
+    learners: tuple[str, ...] = (),
 ) -> None:
     """Evaluate every learner of a .jsonl or .csv record file, streaming, in input order."""
     ctx = click.get_current_context()
@@ -164,6 +175,7 @@ def batch_command(
     if compiled is None:
         print_diagnostics(diagnostics, err=True)
         ctx.exit(EXIT_RULE_ERRORS)
+    check_targets(targets, compiled.model.credentials)
     baseline = None
     if compare:
         baseline, old_diagnostics = load_rules(compare)
@@ -184,6 +196,9 @@ def batch_command(
         baseline=baseline,
         validate_only=validate_only,
         learner_timeout=learner_timeout,
+        targets=targets,
+        in_progress=in_progress,
+        learners=frozenset(learners),
     )
     show = stderr_is_terminal() if progress is None else progress
     bar = _Bar(opened) if show else None
@@ -216,7 +231,12 @@ def batch_command(
     for error in summary.file_errors:
         click.echo(f"error: {error.render()}", err=True)
     _print_summary(summary, validate_only, compare=bool(compare))
-    if not summary.ok:
+    missing = (
+        [] if summary.resumed_at > 1 else missing_learners(learners, summary.selected, records)
+    )
+    for line in missing:
+        click.echo(line, err=True)
+    if not summary.ok or missing:
         ctx.exit(EXIT_RECORD_ERRORS)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
 import click
 
-from stackrules.diagnostics import Diagnostic, summary
+from stackrules.diagnostics import Diagnostic, did_you_mean, summary
+from stackrules.evaluate import DEFAULT_IN_PROGRESS
+from stackrules.pursuit import unknown_targets
 
 EXIT_OK = 0
 EXIT_RULE_ERRORS = 1
@@ -61,3 +63,66 @@ AS_OF_OPTION = click.option(
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+class InProgressCount(click.ParamType):  # type: ignore[type-arg]
+    """`--in-progress K|all`: a whole number of credentials, or `all` (None)."""
+
+    name = "K|all"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return None
+        if text.isdigit():
+            return int(text)
+        self.fail(f"`{value}` is not a whole number of credentials or `all`", param, ctx)
+
+
+TARGET_OPTION = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="CREDENTIAL",
+    help="A credential every learner pursues (repeatable): always reported in full, "
+    "a what-if audit against a programme.",
+)
+
+LEARNER_OPTION = click.option(
+    "--learner",
+    "learners",
+    multiple=True,
+    metavar="ID",
+    help="Only this learner (repeatable); one that is not in the file is reported as an error.",
+)
+
+IN_PROGRESS_OPTION = click.option(
+    "--in-progress",
+    "in_progress",
+    type=InProgressCount(),
+    default=str(DEFAULT_IN_PROGRESS),
+    show_default=True,
+    help="How many credentials in progress to report besides the pursued ones, nearest "
+    "first, or `all`.",
+)
+
+
+def check_targets(targets: Sequence[str], credentials: Collection[str]) -> None:
+    """A usage error (exit 2) naming each `--target` that is not a credential."""
+    problems = unknown_targets(targets, credentials)
+    if problems:
+        raise click.UsageError("--target: " + "; ".join(problems))
+
+
+def missing_learners(wanted: Sequence[str], seen: Collection[str], file: str) -> list[str]:
+    """An error line for each `--learner` that the record file does not hold."""
+    return [
+        f"error: {file}: learner `{ident}` (--learner) is not in the file"
+        + (f"; {hint}" if (hint := did_you_mean(ident, seen)) else "")
+        for ident in dict.fromkeys(wanted)
+        if ident not in seen
+    ]

@@ -1,11 +1,14 @@
 """`stackrules evaluate --rules RULES RECORD`: the report for each learner in a record file.
 
 `--format json` (default) prints one JSON object for one learner and an array for several;
-`--add ITEM[:GRADE]` (repeatable) and `--catalog-date` evaluate a what-if without editing the
-record;
-`jsonl` one object per line; `text` a readable audit. A rule set with errors prints its
-diagnostics and exits 1; a record that cannot be read exits 3 after reporting, with `jsonl`
-and `text`, every learner that could be read.
+`jsonl` one object per line; `text` a readable audit. `--add ITEM[:GRADE]` (repeatable) and
+`--catalog-date` evaluate a what-if without editing the record; `--target` (repeatable) adds a
+pursued credential to every learner, `--in-progress K|all` says how many other credentials in
+progress to show (`semantics.md` §6), `--learner ID` (repeatable) picks learners.
+
+A rule set with errors prints its diagnostics and exits 1; an unknown `--target` is a usage
+error (exit 2); a record that cannot be read, an unknown identifier in a record's `pursuing`,
+or a `--learner` not in the file exits 3 after reporting every learner that could be read.
 """
 
 from __future__ import annotations
@@ -22,10 +25,16 @@ from stackrules.cli.common import (
     AS_OF_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
+    IN_PROGRESS_OPTION,
+    LEARNER_OPTION,
     RULES_OPTION,
+    TARGET_OPTION,
+    check_targets,
+    missing_learners,
     print_diagnostics,
 )
 from stackrules.cli.plan import load_additions, what_if_options
+from stackrules.pursuit import pursuing_errors
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps, report_to_json
 from stackrules.textreport import render_text
@@ -43,12 +52,18 @@ from stackrules.textreport import render_text
     show_default=True,
     help="One JSON document, JSON Lines, or a readable audit.",
 )
+@TARGET_OPTION
+@IN_PROGRESS_OPTION
+@LEARNER_OPTION
 @what_if_options
 def evaluate_command(
     rules: tuple[str, ...],
     record: str,
     as_of: date | None,
     fmt: str,
+    targets: tuple[str, ...] = (),
+    in_progress: int | None = 5,
+    learners: tuple[str, ...] = (),
     adds: tuple[str, ...] = (),
     catalog_date: date | None = None,
 ) -> None:
@@ -62,25 +77,51 @@ def evaluate_command(
     if compiled is None:
         print_diagnostics(diagnostics, err=True)
         ctx.exit(EXIT_RULE_ERRORS)
+    credentials = compiled.model.credentials
+    check_targets(targets, credentials)
     day = as_of or date.today()
     additions = load_additions(compiled, adds)
+    wanted = set(learners)
+    seen: set[str] = set()
     reports: list[Report] = []
     errors: list[RecordError] = []
     for entry in read_records(record, aliases=compiled.aliases):
+        learner = entry.learner
+        if learner is not None:
+            seen.add(learner)
+        if (
+            wanted
+            and learner not in wanted
+            and not (isinstance(entry, RecordError) and entry.whole_file)
+        ):
+            continue
         if isinstance(entry, RecordError):
             errors.append(entry)
             continue
         assert isinstance(entry, LearnerRecord)
-        result = evaluate_record(compiled, apply_what_if(entry, additions, day, catalog_date), day)
+        problems = pursuing_errors(entry, credentials, file=record, record_index=None)
+        if problems:
+            errors.extend(problems)
+            continue
+        result = evaluate_record(
+            compiled,
+            apply_what_if(entry, additions, day, catalog_date),
+            day,
+            targets=targets,
+            in_progress=in_progress,
+        )
         if fmt == "jsonl":
             click.echo(dumps(result))
         elif fmt == "text":
             click.echo(render_text(result))
         else:
             reports.append(result)
-    if errors:
+    missing = missing_learners(learners, seen, record)
+    if errors or missing:
         for e in errors:
             click.echo(f"error: {e.render()}", err=True)
+        for line in missing:
+            click.echo(line, err=True)
         ctx.exit(EXIT_RECORD_ERRORS)
     if fmt == "json":
         docs = [report_to_json(r) for r in reports]

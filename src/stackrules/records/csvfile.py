@@ -15,6 +15,8 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
   error for that row's learner.
 - `catalog_date` may be given on any of a learner's rows; rows that give different dates are an
   error.
+- `pursuing` is `;`-separated credential identifiers; the learner's rows are united, and a row
+  may leave `item` (and every other achievement column) empty when it carries only `pursuing`.
 - Rows are grouped by learner by `group_rows`: in memory for ordinary files, by an external
   merge sort for files too large for that.
 """
@@ -34,7 +36,7 @@ from stackrules.records.extsort import Keyed, group
 from stackrules.records.model import ACHIEVEMENT_FIELDS, Achievement, LearnerRecord, Position
 from stackrules.records.parse import parse_achievement
 
-CSV_COLUMNS: tuple[str, ...] = ("learner", "catalog_date", *ACHIEVEMENT_FIELDS)
+CSV_COLUMNS: tuple[str, ...] = ("learner", "catalog_date", "pursuing", *ACHIEVEMENT_FIELDS)
 REQUIRED_COLUMNS: tuple[str, ...] = ("learner", "item")
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -164,6 +166,7 @@ def parse_group(
     errors: list[RecordError] = []
     achievements: list[Achievement] = []
     catalog_date: tuple[int, str] | None = None
+    pursuing: list[str] = []  # the learner's rows united, in order of first mention
     for row in group:
         row_errors: list[RecordError] = []
         base: dict[str, Any] = {
@@ -189,8 +192,17 @@ def parse_group(
                     f"given at row {catalog_date[0]}"
                 )
                 row_errors.append(RecordError(**base, field="catalog_date", message=message))
+        goals = [g.strip() for g in row.cells.get("pursuing", "").split(";") if g.strip()]
+        for goal in goals:
+            goal = aliases.get(goal, goal) if aliases else goal
+            if goal not in pursuing:
+                pursuing.append(goal)
         raw, problems = achievement_cells(row.cells)
         row_errors.extend(RecordError(**base, field=name, message=text) for name, text in problems)
+        if goals and not raw and not problems:
+            # a row that carries only what the learner pursues
+            errors.extend(sorted(row_errors, key=_column_order))
+            continue
         where_read = Position(file=file, kind="row", number=row.number)
         parsed = parse_achievement(raw, where=where_read, base=base, aliases=aliases)
         if isinstance(parsed, Achievement):
@@ -202,6 +214,8 @@ def parse_group(
         data: dict[str, Any] = {"learner": learner, "achievements": tuple(achievements)}
         if catalog_date is not None:
             data["catalog_date"] = catalog_date[1]
+        if pursuing:
+            data["pursuing"] = tuple(pursuing)
         try:
             record = LearnerRecord.model_validate(data)
         except ValidationError as invalid:

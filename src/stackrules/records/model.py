@@ -36,7 +36,7 @@ ACHIEVEMENT_FIELDS: tuple[str, ...] = (
     "tags",
     "competencies",
 )
-LEARNER_FIELDS: tuple[str, ...] = ("learner", "catalog_date", "achievements")
+LEARNER_FIELDS: tuple[str, ...] = ("learner", "catalog_date", "pursuing", "achievements")
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -176,6 +176,11 @@ class LearnerRecord(BaseModel):
     catalog_date: date | None = Field(
         default=None, description="Date that picks credential versions (default: the as-of date)."
     )
+    pursuing: tuple[NonEmptyStr, ...] = Field(
+        default=(),
+        description="Credentials the learner pursues (declared programmes and goals): always "
+        "reported, in full (CSV: `;`-separated).",
+    )
     achievements: tuple[Achievement, ...] = Field(default=(), description="What was achieved.")
 
     _position: Position | None = PrivateAttr(default=None)
@@ -207,5 +212,12 @@ class LearnerRecord(BaseModel):
 
     def __hash__(self) -> int:
         return hash(
-            (self.learner, self.catalog_date, self.achievements, self._position, self._sources)
+            (
+                self.learner,
+                self.catalog_date,
+                self.pursuing,
+                self.achievements,
+                self._position,
+                self._sources,
+            )
         )

@@ -97,6 +97,9 @@ def parse_record_obj(
                 errors.append(RecordError(**base, field=field, message=clash.message))
                 aliased.append(raw)
         data["achievements"] = aliased
+    pursuing = data.get("pursuing")
+    if aliases and isinstance(pursuing, list):
+        data["pursuing"] = [aliases.get(p, p) if isinstance(p, str) else p for p in pursuing]
     try:
         record = LearnerRecord.model_validate(data)
     except ValidationError as invalid:
