@@ -24,7 +24,13 @@ The process runs with the garbage collector settings of the command line (`stack
 asked are measured, and the output says how many. `--profile` prints the top cProfile
 hotspots (cumulative time) of evaluating the base catalog's learners.
 
-Goals (from the issue): at least 5,000 learners/s/core; a 10x catalog costing under 2x per
+Both report scopes are timed side by side in the same run (one evaluator each, passes
+alternated): the default (`--in-progress`, K = 5) and `all` (every credential in progress, the
+first version's report), with the median and largest report size of each.
+
+Goals (from the issues): at least 1,000 learners/s/core with the default scope, evaluation and
+`dumps` included (at least 250 with every subject selector unscoped, `--unscoped 1.0`, median
+report at most 20 KB and the largest at most 100 KB); a 10x catalog costing under 2x per
 learner.
 
     python benchmarks/bench_eval.py                          # 2,000 learners, 1k and 10k catalogs
@@ -69,7 +75,7 @@ from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import dumps
 from synth import AS_OF, make_catalog, make_learners, write_jsonl
 
-GOAL_RATE = 5000.0
+GOAL_RATE = 1000.0
 GOAL_RATIO = 2.0
 # (label, class, method): disjoint parts of Evaluator.evaluate, plus one nested part
 SPLIT = (
@@ -94,7 +100,10 @@ def _load(folder: Path) -> RuleSet:
 
 
 def _timed_pass(
-    evaluator: Evaluator, records: list[LearnerRecord], budget: float | None
+    evaluator: Evaluator,
+    records: list[LearnerRecord],
+    budget: float | None,
+    in_progress: int | None = None,
 ) -> tuple[float, float, float, list[str]]:
     """Evaluate records in order, each report turned into its JSON text at once and dropped,
     as a batch does (holding hundreds of report objects would make the garbage collector's
@@ -107,7 +116,7 @@ def _timed_pass(
     start = time.perf_counter()
     for record in records:
         t0, c0 = time.perf_counter(), time.process_time()
-        report = evaluator.evaluate(record, AS_OF)
+        report = evaluator.evaluate(record, AS_OF, in_progress=in_progress)
         t1, c1 = time.perf_counter(), time.process_time()
         texts.append(dumps(report))
         del report
@@ -119,16 +128,20 @@ def _timed_pass(
 
 
 def _measure(
-    evaluator: Evaluator, records: list[LearnerRecord], runs: int, budget: float | None
+    evaluator: Evaluator,
+    records: list[LearnerRecord],
+    runs: int,
+    budget: float | None,
+    in_progress: int | None = None,
 ) -> tuple[float, float, float, int, list[str]]:
     """Median seconds per learner over `runs` passes: evaluation (wall clock, CPU) and
     `dumps`. The first pass fixes how many learners fit in the budget; later passes evaluate
     exactly those."""
-    wall, cpu, dump, texts = _timed_pass(evaluator, records, budget)
+    wall, cpu, dump, texts = _timed_pass(evaluator, records, budget, in_progress)
     n = len(texts)
     per, per_cpu, per_dump = [wall / n], [cpu / n], [dump / n]
     for _ in range(runs - 1):
-        wall, cpu, dump, _ = _timed_pass(evaluator, records[:n], None)
+        wall, cpu, dump, _ = _timed_pass(evaluator, records[:n], None, in_progress)
         per.append(wall / n)
         per_cpu.append(cpu / n)
         per_dump.append(dump / n)
@@ -139,6 +152,48 @@ def _measure(
         n,
         texts,
     )
+
+
+def _measure_modes(
+    model: RuleSet,
+    records: list[LearnerRecord],
+    runs: int,
+    budget: float | None,
+    modes: dict[str, int | None],
+) -> dict[str, tuple[float, float, float, int, list[str]]]:
+    """`_measure` for each report scope (`in_progress` K, None for all), side by side: one
+    evaluator per mode (each remembers its own problems), their passes alternated round by
+    round so that the machine's drift falls on every mode alike. The first mode's first pass
+    fixes how many learners fit in the budget."""
+    evaluators = {name: Evaluator(model) for name in modes}
+    first = next(iter(modes))
+    wall, cpu, dump, texts = _timed_pass(evaluators[first], records, budget, modes[first])
+    n = len(texts)
+    passes: dict[str, list[tuple[float, float, float]]] = {first: [(wall, cpu, dump)]}
+    kept: dict[str, list[str]] = {first: texts}
+    for name, k in modes.items():
+        if name != first:
+            wall, cpu, dump, kept[name] = _timed_pass(evaluators[name], records[:n], None, k)
+            passes[name] = [(wall, cpu, dump)]
+    for _ in range(runs - 1):
+        for name, k in modes.items():
+            wall, cpu, dump, _ = _timed_pass(evaluators[name], records[:n], None, k)
+            passes[name].append((wall, cpu, dump))
+    return {
+        name: (
+            statistics.median(p[0] / n for p in done),
+            statistics.median(p[1] / n for p in done),
+            statistics.median(p[2] / n for p in done),
+            n,
+            kept[name],
+        )
+        for name, done in passes.items()
+    }
+
+
+def _sizes(texts: list[str]) -> dict[str, float]:
+    sizes = [len(t.encode()) for t in texts]
+    return {"median_bytes": statistics.median(sizes), "max_bytes": max(sizes)}
 
 
 @contextmanager
@@ -208,6 +263,7 @@ def bench_catalog(
     tmp: Path,
     n_issuers: int | None = None,
     unscoped: float = 0.1,
+    in_progress: int | None = 5,
 ) -> dict[str, Any]:
     print(f"… {label}: {n_credentials} credentials, {n_lines} lines", file=sys.stderr, flush=True)
     catalog = make_catalog(n_credentials, n_lines, seed, n_issuers=n_issuers, unscoped=unscoped)
@@ -223,15 +279,17 @@ def bench_catalog(
     records = _read_all(path, aliases)
     read_s = _median_time(lambda: _read_all(path, aliases), runs) / len(records)
 
-    # evaluate (indexed)
+    # evaluate (indexed): the default report scope and `--in-progress all`, side by side
     print(f"  indexed evaluation of up to {len(records)} learners", file=sys.stderr, flush=True)
-    eval_s, eval_cpu, dump_s, n_eval, texts = _measure(indexed, records, runs, budget)
+    measured = _measure_modes(model, records, runs, budget, {"default": in_progress, "all": None})
+    eval_s, eval_cpu, dump_s, n_eval, texts = measured["default"]
+    all_s, all_cpu, all_dump_s, _, all_texts = measured["all"]
 
     # split, one instrumented pass over the same learners
     with _method_timers() as (seconds, calls):
         t = time.perf_counter()
         for record in records[:n_eval]:
-            indexed.evaluate(record, AS_OF)
+            indexed.evaluate(record, AS_OF, in_progress=in_progress)
         instrumented = time.perf_counter() - t
     split = {label: seconds[label] / n_eval for label, _, _ in SPLIT if label in seconds}
     split["other"] = (instrumented - sum(v for k, v in seconds.items() if k.strip() == k)) / n_eval
@@ -241,9 +299,9 @@ def bench_catalog(
     k = min(n_naive, n_eval)
     print(f"  naive evaluation of up to {k} learners", file=sys.stderr, flush=True)
     naive_s, _, _, n_naive_done, naive_texts = _measure(naive, records[:k], runs, budget)
-    identical = naive_texts == texts[:n_naive_done]
+    identical = naive_texts == all_texts[:n_naive_done]
 
-    shapes = [json.loads(t) for t in texts]
+    shapes = [json.loads(t) for t in all_texts]
     achievements = [len(r.achievements) for r in records[:n_eval]]
     return {
         "label": label,
@@ -265,6 +323,17 @@ def bench_catalog(
         },
         "learners_per_second": 1 / eval_s,
         "learners_per_second_end_to_end": 1 / (read_s + eval_s + dump_s),
+        "in_progress": in_progress,
+        "report": _sizes(texts),
+        "all": {
+            "evaluate_ms": all_s * 1e3,
+            "evaluate_cpu_ms": all_cpu * 1e3,
+            "report_dumps_ms": all_dump_s * 1e3,
+            "learners_per_second": 1 / all_s,
+            "learners_per_second_with_dumps": 1 / (all_s + all_dump_s),
+            "report": _sizes(all_texts),
+        },
+        "default_over_all": (all_s + all_dump_s) / (eval_s + dump_s),
         "split_ms": {k: v * 1e3 for k, v in split.items()},
         "calls_per_learner": calls_per,
         "naive_learners": n_naive_done,
@@ -283,7 +352,7 @@ def profile(catalog_size: tuple[int, int], n: int, seed: int, tmp: Path, top: in
     prof = cProfile.Profile()
     prof.enable()
     for record in records:
-        dumps(evaluator.evaluate(record, AS_OF))
+        dumps(evaluator.evaluate(record, AS_OF, in_progress=5))
     prof.disable()
     out = io.StringIO()
     pstats.Stats(prof, stream=out).strip_dirs().sort_stats("cumulative").print_stats(top)
@@ -346,6 +415,21 @@ def _report_text(results: list[dict[str, Any]]) -> str:
             for k, v in r["split_ms"].items()
         )
         lines.append(f"  evaluate split (instrumented pass): {split}")
+        a, rep = r["all"], r["report"]
+        rate = 1e3 / (p["evaluate"] + p["report_dumps"])
+        lines.append(
+            f"  report scope --in-progress {r['in_progress']}: {rate:.1f} "
+            f"learners/s evaluate + dumps, report median {rep['median_bytes'] / 1e3:.1f} KB, "
+            f"largest {rep['max_bytes'] / 1e3:.1f} KB"
+        )
+        lines.append(
+            f"  report scope --in-progress all (same run, alternated): "
+            f"{a['learners_per_second_with_dumps']:.1f} learners/s evaluate + dumps "
+            f"(evaluate {a['evaluate_ms']:.2f} ms, dumps {a['report_dumps_ms']:.2f} ms), report "
+            f"median {a['report']['median_bytes'] / 1e3:.1f} KB, largest "
+            f"{a['report']['max_bytes'] / 1e3:.1f} KB; default is {r['default_over_all']:.2f}x "
+            "as fast"
+        )
         lines.append(
             f"  naive (use_index=False), first {r['naive_learners']} learners: "
             f"{r['naive_per_learner_ms']:.2f} ms/learner = {r['naive_over_indexed']:.2f}x the "
@@ -360,9 +444,13 @@ def _report_text(results: list[dict[str, Any]]) -> str:
             f"[{big['label']}]: per-learner evaluate cost x{ratio:.2f} "
             f"(goal < {GOAL_RATIO:g}x: {ok})"
         )
-    rate = results[0]["learners_per_second"]
+    p0 = results[0]["per_learner_ms"]
+    rate = 1e3 / (p0["evaluate"] + p0["report_dumps"])
     ok = "met" if rate >= GOAL_RATE else "NOT met"
-    lines.append(f"throughput {rate:.1f} learners/s/core (goal >= {GOAL_RATE:g}: {ok})")
+    lines.append(
+        f"throughput {rate:.1f} learners/s/core, evaluate + dumps, default scope "
+        f"(goal >= {GOAL_RATE:g}: {ok})"
+    )
     return "\n".join(lines)
 
 
@@ -389,6 +477,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     parser.add_argument(
         "--reports", type=Path, help="write (or compare with) the base catalog's reports"
+    )
+    parser.add_argument(
+        "--in-progress",
+        type=lambda v: None if v == "all" else int(v),
+        default=5,
+        help="the report scope timed as the default mode (K, or `all`); `all` is always timed "
+        "beside it",
     )
     parser.add_argument(
         "--unscoped",
@@ -446,6 +541,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     tmp,
                     n_issuers=issuers,
                     unscoped=args.unscoped,
+                    in_progress=args.in_progress,
                 )
             )
         if args.profile:

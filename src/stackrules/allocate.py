@@ -1070,9 +1070,44 @@ def solve(
     return _Search(problem, mode, deadline).run()
 
 
+
 def least_cost_bound(problem: Problem) -> float:
     """A lower bound on the missing credits of every allocation of `problem` (the second part
-    of a least-to-do key), from the static bounds of its named requirements alone: no search.
-    Admissible whatever the limits do, since a limit's shortfall only ever adds to the cost."""
-    search = _Search(problem, "least")
-    return sum(search._node_lb(root)[0] for root in problem.roots)
+    of a least-to-do key), from the static bounds of its named requirements alone: no search,
+    and only the nodes above a leaf that accepts an achievement are computed (the template
+    has the others). Admissible whatever the limits do: a shortfall only adds to the cost."""
+    p = problem
+    tpl = p.template
+    if tpl is None:
+        tpl = Template.of(p.roots, p.leaves, p.missing_cost, p.hours_per_credit)
+    touched: set[int] = set()
+    for leaf in p.leaves:
+        met = isinstance(leaf, CompetencyLeaf) and p.competency_met[leaf.index]
+        if p.eligible[leaf.index] or met:
+            node: Node | None = leaf
+            while node is not None and id(node) not in touched:
+                touched.add(id(node))
+                node = tpl.parent.get(id(node))
+    return sum(_cost_bound(p, root, tpl.lb, touched) for root in p.roots)
+
+
+def _cost_bound(
+    p: Problem, node: Node, static: dict[int, tuple[float, float]], touched: set[int]
+) -> float:
+    """The cost part of `_Search._node_lb`, for the bound alone."""
+    if id(node) not in touched:
+        return static[id(node)][0]
+    if isinstance(node, Choice):
+        costs = sorted(_cost_bound(p, child, static, touched) for child in node.children)
+        return sum(costs[: node.need]) if node.need > 0 else 0.0
+    if isinstance(node, ItemLeaf | CompetencyLeaf):
+        return 0.0  # touched: it accepts an achievement, or the competency holds
+    total = sum(value_of(p.achievements[a], node.unit) for a in p.eligible[node.index])
+    short = node.amount - total
+    if short <= 1e-9:
+        return 0.0
+    if node.unit == "credits":
+        return short
+    if node.unit == "hours":
+        return short / p.hours_per_credit
+    return short * p.missing_cost[node.index]
