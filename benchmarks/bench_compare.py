@@ -1,9 +1,12 @@
 """One engine against others, on the same data, in the same run: the baseline for a speed-up.
 
-Each `--engine LABEL=SRC[@tuned]` is a source folder of stackrules (this checkout's `src`, or
-an older commit's, checked out with `git worktree add /tmp/sr-old COMMIT`); `@tuned` runs it
-with the command line's collector settings (`stackrules.tune_gc`: first threshold 10,000),
-otherwise Python's defaults. The synthetic catalog (`synth.py`) and its learners are written
+Each `--engine LABEL=SRC[@OPTIONS]` is a source folder of stackrules (this checkout's `src`,
+or an older commit's, checked out with `git worktree add /tmp/sr-old COMMIT`); the options,
+joined by `+`: `tuned` runs it with the command line's collector settings
+(`stackrules.tune_gc`: first threshold 10,000), otherwise Python's defaults; `kN` makes
+reports of report v2's default scope with K = N (`--in-progress N`: the pursued credentials
+and the N nearest others), otherwise every credential in progress (the only report engines
+before v2 make). The synthetic catalog (`synth.py`) and its learners are written
 once; then, `--rounds` times, every engine in turn evaluates the same learners in a fresh
 process (`PYTHONPATH=SRC`), each report turned into its JSON text at once and dropped, as a
 batch does (`bench_eval`'s timed pass). Printed: per engine, the median over rounds of the
@@ -44,7 +47,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-def child(rules: str, records: str, tuned: bool) -> dict[str, Any]:
+def child(rules: str, records: str, tuned: bool, in_progress: int | None) -> dict[str, Any]:
     """Evaluate every learner of `records` with the engine on `sys.path`, as `bench_eval`
     times a pass (each report dumped at once and dropped)."""
     from bench_eval import _load, _read_all, _timed_pass
@@ -55,7 +58,7 @@ def child(rules: str, records: str, tuned: bool) -> dict[str, Any]:
     if tuned:  # what `stackrules.tune_gc` does; older engines do not have it
         first, second, third = gc.get_threshold()
         gc.set_threshold(max(first, 10_000), second, third)
-    _, cpu, dump, texts = _timed_pass(evaluator, learners, None)
+    _, cpu, dump, texts = _timed_pass(evaluator, learners, None, in_progress)
     digest = hashlib.sha256()
     for text in texts:
         digest.update(text.replace(rules, "<rules>").encode() + b"\n")
@@ -68,24 +71,30 @@ def child(rules: str, records: str, tuned: bool) -> dict[str, Any]:
     }
 
 
-def _engine(spec: str) -> tuple[str, str, bool]:
+def _engine(spec: str) -> tuple[str, str, bool, int | None]:
     label, _, rest = spec.partition("=")
     if not label or not rest:
-        raise SystemExit(f"--engine {spec!r}: expected LABEL=SRC or LABEL=SRC@tuned")
-    src, _, mode = rest.partition("@")
-    if mode not in ("", "tuned"):
-        raise SystemExit(f"--engine {spec!r}: the only option after @ is `tuned`")
+        raise SystemExit(f"--engine {spec!r}: expected LABEL=SRC or LABEL=SRC@OPTIONS")
+    src, _, modes = rest.partition("@")
+    tuned, k = False, None
+    for mode in filter(None, modes.split("+")):
+        if mode == "tuned":
+            tuned = True
+        elif mode[:1] == "k" and mode[1:].isdigit():
+            k = int(mode[1:])
+        else:
+            raise SystemExit(f"--engine {spec!r}: the options after @ are `tuned` and `kN`")
     if not (Path(src) / "stackrules").is_dir():
         raise SystemExit(f"--engine {spec!r}: {src} holds no `stackrules` package")
-    return label, str(Path(src).resolve()), mode == "tuned"
+    return label, str(Path(src).resolve()), tuned, k
 
 
 def _start(
-    src: str, rules: str, records: str, tuned: bool, core: int | None
+    src: str, rules: str, records: str, tuned: bool, k: int | None, core: int | None
 ) -> subprocess.Popen[str]:
     """One engine's child process (pinned to `core`, if given)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child"]
-    command += [rules, records, "1" if tuned else "0"]
+    command += [rules, records, "1" if tuned else "0", "all" if k is None else str(k)]
     env = {**os.environ, "PYTHONPATH": src}
     pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
     return subprocess.Popen(
@@ -103,23 +112,29 @@ def _result(label: str, process: subprocess.Popen[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engine", action="append", default=[], metavar="LABEL=SRC[@tuned]")
+    parser.add_argument("--engine", action="append", default=[], metavar="LABEL=SRC[@OPTIONS]")
     parser.add_argument("--credentials", type=int, default=1000)
     parser.add_argument("--lines", type=int, default=1500)
     parser.add_argument("--learners", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--unscoped",
+        type=float,
+        default=0.1,
+        help="share of subject requirements that name no issuer (synth.make_catalog)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     parser.add_argument(
         "--side-by-side",
         action="store_true",
         help="run the engines of a round at the same time, each on a core of its own",
     )
-    parser.add_argument("--child", nargs=3, metavar=("RULES", "RECORDS", "TUNED"))
+    parser.add_argument("--child", nargs=4, metavar=("RULES", "RECORDS", "TUNED", "K"))
     args = parser.parse_args(argv)
     if args.child:
-        rules, records, tuned = args.child
-        print(json.dumps(child(rules, records, tuned == "1")))
+        rules, records, tuned, k = args.child
+        print(json.dumps(child(rules, records, tuned == "1", None if k == "all" else int(k))))
         return {}
     engines = [_engine(spec) for spec in args.engine]
     if not engines:
@@ -134,9 +149,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     import synth
 
-    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in engines}
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in engines}
     with tempfile.TemporaryDirectory(prefix="stackrules-compare-") as tmp:
-        catalog = synth.make_catalog(args.credentials, args.lines, args.seed)
+        catalog = synth.make_catalog(
+            args.credentials, args.lines, args.seed, unscoped=args.unscoped
+        )
         rules = str(catalog.write(Path(tmp) / "rules"))
         learners = synth.make_learners(catalog, args.learners, seed=args.seed + 1)
         records = str(synth.write_jsonl(learners, Path(tmp) / "learners.jsonl"))
@@ -145,14 +162,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 # every engine at once, engine k on core k + round (mod the cores): all meet
                 # the same phase of the machine, and each core serves each engine in turn
                 started = []
-                for k, (label, src, tuned) in enumerate(engines):
-                    core = cores[(k + round_no) % len(cores)]
-                    started.append((label, _start(src, rules, records, tuned, core)))
+                for n, (label, src, tuned, k) in enumerate(engines):
+                    core = cores[(n + round_no) % len(cores)]
+                    started.append((label, _start(src, rules, records, tuned, k, core)))
                 results = [(label, _result(label, process)) for label, process in started]
             else:
                 results = [
-                    (label, _result(label, _start(src, rules, records, tuned, None)))
-                    for label, src, tuned in engines
+                    (label, _result(label, _start(src, rules, records, tuned, k, None)))
+                    for label, src, tuned, k in engines
                 ]
             for label, result in results:
                 runs[label].append(result)
@@ -164,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 )
     summary: dict[str, Any] = {}
     first_label = engines[0][0]
-    for label, _, tuned in engines:
+    for label, _, tuned, _ in engines:
         evaluate = statistics.median(r["evaluate_ms"] for r in runs[label])
         dumps = statistics.median(r["dumps_ms"] for r in runs[label])
         ratios = [

@@ -116,7 +116,10 @@ def _timed_pass(
     start = time.perf_counter()
     for record in records:
         t0, c0 = time.perf_counter(), time.process_time()
-        report = evaluator.evaluate(record, AS_OF, in_progress=in_progress)
+        if in_progress is None:  # every credential in progress (engines before report v2 too)
+            report = evaluator.evaluate(record, AS_OF)
+        else:
+            report = evaluator.evaluate(record, AS_OF, in_progress=in_progress)
         t1, c1 = time.perf_counter(), time.process_time()
         texts.append(dumps(report))
         del report

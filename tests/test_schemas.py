@@ -193,9 +193,9 @@ def test_dumps_is_deterministic_and_keeps_floats() -> None:
     text = dumps(sample_report())
     assert text == dumps(sample_report())
     assert "\n" not in text
-    assert '"credits": 3.0' in text
-    assert '"need": 1,' in text
-    assert '"from": ["CAMOSUN:MATH100"]' in text
+    assert '"credits":3.0' in text
+    assert '"need":1,' in text
+    assert '"from":["CAMOSUN:MATH100"]' in text
     assert json.loads(dumps(sample_report(), indent=2)) == json.loads(text)
 
 

@@ -197,7 +197,7 @@ def test_cli_unknown_identifiers_are_reported(rules_dir: Path, tmp_path: Path) -
         "evaluate", "--rules", str(rules_dir), str(records), *day, "--format", "jsonl",
         "--learner", "L1", "--learner", "L3",
     )  # fmt: skip
-    assert code == 3
+    assert code == 2
     assert [json.loads(line)["learner"] for line in out.splitlines()] == ["L1"]
     assert "learner `L3` (--learner) is not in the file" in err
     bad = _write_records(tmp_path, _record("X:A", pursuing=("X:AB", "X:ABX")))
@@ -236,7 +236,7 @@ def test_batch_target_learner_and_csv_pursuing(rules_dir: Path, tmp_path: Path) 
         "batch", "--rules", str(rules_dir), "--records", str(csv_file), "--as-of",
         AS_OF.isoformat(), "--learner", "L9",
     )  # fmt: skip
-    assert code == 3 and "learner `L9` (--learner) is not in the file" in err
+    assert code == 2 and "learner `L9` (--learner) is not in the file" in err
     code, _, err = _cli(
         "batch", "--rules", str(rules_dir), "--records", str(csv_file), "--target", "X:NOPE"
     )

@@ -1070,12 +1070,13 @@ def solve(
     return _Search(problem, mode, deadline).run()
 
 
-
-def least_cost_bound(problem: Problem) -> float:
-    """A lower bound on the missing credits of every allocation of `problem` (the second part
-    of a least-to-do key), from the static bounds of its named requirements alone: no search,
-    and only the nodes above a leaf that accepts an achievement are computed (the template
-    has the others). Admissible whatever the limits do: a shortfall only adds to the cost."""
+def least_cost_bound(problem: Problem) -> tuple[float, float]:
+    """A lower bound on the (missing credits, missing items) of every allocation of
+    `problem` (the second and third parts of a least-to-do key, each bounded on its own, so
+    the pair bounds them in lexicographic order too), from the static bounds of its named
+    requirements: no search, and only the nodes above a leaf that accepts an achievement are
+    computed (the template has the others). Admissible whatever the limits do: a limit's
+    shortfall only adds to the cost."""
     p = problem
     tpl = p.template
     if tpl is None:
@@ -1088,26 +1089,30 @@ def least_cost_bound(problem: Problem) -> float:
             while node is not None and id(node) not in touched:
                 touched.add(id(node))
                 node = tpl.parent.get(id(node))
-    return sum(_cost_bound(p, root, tpl.lb, touched) for root in p.roots)
+    cost = items = 0.0
+    for root in p.roots:
+        c, i = _static_bound(p, root, tpl.lb, touched)
+        cost += c
+        items += i
+    return cost, items
 
 
-def _cost_bound(
+def _static_bound(
     p: Problem, node: Node, static: dict[int, tuple[float, float]], touched: set[int]
-) -> float:
-    """The cost part of `_Search._node_lb`, for the bound alone."""
+) -> tuple[float, float]:
+    """`_Search._node_lb` for one node, for the bound alone (no search set up)."""
     if id(node) not in touched:
-        return static[id(node)][0]
+        return static[id(node)]
     if isinstance(node, Choice):
-        costs = sorted(_cost_bound(p, child, static, touched) for child in node.children)
-        return sum(costs[: node.need]) if node.need > 0 else 0.0
+        return _cheapest([_static_bound(p, c, static, touched) for c in node.children], node.need)
     if isinstance(node, ItemLeaf | CompetencyLeaf):
-        return 0.0  # touched: it accepts an achievement, or the competency holds
+        return (0.0, 0.0)  # touched: it accepts an achievement, or the competency holds
     total = sum(value_of(p.achievements[a], node.unit) for a in p.eligible[node.index])
     short = node.amount - total
     if short <= 1e-9:
-        return 0.0
+        return (0.0, 0.0)
     if node.unit == "credits":
-        return short
+        return (short, 1.0)
     if node.unit == "hours":
-        return short / p.hours_per_credit
-    return short * p.missing_cost[node.index]
+        return (short / p.hours_per_credit, 1.0)
+    return (short * p.missing_cost[node.index], 1.0)

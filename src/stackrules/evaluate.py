@@ -132,14 +132,37 @@ class Outcome:
 
 @dataclass(slots=True)
 class LeastToDo:
-    """One credential's least-to-do search: the problem, the achievements the allocation's
-    indexes refer to, and its best allocation, searched for when first asked (a credential
-    the fixpoint evaluates again on more evidence never needs the earlier search)."""
+    """One credential's least-to-do search, each part made when first asked: the
+    achievements each leaf accepts (`matches`), a light problem of those alone (`light`: no
+    conflicts, no limits, enough to tell whether the credential could be earned and a lower
+    bound of what remains), the whole problem and the achievements its indexes refer to, and
+    its best allocation. A credential that is surely not earned and not shown never has more
+    than its matches and light problem made."""
 
-    problem: Problem
-    achs: list[Ach]
+    matches: list[Sequence[Ach]]
+    light: Problem
+    assemble: Callable[[], tuple[Problem, list[Ach]]]
     search: Callable[[Problem], Allocation | None]
+    _built: tuple[Problem, list[Ach]] | None = None
     _found: tuple[Allocation | None] | None = None
+
+    @property
+    def started(self) -> bool:
+        """Some leaf is met or partly met (§4): it accepts an achievement (an amount: one
+        adding something), or its competency holds."""
+        return any(self.matches)
+
+    @property
+    def problem(self) -> Problem:
+        if self._built is None:
+            self._built = self.assemble()
+        return self._built[0]
+
+    @property
+    def achs(self) -> list[Ach]:
+        if self._built is None:
+            self._built = self.assemble()
+        return self._built[1]
 
     @property
     def allocation(self) -> Allocation | None:
@@ -325,9 +348,15 @@ class Evaluator:
         as_of: date,
         hours_per_credit: float,
     ) -> tuple[Problem, list[Ach]]:
-        # Only achievements some leaf accepts take part; canonical order keeps ties stable.
+        matches = self._matches(leaves, achs, as_of)
+        return self._assemble(roots, leaves, limits, matches, as_of, hours_per_credit)
+
+    def _matches(
+        self, leaves: Sequence[LeafNode], achs: Sequence[Ach], as_of: date
+    ) -> list[Sequence[Ach]]:
+        """Per leaf, the achievements it accepts (an amount: those adding something; a
+        competency leaf: those showing the competency)."""
         per_leaf: list[Sequence[Ach]] = []
-        pool: dict[int, Ach] = {}
         by_item = self._by_item(achs)
         for leaf in leaves:
             # identifier leaves and lists look achievements up by item; selectors scan
@@ -348,6 +377,21 @@ class Evaluator:
                 unit = leaf.unit
                 ok = [a for a in ok if value_of(a, unit) > 0]
             per_leaf.append(ok)
+        return per_leaf
+
+    def _assemble(
+        self,
+        roots: Sequence[Node],
+        leaves: Sequence[LeafNode],
+        limits: Sequence[Limit],
+        per_leaf: Sequence[Sequence[Ach]],
+        as_of: date,
+        hours_per_credit: float,
+    ) -> tuple[Problem, list[Ach]]:
+        """The allocation problem of these matches. Only achievements some leaf accepts take
+        part; their canonical order keeps ties stable."""
+        pool: dict[int, Ach] = {}
+        for leaf, ok in zip(leaves, per_leaf, strict=True):
             if type(leaf) is not CompetencyLeaf:
                 for a in ok:
                     pool[id(a)] = a
@@ -373,12 +417,7 @@ class Evaluator:
                 if self._limit_selects(lim, a, as_of):
                     members |= 1 << k
             specs.append(LimitSpec(lim.bound, lim.amount, lim.unit, members, hours_per_credit))
-        shared = self._templates.get(id(leaves))
-        if shared is None:
-            costs = [self.selectors.missing_cost(leaf) for leaf in leaves]
-            tpl = Template.of(roots, leaves, costs, hours_per_credit)
-            shared = self._templates[id(leaves)] = (leaves, tpl, costs)
-        _, tpl, costs = shared
+        tpl, costs = self._template(roots, leaves, hours_per_credit)
         problem = Problem(
             roots=roots,
             leaves=leaves,
@@ -392,6 +431,48 @@ class Evaluator:
             template=tpl,
         )
         return problem, local
+
+    def _template(
+        self, roots: Sequence[Node], leaves: Sequence[LeafNode], hours_per_credit: float
+    ) -> tuple[Template, list[float]]:
+        shared = self._templates.get(id(leaves))
+        if shared is None:
+            costs = [self.selectors.missing_cost(leaf) for leaf in leaves]
+            tpl = Template.of(roots, leaves, costs, hours_per_credit)
+            shared = self._templates[id(leaves)] = (leaves, tpl, costs)
+        return shared[1], shared[2]
+
+    def _light(self, cred: Credential, matches: Sequence[Sequence[Ach]]) -> Problem:
+        """The problem of `matches` without conflicts or limits: what `surely_incomplete`
+        and `least_cost_bound` read of a problem, and nothing more."""
+        pool: dict[int, int] = {}
+        achievements: list[Candidate] = []
+        eligible: list[Sequence[int]] = []
+        for leaf, ok in zip(cred.leaves, matches, strict=True):
+            if not ok or type(leaf) is CompetencyLeaf:
+                eligible.append(())
+                continue
+            indexes = []
+            for a in ok:
+                k = pool.get(id(a))
+                if k is None:
+                    k = pool[id(a)] = len(achievements)
+                    achievements.append(a.candidate())
+                indexes.append(k)
+            eligible.append(indexes)
+        roots = [r.root for r in cred.requirements]
+        tpl, costs = self._template(roots, cred.leaves, cred.hours_per_credit)
+        return Problem(
+            roots=roots,
+            leaves=cred.leaves,
+            achievements=achievements,
+            eligible=eligible,
+            conflicts=(),
+            competency_met=[bool(ok) for ok in matches],
+            missing_cost=costs,
+            hours_per_credit=cred.hours_per_credit,
+            template=tpl,
+        )
 
     def _by_item(self, achs: Sequence[Ach]) -> dict[str, list[Ach]]:
         """The achievements by item. The credentials of one fixpoint round all read the same
@@ -567,22 +648,27 @@ class Evaluator:
 
     def least_to_do(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> LeastToDo:
         """The allocation that leaves the least to do for `cred` (§4); earned when nothing."""
-        problem, local = self._problem(
-            [r.root for r in cred.requirements],
-            cred.leaves,
-            cred.limits,
-            achs,
-            as_of,
-            cred.hours_per_credit,
+        matches = self._matches(cred.leaves, achs, as_of)
+        roots = [r.root for r in cred.requirements]
+
+        def assemble() -> tuple[Problem, list[Ach]]:
+            return self._assemble(
+                roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit
+            )
+
+        return LeastToDo(
+            matches,
+            self._light(cred, matches),
+            assemble,
+            lambda p: self._solve(cred, p, "least"),
         )
-        return LeastToDo(problem, local, lambda p: self._solve(cred, p, "least"))
 
     def _earn(
         self, cred: Credential, achs: Sequence[Ach], as_of: date, state: _State
     ) -> Outcome | None:
         least = self.least_to_do(cred, achs, as_of)
         state.least[cred.id] = least  # the in-progress report reuses it
-        if surely_incomplete(least.problem):
+        if surely_incomplete(least.light) or surely_incomplete(least.problem):
             return None  # not earned; what remains is searched only if reported
         best = least.allocation
         if best is None or not best.complete or any(best.limit_shortfall):
@@ -764,7 +850,7 @@ class Evaluator:
             if cred is None:
                 continue
             least = state.least.get(ident) or self.least_to_do(cred, state.achs, as_of)
-            if is_started(cred, least.problem):
+            if least.started:
                 versions[ident] = cred
                 started[ident] = least
         shown = set(started) if scope.nearest is None else self._nearest(started, pursued, scope)
@@ -801,20 +887,22 @@ class Evaluator:
         """The K credentials in progress, besides the pursued ones, with the least to do:
         missing credits, then missing items, then identifier (§6). Exactly the first K of the
         whole list ranked that way, without searching them all: a credential whose lower
-        bound on missing credits is above the K-th best exact answer cannot enter."""
+        bound (missing credits, missing items, identifier) is above the K-th best exact
+        answer cannot enter."""
         k = scope.nearest
         assert k is not None
         if k == 0:
             return set()
         bounded = sorted(
-            (least_cost_bound(least.problem), ident)
+            (*_rounded(least_cost_bound(least.light)), ident)
             for ident, least in started.items()
             if ident not in pursued
         )
         best: list[tuple[float, float, str]] = []  # the K best exact keys so far, sorted
-        for bound, ident in bounded:
-            if len(best) == k and round(bound, 6) > best[-1][0]:
+        for bound in bounded:
+            if len(best) == k and bound > best[-1]:
                 break  # every later bound is as high: none can enter
+            ident = bound[2]
             alloc = started[ident].allocation
             assert alloc is not None  # a least-to-do search always has an allocation
             entry = (round(alloc.key[1], 6), alloc.key[2], ident)
@@ -833,14 +921,10 @@ class Scope:
     nearest: int | None = DEFAULT_IN_PROGRESS
 
 
-def is_started(cred: Credential, problem: Problem) -> bool:
-    """Whether some leaf of `cred` is met or partly met (§4): an achievement it accepts, or a
-    competency that holds."""
-    return any(problem.eligible[leaf.index] for leaf in cred.leaves) or any(
-        problem.competency_met[leaf.index]
-        for leaf in cred.leaves
-        if isinstance(leaf, CompetencyLeaf)
-    )
+def _rounded(bound: tuple[float, float]) -> tuple[float, float]:
+    # as the report rounds what remains, so that a bound and an answer compare alike (a
+    # rounded bound is still below every rounded answer it bounds)
+    return round(bound[0], 6), bound[1]
 
 
 # ---------------------------------------------------------------- helpers

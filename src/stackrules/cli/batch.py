@@ -236,8 +236,10 @@ def batch_command(
     )
     for line in missing:
         click.echo(line, err=True)
-    if not summary.ok or missing:
+    if not summary.ok:
         ctx.exit(EXIT_RECORD_ERRORS)
+    if missing:
+        ctx.exit(EXIT_USAGE)  # as `plan`, `nearest` and `graph` say of a `--learner` not there
 
 
 def _print_summary(summary: Summary, validate_only: bool, *, compare: bool) -> None:

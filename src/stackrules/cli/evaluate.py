@@ -7,8 +7,9 @@ pursued credential to every learner, `--in-progress K|all` says how many other c
 progress to show (`semantics.md` §6), `--learner ID` (repeatable) picks learners.
 
 A rule set with errors prints its diagnostics and exits 1; an unknown `--target` is a usage
-error (exit 2); a record that cannot be read, an unknown identifier in a record's `pursuing`,
-or a `--learner` not in the file exits 3 after reporting every learner that could be read.
+error (exit 2), and so is a `--learner` not in the file (named after the others are
+reported); a record that cannot be read or an unknown identifier in a record's `pursuing`
+exits 3 after reporting every learner that could be read.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from stackrules.cli.common import (
     AS_OF_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
+    EXIT_USAGE,
     IN_PROGRESS_OPTION,
     LEARNER_OPTION,
     RULES_OPTION,
@@ -117,12 +119,14 @@ def evaluate_command(
         else:
             reports.append(result)
     missing = missing_learners(learners, seen, record)
-    if errors or missing:
+    for line in missing:
+        click.echo(line, err=True)
+    if errors:
         for e in errors:
             click.echo(f"error: {e.render()}", err=True)
-        for line in missing:
-            click.echo(line, err=True)
         ctx.exit(EXIT_RECORD_ERRORS)
     if fmt == "json":
         docs = [report_to_json(r) for r in reports]
         click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False))
+    if missing:
+        ctx.exit(EXIT_USAGE)  # as `plan`, `nearest` and `graph` say of a `--learner` not there
