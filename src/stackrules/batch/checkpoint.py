@@ -95,7 +95,7 @@ def rules_digest(paths: Iterable[str]) -> str:
     digest = hashlib.sha256()
     files, _ = rule_files(list(paths))
     for path in files:
-        digest.update(str(path).encode())
+        digest.update(os.fsencode(path))
         digest.update(b"\0")
         digest.update(Path(path).read_bytes())
         digest.update(b"\0")
