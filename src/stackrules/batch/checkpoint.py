@@ -62,7 +62,8 @@ class StateError(Exception):
 
 
 class ResumeRefused(Exception):
-    """`--resume` cannot continue: no checkpoint, or it was made with other settings."""
+    """`--resume` cannot continue: the checkpoint was made with other settings, the output or
+    errors file changed since, or the state is damaged."""
 
 
 class Checkpoint(BaseModel):
@@ -156,8 +157,8 @@ def verify_output(path: str, offset: int, tail: str | None, what: str) -> None:
         )
     if tail_digest(path, offset) != tail:
         raise ResumeRefused(
-            f"the {what} file `{shown(path)}` was changed since the checkpoint (its first "
-            f"{offset} bytes differ){again}"
+            f"the {what} file `{shown(path)}` was changed since the checkpoint (the bytes "
+            f"before offset {offset} differ){again}"
         )
 
 
@@ -236,14 +237,12 @@ def load(folder: Path) -> Checkpoint | None:
         doc = json.loads(data)
     except ValueError:
         raise ResumeRefused(f"{damaged} (not JSON){again}") from None
-    if not isinstance(doc, dict) or doc.get("version") != VERSION:
-        version = doc.get("version") if isinstance(doc, dict) else None
-        if isinstance(version, int) and version != VERSION:
-            raise ResumeRefused(
-                f"the checkpoint `{shown(path)}` was written by another version of stackrules"
-                f"{again}"
-            )
+    if not isinstance(doc, dict) or not isinstance(doc.get("version"), int):
         raise ResumeRefused(f"{damaged} (no checkpoint version){again}")
+    if doc["version"] != VERSION:
+        raise ResumeRefused(
+            f"the checkpoint `{shown(path)}` was written by another version of stackrules{again}"
+        )
     try:
         return Checkpoint.model_validate(doc, strict=True)
     except ValidationError as err:
