@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from stackrules.span import Span
+from stackrules.span import Span, printable
 
 
 class Severity(StrEnum):
@@ -75,7 +75,7 @@ class Diagnostic(BaseModel):
         text = f"{where}: {self.severity}[{self.code}]: {self.message}"
         if self.help:
             text += f" ({self.help})"
-        return text
+        return printable(text)  # a message may quote a file name that is not UTF-8
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         if self.span is None:

@@ -37,11 +37,30 @@ class Span:
     end_column: int
 
     def location(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{printable(self.file)}:{self.line}:{self.column}"
 
     def short(self) -> str:
         """`file:line`, the form reports cite rules by."""
-        return f"{self.file}:{self.line}"
+        return f"{printable(self.file)}:{self.line}"
+
+
+def printable(text: str) -> str:
+    """`text` with what no output can encode shown as U+FFFD.
+
+    A file name that is not UTF-8 reaches Python with each undecodable byte as a lone
+    surrogate (PEP 383), which a UTF-8 terminal, file or JSON document refuses to encode.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
 NO_SPAN = Span("<generated>", 0, 0, 0, 0)

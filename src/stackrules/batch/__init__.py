@@ -21,7 +21,15 @@ from typing import Any, Literal
 
 from stackrules.batch.checkpoint import input_fingerprint, rules_digest
 from stackrules.batch.engines import Engine, InProcess, ProcessPool
-from stackrules.batch.run import Progress, ResumeRefused, Settings, Summary, collect, run
+from stackrules.batch.run import (
+    Progress,
+    ResumeRefused,
+    Settings,
+    StateError,
+    Summary,
+    collect,
+    run,
+)
 from stackrules.batch.source import Source, Unit, open_source
 from stackrules.batch.work import Job
 from stackrules.records.errors import RecordError
@@ -31,6 +39,7 @@ from stackrules.report import Report
 __all__ = [
     "Job",
     "ResumeRefused",
+    "StateError",
     "Summary",
     "evaluate_many",
     "local_engine",

@@ -11,24 +11,59 @@ before it is redone.
 The fingerprint covers the records file (path, size, modification time and a hash of its
 first megabyte), the rule files' contents, the as-of date, the output format and the mode;
 resuming with anything different is refused, since appending to output made under other
-settings would give a file no single run could have written.
+settings would give a file no single run could have written. The checkpoint also records, for
+the output and errors files, the size it counted on and a SHA-256 of the last `TAIL` bytes
+before it: a file that was deleted, moved, cut short or changed since is refused too, where
+truncating it would have padded it with NUL bytes and reported success.
+
+The state folder is private and never followed through a symbolic link: it is created 0700,
+an existing one must be a real directory of this user that nobody else may write to, and
+every file in it must be a regular file (created 0600 with `O_EXCL` and `O_NOFOLLOW`); a
+symbolic link or a foreign folder where the state should be is a `StateError`, never written
+through. A damaged `checkpoint.json` is a `ResumeRefused` naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import stat
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stackrules.span import printable
 from stackrules.syntax import rule_files
 
-VERSION = 1
+VERSION = 2
 STATE_SUFFIX = ".batch-state"
+CHECKPOINT = "checkpoint.json"
+SEEN = "seen.sqlite"
+# What may be in the state folder: the checkpoint, its temporary file, SQLite's files.
+STATE_FILES = (
+    CHECKPOINT,
+    CHECKPOINT + ".tmp",
+    SEEN,
+    SEEN + "-wal",
+    SEEN + "-shm",
+    SEEN + "-journal",
+)
+TAIL = 64 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class StateError(Exception):
+    """The batch state folder, or a file in it, is not safe to use."""
+
+
+class ResumeRefused(Exception):
+    """`--resume` cannot continue: the checkpoint was made with other settings, the output or
+    errors file changed since, or the state is damaged."""
 
 
 class Checkpoint(BaseModel):
@@ -41,6 +76,9 @@ class Checkpoint(BaseModel):
     input_line: int = 0
     out_offset: int = 0
     errors_offset: int = 0
+    # SHA-256 of the last `TAIL` bytes before each offset (None: standard output, a device).
+    out_tail: str | None = None
+    errors_tail: str | None = None
     read: int = 0
     reported: int = 0
     in_error: int = 0
@@ -58,7 +96,7 @@ def rules_digest(paths: Iterable[str]) -> str:
     digest = hashlib.sha256()
     files, _ = rule_files(list(paths))
     for path in files:
-        digest.update(str(path).encode())
+        digest.update(os.fsencode(path))
         digest.update(b"\0")
         digest.update(Path(path).read_bytes())
         digest.update(b"\0")
@@ -86,23 +124,143 @@ def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return found
 
 
-def load(folder: Path) -> Checkpoint | None:
-    path = folder / "checkpoint.json"
+def shown(path: Path | str) -> str:
+    return printable(os.fspath(path))
+
+
+def tail_digest(path: str, offset: int) -> str:
+    """SHA-256 of the `TAIL` bytes of `path` before `offset`."""
+    with open(path, "rb") as handle:
+        start = max(0, offset - TAIL)
+        handle.seek(start)
+        return hashlib.sha256(handle.read(offset - start)).hexdigest()
+
+
+def verify_output(path: str, offset: int, tail: str | None, what: str) -> None:
+    """Refuse to resume when `path` is not, up to `offset`, what the checkpoint recorded."""
+    if offset == 0 or tail is None:
+        return  # nothing written yet that could be lost
+    again = "; run without --resume to start again"
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ResumeRefused(
+            f"the {what} file `{shown(path)}` is missing (the checkpoint counted on its first "
+            f"{offset} bytes){again}"
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ResumeRefused(f"the {what} file `{shown(path)}` is not a regular file{again}")
+    if info.st_size < offset:
+        raise ResumeRefused(
+            f"the {what} file `{shown(path)}` is shorter ({info.st_size} bytes) than at the "
+            f"checkpoint ({offset} bytes){again}"
+        )
+    if tail_digest(path, offset) != tail:
+        raise ResumeRefused(
+            f"the {what} file `{shown(path)}` was changed since the checkpoint (the bytes "
+            f"before offset {offset} differ){again}"
+        )
+
+
+def check_folder(folder: Path, files: bool = True) -> bool:
+    """Whether the state folder exists; a `StateError` if it is not a private directory, or
+    (with `files`) if what is in it is not regular files."""
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        raise StateError(
+            f"the batch state folder `{shown(folder)}` is a symbolic link; it is not followed "
+            "(remove the link)"
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateError(f"the batch state folder `{shown(folder)}` is not a directory")
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StateError(
+            f"the batch state folder `{shown(folder)}` belongs to another user or others may "
+            "write to it; remove it or make it private"
+        )
+    for name in STATE_FILES if files else ():
+        check_file(folder / name)
+    return True
+
+
+def check_file(path: Path) -> bool:
+    """Whether a state file exists; a `StateError` if it is a symbolic link or not a file."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        raise StateError(
+            f"the batch state file `{shown(path)}` is a symbolic link; it is not followed "
+            "(remove the link)"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise StateError(f"the batch state file `{shown(path)}` is not a regular file")
+    return True
+
+
+def prepare(folder: Path) -> None:
+    """The state folder, made private (0700) or checked to be."""
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        check_folder(folder)
+
+
+def create_file(path: Path) -> None:
+    """A new, empty, private file; never through a symbolic link, never an existing file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    try:
+        os.close(os.open(path, flags, 0o600))
+    except FileExistsError:
+        raise StateError(
+            f"the batch state file `{shown(path)}` appeared while it was made"
+        ) from None
+
+
+def load(folder: Path) -> Checkpoint | None:
+    if not check_folder(folder):
+        return None
+    path = folder / CHECKPOINT
+    try:
+        handle = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except FileNotFoundError:
         return None
-    return Checkpoint.model_validate_json(text)
+    with os.fdopen(handle, "rb") as stream:
+        data = stream.read()
+    damaged = f"the checkpoint `{shown(path)}` is damaged"
+    again = "; run without --resume to start again"
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise ResumeRefused(f"{damaged} (not JSON){again}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("version"), int):
+        raise ResumeRefused(f"{damaged} (no checkpoint version){again}")
+    if doc["version"] != VERSION:
+        raise ResumeRefused(
+            f"the checkpoint `{shown(path)}` was written by another version of stackrules{again}"
+        )
+    try:
+        return Checkpoint.model_validate(doc, strict=True)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the document"
+        raise ResumeRefused(f"{damaged} (`{where}`: {first['msg'].lower()}){again}") from None
 
 
 def save(folder: Path, checkpoint: Checkpoint) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / "checkpoint.json.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
+    temporary = folder / (CHECKPOINT + ".tmp")
+    with suppress(FileNotFoundError):  # a killed run's left-over (a link is not followed)
+        os.unlink(temporary)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    with os.fdopen(os.open(temporary, flags, 0o600), "w", encoding="utf-8") as handle:
         handle.write(checkpoint.model_dump_json())
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, folder / "checkpoint.json")
+    os.replace(temporary, folder / CHECKPOINT)
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -111,4 +269,6 @@ def save(folder: Path, checkpoint: Checkpoint) -> None:
 
 
 def remove(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+    """Remove the state folder (a `StateError` if it is a link or another user's)."""
+    if check_folder(folder, files=False):  # rmtree removes links in it, never follows them
+        shutil.rmtree(folder, ignore_errors=True)

@@ -41,9 +41,8 @@ from stackrules.batch.source import Cursor, Source, Unit
 from stackrules.batch.work import Job, Outcome, died, read_unit
 from stackrules.records.errors import RecordError
 
-
-class ResumeRefused(Exception):
-    """`--resume` cannot continue: no checkpoint, or it was made with other settings."""
+ResumeRefused = cp.ResumeRefused
+StateError = cp.StateError
 
 
 @dataclass
@@ -115,6 +114,12 @@ class _Sink:
         os.fsync(self.handle.fileno())
         return os.fstat(self.handle.fileno()).st_size
 
+    def tail(self, offset: int) -> str | None:
+        """What resuming checks the file against (`checkpoint.tail_digest`), or None."""
+        if self.path is None or not self._regular:
+            return None
+        return cp.tail_digest(self.path, offset)
+
     def close(self) -> None:
         self.handle.flush()
         if self._owned:
@@ -165,15 +170,20 @@ def run(
     # Without --errors, each error is one readable line on standard error, as it happens.
     errors = _Sink(settings.errors, saved.errors_offset if saved else None, sys.stderr)
     scratch = None
-    if state_dir is not None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        seen_path = str(state_dir / "seen.sqlite")
-    else:
-        scratch = tempfile.TemporaryDirectory(prefix="stackrules-batch-")
-        seen_path = os.path.join(scratch.name, "seen.sqlite")
-    seen = Seen(seen_path) if source.kind == "jsonl" else None
-    if seen is not None and saved is not None:
-        seen.forget_from(saved.next_ordinal)
+    try:
+        if state_dir is not None:
+            cp.prepare(state_dir)
+            folder = state_dir
+        else:
+            scratch = tempfile.TemporaryDirectory(prefix="stackrules-batch-")
+            folder = Path(scratch.name)
+        seen = _open_seen(folder, saved, source.kind)
+    except BaseException:
+        out.close()
+        errors.close()
+        if scratch is not None:
+            scratch.cleanup()
+        raise
     if saved is None:
         header = _header(job)
         if header is not None:
@@ -218,6 +228,24 @@ def run(
     return summary
 
 
+def _open_seen(folder: Path, saved: cp.Checkpoint | None, kind: str) -> Seen | None:
+    """The learners seen so far (JSON Lines only), in a private file of `folder`."""
+    if kind != "jsonl":
+        return None
+    path = folder / cp.SEEN
+    if not cp.check_file(path):
+        if saved is not None and saved.next_ordinal > 1:
+            raise ResumeRefused(
+                f"the batch state file `{cp.shown(path)}` is missing; "
+                "run without --resume to start again"
+            )
+        cp.create_file(path)
+    seen = Seen(str(path))
+    if saved is not None:
+        seen.forget_from(saved.next_ordinal)
+    return seen
+
+
 def _header(job: Job) -> str | None:
     if job.fmt != "csv":
         return None
@@ -244,6 +272,10 @@ def _resume_point(state_dir: Path | None, settings: Settings) -> cp.Checkpoint |
             + ", ".join(changed)
             + " differ); run without --resume to start again"
         )
+    assert settings.out is not None  # state_dir is only set with --out
+    cp.verify_output(settings.out, saved.out_offset, saved.out_tail, "output")
+    if settings.errors is not None:
+        cp.verify_output(settings.errors, saved.errors_offset, saved.errors_tail, "errors")
     return saved
 
 
@@ -355,6 +387,8 @@ def _save(
 ) -> None:
     checkpoint.out_offset = out.durable_offset()
     checkpoint.errors_offset = errors.durable_offset()
+    checkpoint.out_tail = out.tail(checkpoint.out_offset)
+    checkpoint.errors_tail = errors.tail(checkpoint.errors_offset)
     if seen is not None:
         seen.commit()
     if state_dir is None:

@@ -13,17 +13,33 @@ from __future__ import annotations
 
 import sqlite3
 
+from stackrules.batch.checkpoint import ResumeRefused, shown
+
+COLUMNS = ["learner", "ordinal", "line"]
+
 
 class Seen:
+    """A learner table in the SQLite file `path`; a file that is not one is `ResumeRefused`."""
+
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, isolation_level="DEFERRED")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS seen ("
-            " learner TEXT PRIMARY KEY, ordinal INTEGER NOT NULL, line INTEGER NOT NULL)"
-            " WITHOUT ROWID"
-        )
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(seen)")]
+            if columns and columns != COLUMNS:
+                raise sqlite3.DatabaseError("its `seen` table has other columns")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS seen ("
+                " learner TEXT PRIMARY KEY, ordinal INTEGER NOT NULL, line INTEGER NOT NULL)"
+                " WITHOUT ROWID"
+            )
+        except sqlite3.DatabaseError as err:
+            self._db.close()
+            raise ResumeRefused(
+                f"the batch state file `{shown(path)}` is damaged ({str(err).lower()}); "
+                "run without --resume to start again"
+            ) from None
 
     def forget_from(self, ordinal: int) -> None:
         """Forget learners at or after `ordinal` (written after the last checkpoint)."""

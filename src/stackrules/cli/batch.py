@@ -11,6 +11,7 @@ error).
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from datetime import date
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from stackrules import load_rules
-from stackrules.batch import ResumeRefused, Summary, run_file
+from stackrules.batch import ResumeRefused, StateError, Summary, run_file
 from stackrules.batch.source import Source, Unit, open_source
 from stackrules.batch.work import Job
 from stackrules.cli.common import (
@@ -36,6 +37,7 @@ from stackrules.cli.common import (
     stderr_is_terminal,
 )
 from stackrules.records import RecordError
+from stackrules.span import printable
 
 
 @click.command("batch")
@@ -219,11 +221,19 @@ def batch_command(
         )
     except ResumeRefused as refused:
         raise click.UsageError(f"cannot resume: {refused}") from None
+    except StateError as unsafe:
+        # A symbolic link or another user's folder where the batch state should be.
+        click.echo(f"error: {unsafe}", err=True)
+        ctx.exit(EXIT_USAGE)
     except OSError as failure:
         # An output, errors or temporary file that cannot be written (a missing folder, no
         # permission, a full disk). What was checkpointed so far can be resumed.
-        where = f" `{failure.filename}`" if failure.filename else ""
+        where = f" `{printable(str(failure.filename))}`" if failure.filename else ""
         click.echo(f"error: cannot write{where}: {failure.strerror or failure}", err=True)
+        ctx.exit(EXIT_USAGE)
+    except sqlite3.Error as failure:
+        # The batch state's learner table failed mid-run (a full disk, an I/O error).
+        click.echo(f"error: cannot write the batch state: {str(failure).lower()}", err=True)
         ctx.exit(EXIT_USAGE)
     finally:
         if bar is not None:

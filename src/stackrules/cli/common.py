@@ -13,6 +13,7 @@ import click
 from stackrules.diagnostics import Diagnostic, did_you_mean, summary
 from stackrules.evaluate import DEFAULT_IN_PROGRESS
 from stackrules.pursuit import unknown_targets
+from stackrules.span import printable
 
 EXIT_OK = 0
 EXIT_RULE_ERRORS = 1
@@ -26,11 +27,23 @@ def print_diagnostics(
     """Diagnostics sorted by position, then a summary line (text), or a JSON array."""
     ordered = sorted(diagnostics, key=Diagnostic.sort_key)
     if fmt == "json":
-        click.echo(json.dumps([d.model_dump(mode="json") for d in ordered], indent=2), err=err)
+        docs = [printable_tree(d.model_dump(mode="json")) for d in ordered]
+        click.echo(json.dumps(docs, indent=2), err=err)
         return
     for d in ordered:
         click.echo(d.render(), err=err)
     click.echo(summary(ordered), err=err)
+
+
+def printable_tree(value: Any) -> Any:
+    """A JSON value with every string made `printable` (a rule file name may not be UTF-8)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(k): printable_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [printable_tree(v) for v in value]
+    return value
 
 
 class IsoDate(click.ParamType):  # type: ignore[type-arg]

@@ -15,6 +15,7 @@ import click
 from stackrules.cli.common import EXIT_RULE_ERRORS
 from stackrules.diagnostics import Diagnostic
 from stackrules.format import format_text
+from stackrules.span import printable
 from stackrules.syntax import rule_files
 
 
@@ -28,7 +29,7 @@ def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> None:
     changed: list[Path] = []
     failed = len(problems)
     for path in files:
-        name = path.as_posix()
+        name = printable(path.as_posix())  # a name that is not UTF-8 cannot be printed as is
         try:
             text = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as err:

@@ -24,6 +24,7 @@ from stackrules.cli.common import (
 )
 from stackrules.interop.ctdl_export import DEFAULT_BASE, export_ctdl, render
 from stackrules.interop.ctdl_import import CtdlError, import_ctdl
+from stackrules.span import printable
 
 _OUT = click.option(
     "--out",
@@ -35,6 +36,7 @@ _OUT = click.option(
 
 
 def _write(text: str, out: str | None) -> None:
+    text = printable(text)  # a rule file name that is not UTF-8 is cited with U+FFFD
     if out is None:
         click.echo(text, nl=False)
         return
