@@ -99,7 +99,10 @@ def plan_out(
 ) -> PlanOut:
     rules = planner.rules
     version = planner.evaluator.version(result.target, catalog_date or as_of)
-    term_of = {i: n for n, t in enumerate(result.terms, 1) for i in t.items}
+    term_of: dict[str, list[int]] = {}  # item -> the term of each copy, in order
+    for n, t in enumerate(result.terms, 1):
+        for i in t.items:
+            term_of.setdefault(i, []).append(n)
     uses: list[RequirementUse] = []
     toward: dict[str, list[str]] = {}
     earned = None
@@ -143,7 +146,7 @@ def plan_out(
                 title=it.title,
                 credits=it.credits,
                 hours=it.hours,
-                term=term_of.get(i, 0),
+                term=term_of[i].pop(0) if term_of.get(i) else 0,
                 counts_toward=sorted(set(toward.get(i, [])), key=lambda t: (t != result.target, t)),
                 prerequisite=_text(pre) if pre is not None else None,
                 prerequisite_met=i not in result.blocked,
