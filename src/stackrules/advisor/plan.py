@@ -106,7 +106,7 @@ class PlanResult:
     blocked: dict[str, str] = field(default_factory=dict)  # item -> unmet prerequisite
     rounds: int = 0  # choices proposed to the engine
     report: Report | None = None  # the engine's report on the record plus the plan
-    started: bool = False  # the completion counts something the learner already has
+    started: bool = False  # in progress, or the completion counts what the learner has
 
 
 class Planner:
@@ -206,7 +206,7 @@ class Planner:
                     self.cost_of(chosen),
                     rounds=rounds,
                     report=report,
-                    started=_started(report, base, target, chosen, as_of),
+                    started=_started(report, base, record, target, chosen, as_of),
                 )
                 self._order(result, record, as_of, per_term, catalog_date)
                 return result
@@ -371,22 +371,33 @@ def _may_select(lim: Limit, p: Producer) -> bool:
     return lim.selector is None or p.matches(lim.selector)
 
 
-def _started(report: Report, base: Report, target: str, chosen: Sequence[str], as_of: date) -> bool:
-    """Whether the completion of `target` in `report` (the record plus the plan) counts
-    something the learner already has: a record achievement, a grant from one, or a credential
-    already earned or held (`base` is the report on the record alone)."""
+def _started(
+    report: Report,
+    base: Report,
+    record: LearnerRecord,
+    target: str,
+    chosen: Sequence[str],
+    as_of: date,
+) -> bool:
+    """Whether the learner has started `target`: the engine reports it in progress on the
+    record alone (`base`; semantics §4), or its completion in `report` (the record plus the
+    plan) counts something the learner already has: a record achievement, a grant from one, or
+    a credential already earned or held."""
+    if any(c.credential == target for c in base.in_progress):
+        return True
     earned = next((e for e in report.earned if e.credential == target), None)
     if earned is None:
         return False
     planned = set(chosen)
     before = {e.credential for e in base.earned} | set(base.held)
+    had = {a.item for a in record.achievements if a.status == "completed"} | before
     for r in earned.requirements:
         for ev in r.evidence:
             if ev.origin == "record":
                 if not (ev.item in planned and ev.completed_on == as_of and ev.grade is None):
                     return True
             elif ev.origin == "granted":
-                if any(s not in planned for s in ev.sources):
+                if any(s in had and s not in planned for s in ev.sources):
                     return True
             elif ev.item in before:
                 return True
