@@ -124,10 +124,9 @@ def test_broken_rules_exit_1() -> None:
 def test_learner_and_repeatable_target() -> None:
     """`--learner` keeps those learners (in file order); `--target` repeats: one plan per
     learner and target."""
-    code, out, err = run(
-        ["plan", *COMMON, "--format", "json", "--learner", "L-1011", "--learner", "L-1003"]
-        + ["--target", "DSGN:GRAPHIC", "--target", "UVIC:BA"]
-    )
+    learners = ["--learner", "L-1011", "--learner", "L-1003"]
+    targets = ["--target", "DSGN:GRAPHIC", "--target", "UVIC:BA"]
+    code, out, err = run(["plan", *COMMON, "--format", "json", *learners, *targets])
     assert code == 0, err
     docs = json.loads(out)
     assert [(d["learner"], d["target"]) for d in docs] == [
