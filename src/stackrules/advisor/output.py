@@ -240,7 +240,7 @@ def render_plan(p: PlanOut) -> str:
     out.append("  how it completes the target:")
     for r in p.requirements:
         planned = set(r.planned)
-        used = ", ".join(f"{u}*" if u in planned else u for u in r.used) or "-"
+        used = _copies_text([f"{u}*" if u in planned else u for u in r.used]) or "-"
         out.append(f'    {r.name} "{r.label}" [rule {r.source}]: {used}')
     out.append("  (* planned)")
     return "\n".join(out) + "\n"
@@ -272,11 +272,14 @@ def render_nearest(n: NearestOut) -> str:
 
 
 def _copies_text(items: list[str]) -> str:
-    """`A, B x3`: the copies of a repeatable item once, with their number."""
-    counts: dict[str, int] = {}
+    """`A, B x3`: a run of copies of one item once, with their number (order kept)."""
+    runs: list[list[object]] = []
     for i in items:
-        counts[i] = counts.get(i, 0) + 1
-    return ", ".join(i if n == 1 else f"{i} x{n}" for i, n in counts.items())
+        if runs and runs[-1][0] == i:
+            runs[-1][1] = int(str(runs[-1][1])) + 1
+        else:
+            runs.append([i, 1])
+    return ", ".join(str(i) if n == 1 else f"{i} x{n}" for i, n in runs)
 
 
 def _work(c: CostOut) -> str:
