@@ -273,13 +273,13 @@ def render_nearest(n: NearestOut) -> str:
 
 def _copies_text(items: list[str]) -> str:
     """`A, B x3`: a run of copies of one item once, with their number (order kept)."""
-    runs: list[list[object]] = []
+    runs: list[tuple[str, int]] = []
     for i in items:
         if runs and runs[-1][0] == i:
-            runs[-1][1] = int(str(runs[-1][1])) + 1
+            runs[-1] = (i, runs[-1][1] + 1)
         else:
-            runs.append([i, 1])
-    return ", ".join(str(i) if n == 1 else f"{i} x{n}" for i, n in runs)
+            runs.append((i, 1))
+    return ", ".join(i if n == 1 else f"{i} x{n}" for i, n in runs)
 
 
 def _work(c: CostOut) -> str:
