@@ -151,16 +151,32 @@ def test_nearest_target_is_always_shown() -> None:
     assert shown == [("DSGN:GRAPHIC", "planned"), ("UVIC:BA", "planned"), ("DSGN:WEB", "earned")]
 
 
-def test_unknown_learner_is_reported_not_ignored() -> None:
+def test_unknown_learner_is_reported_not_ignored(tmp_path: Path) -> None:
+    """An unknown `--learner` is a usage error naming it, with a did-you-mean (as `graph`),
+    before anything is planned; a learner the file holds but cannot read is a record error."""
     code, out, err = run(
-        ["plan", *COMMON, "--target", "DSGN:WEB", "--learner", "L-1011", "--learner", "L-9999"]
+        ["plan", *COMMON, "--target", "DSGN:WEB", "--learner", "L-1011", "--learner", "L-1O11"]
     )
-    assert code == 3
-    assert "`L-9999`" in err
-    assert "Plan for learner L-1011" in out  # the learners found are still planned
+    assert code == 2
+    assert "no learner `L-1O11`" in err and "did you mean `L-1011`?" in err
+    assert out == ""
     code, _, err = run(["nearest", *COMMON, "--learner", "L-9999"])
-    assert code == 3
+    assert code == 2
     assert "`L-9999`" in err
+    bad = tmp_path / "two.json"
+    bad.write_text(
+        '[{"learner": "L-1", "achievements": []},'
+        ' {"learner": "L-2", "achievements": [{"itme": "DSGN:FUND"}]},'
+        ' {"learner": "L-3", "achievements": [{"itme": "DSGN:FUND"}]}]',
+        "utf-8",
+    )
+    args = ["plan", "--rules", "rules/", str(bad), "--target", "DSGN:WEB"]
+    code, out, err = run([*args, "--learner", "L-2"])
+    assert code == 3
+    assert "itme" in err and out == ""
+    code, out, err = run([*args, "--learner", "L-1"])  # L-3's error is not asked about
+    assert code == 0, err
+    assert "Plan for learner L-1" in out
 
 
 def test_per_term_agrees_in_json_and_text() -> None:

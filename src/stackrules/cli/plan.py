@@ -7,9 +7,9 @@ every credential (or one `--issuer`'s) by the work its cheapest completion leave
 ones first; a `--target` is always shown. Both take `--learner ID` (repeatable: only those
 learners) and the what-if options `--add ITEM[:GRADE]` (repeatable) and `--catalog-date`.
 Text by default, `--format json` for the `stackrules/plan/v1` documents. Exit status: 0, 1
-rule-set errors, 2 usage (an unknown target, issuer or `--add` item, with a did-you-mean; a
-bad `--per-term`), 3 a record could not be read or a `--learner` is not in it (the learners
-that could be read are still planned).
+rule-set errors, 2 usage (an unknown target, issuer, learner or `--add` item, with a
+did-you-mean; a bad `--per-term`), 3 a record could not be read (the learners that could be
+read are still planned).
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
                 "learner_ids",
                 multiple=True,
                 metavar="ID",
-                help="Only this learner (repeatable). One not in RECORD is reported (exit 3).",
+                help="Only this learner (repeatable). One not in RECORD is a usage error "
+                "(exit 2, with a did-you-mean).",
             ),
             click.option(
                 "--as-of", "as_of", type=IsoDate(), default=None, help="Date (default: today)."
@@ -128,23 +129,32 @@ def check_targets(compiled: CompiledRules, targets: Iterable[str]) -> list[str]:
 def _learners(
     compiled: CompiledRules,
     record: str,
-    errors: list[RecordError | str],
+    errors: list[RecordError],
     only: tuple[str, ...] = (),
 ) -> list[LearnerRecord]:
-    """The learners of the record file (only those of `only`, when given); a `--learner` the
-    file does not hold is added to `errors`."""
+    """The learners of the record file, or only those of `only` (`--learner`, in file order).
+    A `--learner` the file does not hold is a usage error with a did-you-mean (exit 2, as
+    `graph --learner`), raised before anything is planned; one the file holds but could not
+    read is a record error (exit 3). With `only`, other learners' record errors are left out."""
     found: list[LearnerRecord] = []
     wanted = set(only)
-    seen: set[str] = set()
+    names: list[str] = []
     for entry in read_records(record, aliases=compiled.aliases):
         if isinstance(entry, RecordError):
-            errors.append(entry)
-        elif not wanted or entry.learner in wanted:
-            found.append(entry)
-            seen.add(entry.learner)
+            if not wanted or entry.learner is None or entry.learner in wanted:
+                errors.append(entry)
+            if entry.learner is not None:
+                names.append(entry.learner)
+        else:
+            names.append(entry.learner)
+            if not wanted or entry.learner in wanted:
+                found.append(entry)
     for ident in dict.fromkeys(only):
-        if ident not in seen:
-            errors.append(f"learner `{ident}` (--learner) is not in {record}")
+        if ident not in names and not any(e.learner is None for e in errors):
+            raise click.BadParameter(
+                f"no learner `{ident}` in `{record}`{did_you_mean(ident, names)}",
+                param_hint="'--learner'",
+            )
     return found
 
 
@@ -165,10 +175,10 @@ def _emit(docs: list[PlanOut] | list[NearestOut], fmt: str, text: Callable[[Any]
         click.echo("\n".join(text(d) for d in docs), nl=False)
 
 
-def _finish(errors: list[RecordError | str]) -> None:
+def _finish(errors: list[RecordError]) -> None:
     if errors:
         for e in errors:
-            click.echo(f"error: {e if isinstance(e, str) else e.render()}", err=True)
+            click.echo(f"error: {e.render()}", err=True)
         click.get_current_context().exit(EXIT_RECORD_ERRORS)
 
 
@@ -209,7 +219,7 @@ def plan_command(
     except PlanError as err:
         raise click.BadParameter(str(err), param_hint="'--per-term'") from None
     planner = Planner(compiled.model, compiled.evaluator)
-    errors: list[RecordError | str] = []
+    errors: list[RecordError] = []
     docs: list[PlanOut] = []
     for learner in _learners(compiled, record, errors, learner_ids):
         trial = apply_what_if(learner, additions, day, catalog_date)
@@ -267,7 +277,7 @@ def nearest_command(
         )
     always = check_targets(compiled, targets)
     planner = Planner(compiled.model, compiled.evaluator)
-    errors: list[RecordError | str] = []
+    errors: list[RecordError] = []
     docs: list[NearestOut] = []
     for learner in _learners(compiled, record, errors, learner_ids):
         trial = apply_what_if(learner, additions, day, catalog_date)
