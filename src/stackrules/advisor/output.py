@@ -264,8 +264,9 @@ def render_nearest(n: NearestOut) -> str:
         out.append(
             f"{rank:>3}. {p.target} {p.title}{rule}: "
             f"{'in progress' if p.started else 'not started'}, {_num(c.work)} credit"
-            f"{'' if c.work == 1 else 's'} of work ({_num(c.credits)} credits, "
-            f"{_num(c.hours)} hours), {c.items} item{'s' if c.items != 1 else ''}"
+            f"{'' if c.work == 1 else 's'} of work ({_num(c.credits)} credit"
+            f"{'' if c.credits == 1 else 's'}, {_num(c.hours)} hour{'' if c.hours == 1 else 's'}), "
+            f"{c.items} item{'s' if c.items != 1 else ''}"
         )
         out.append(f"     remaining: {_copies_text([i.item for i in p.items])}")
     return "\n".join(out) + "\n"
