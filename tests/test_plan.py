@@ -32,7 +32,7 @@ def test_least_credits_before_fewest_items() -> None:
     )
     result = p.plan(EMPTY, "A:C", AS_OF)
     assert result.items == ["A:S1", "A:S2", "A:S3"]
-    assert result.cost.key() == (3.0, 0.0, 3)
+    assert result.cost.key() == (3.0, 3.0, 0.0, 3)  # work, credits, hours, items
 
 
 def test_hours_break_a_credit_tie_then_items() -> None:
@@ -133,3 +133,88 @@ def test_what_if_additions() -> None:
     assert record.catalog_date == date(2024, 1, 1)
     assert record.achievements == (Achievement(item="A:X", grade="B", completed_on=AS_OF),)
     assert apply_what_if(EMPTY, [], AS_OF) is EMPTY
+
+
+def test_repeatable_item_is_not_capped() -> None:
+    """No hidden cap on copies: 30 one-credit copies of a repeatable topics course (a cap of
+    12 once made this unreachable)."""
+    p = planner(
+        "issuer A\ncourse A:TOPIC credits 1 repeatable\n"
+        "credential A:C { need: 30 credits from (A:TOPIC) }\n"
+    )
+    result = p.plan(EMPTY, "A:C", AS_OF)
+    assert result.status == "planned"
+    assert result.items == ["A:TOPIC"] * 30
+
+
+def test_copy_bound_covers_every_leaf_and_limit_at_least() -> None:
+    """The bound is the largest sum, over one rule, of what its leaves and `limit at least`s
+    can need of the item: here 6 (9 credits at 1.5) + 1 (named) + 2 (3 credits at 1.5)."""
+    p = planner(
+        "issuer A\ncourse A:T credits 1.5 level 400 repeatable\ncourse A:Z credits 1\n"
+        "credential A:C {\n total: 9 credits from issuer A\n named: A:T\n"
+        " limit at least 3 credits from level >= 300\n limit at most 30 credits from transfer\n}\n"
+        "credential A:D { two: 2 of (A:T, A:Z) }\n"
+    )
+    scope = p.scope("A:C", AS_OF)
+    assert p.copy_bound(scope, "A:T") == 9
+
+
+def test_an_item_only_a_grant_gives_is_never_planned() -> None:
+    """Unassigned transfer credit (`A:ENGL-1XX`, granted by the transfer table) is declared in
+    A's catalog but is not something to take; an item declared only by a grant line neither."""
+    p = planner(
+        "issuer A\nissuer B\n"
+        "course A:ENGL-1XX credits 1.5 level 100 subject ENGL repeatable\n"
+        "course A:ENGL135 credits 4 level 100 subject ENGL\n"
+        "course B:ENGL151 credits 3 level 100 subject ENGL\n"
+        "transfer B => A { B:ENGL151 => A:ENGL-1XX credits 1.5 }\n"
+        "equivalency A:EQ { from A:ENGL135\n grant A:BLOCK credits 1 }\n"
+        "credential A:C { engl: 1.5 credits from issuer A and subject ENGL }\n"
+        "credential A:D { b: 1 credits from (A:BLOCK) }\n"
+    )
+    result = p.plan(EMPTY, "A:C", AS_OF)
+    assert result.status == "planned"
+    assert "A:ENGL-1XX" not in result.items
+    assert result.items == ["B:ENGL151"]  # 3 credits, A:ENGL135 4
+    assert not p.takeable("A:ENGL-1XX") and not p.takeable("A:BLOCK")
+    assert p.takeable("A:ENGL135")
+    assert p.plan(EMPTY, "A:D", AS_OF).items == ["A:ENGL135"]
+
+
+def test_per_term_places_every_copy() -> None:
+    p = planner(
+        "issuer A\ncourse A:TOPIC credits 1.5 repeatable\ncourse A:X credits 1.5\n"
+        "credential A:C { all: all of (A:X, 9 credits from (A:TOPIC)) }\n"
+    )
+    result = p.plan(EMPTY, "A:C", AS_OF, PerTerm.parse("4.5cr"))
+    assert sorted(i for t in result.terms for i in t.items) == result.items
+    assert len(result.items) == 7
+    assert [t.credits for t in result.terms] == [4.5, 4.5, 1.5]
+    result = p.plan(EMPTY, "A:C", AS_OF, PerTerm.parse("2"))
+    assert [len(t.items) for t in result.terms] == [2, 2, 2, 1]
+
+
+def _sample(learner: str) -> tuple[Planner, LearnerRecord]:
+    compiled, _ = load_rules(["rules"])
+    assert compiled is not None
+    records, _ = load_records("examples/learners.json", aliases=compiled.aliases)
+    record = next(r for r in records if r.learner == learner)
+    return Planner(compiled.model, compiled.evaluator), record
+
+
+def test_l1003_bachelor_of_arts_is_46_5_credits_of_uvic_courses() -> None:
+    """Issue 18: L-1003 (13.5 of 60 credits counted) was planned 85.5 credits built on a
+    60-credit Camosun diploma, "taking" unassigned transfer credit. The cheapest completion is
+    46.5 credits of UVic courses; the upper-level and residency limits are filled by them."""
+    p, record = _sample("L-1003")
+    result = p.plan(record, "UVIC:BA", AS_OF, PerTerm.parse("15cr"))
+    assert result.status == "planned"
+    assert result.cost.credits == pytest.approx(46.5)
+    assert all(i.startswith("UVIC:") for i in result.items)
+    assert "UVIC:ENGL-1XX" not in result.items
+    assert not any(i.startswith("CAMOSUN:") for i in result.items)
+    # --per-term is respected, and every planned copy is in a term
+    assert sorted(i for t in result.terms for i in t.items) == result.items
+    assert all(t.credits <= 15 + 1e-9 for t in result.terms)
+    assert result.started

@@ -28,6 +28,11 @@ class CostOut(_Model):
     credits: float
     hours: float
     items: int
+    work: float = Field(
+        default=0.0,
+        description="Credit-equivalents: credits; for an item with no credit value its hours "
+        "at its issuer's `hours per credit`, else 1. What plans minimise and nearest ranks by.",
+    )
 
 
 class PlannedItem(_Model):
@@ -69,6 +74,10 @@ class PlanOut(_Model):
     title: str
     source: str | None = None
     status: Status
+    started: bool = Field(
+        default=False,
+        description="The completion counts something the learner already has (in progress).",
+    )
     cost: CostOut
     items: list[PlannedItem] = Field(default_factory=list)
     terms: list[TermOut] = Field(default_factory=list)
@@ -99,7 +108,10 @@ def plan_out(
 ) -> PlanOut:
     rules = planner.rules
     version = planner.evaluator.version(result.target, catalog_date or as_of)
-    term_of = {i: n for n, t in enumerate(result.terms, 1) for i in t.items}
+    term_of: dict[str, list[int]] = {}  # item -> the term of each copy, in order
+    for n, t in enumerate(result.terms, 1):
+        for i in t.items:
+            term_of.setdefault(i, []).append(n)
     uses: list[RequirementUse] = []
     toward: dict[str, list[str]] = {}
     earned = None
@@ -143,7 +155,7 @@ def plan_out(
                 title=it.title,
                 credits=it.credits,
                 hours=it.hours,
-                term=term_of.get(i, 0),
+                term=term_of[i].pop(0) if term_of.get(i) else 0,
                 counts_toward=sorted(set(toward.get(i, [])), key=lambda t: (t != result.target, t)),
                 prerequisite=_text(pre) if pre is not None else None,
                 prerequisite_met=i not in result.blocked,
@@ -163,7 +175,9 @@ def plan_out(
             credits=round(result.cost.credits, 6),
             hours=round(result.cost.hours, 6),
             items=result.cost.items,
+            work=round(result.cost.work, 6),
         ),
+        started=result.started,
         items=items,
         terms=[
             TermOut(term=n, items=t.items, credits=round(t.credits, 6))
@@ -202,7 +216,7 @@ def render_plan(p: PlanOut) -> str:
     c = p.cost
     out.append(
         f"  cheapest completion: {len(p.items)} item{'s' if len(p.items) != 1 else ''}, "
-        f"{_num(c.credits)} credits, {_num(c.hours)} hours"
+        f"{_num(c.credits)} credits, {_num(c.hours)} hours{_work(c)}"
     )
     for t in p.terms:
         out.append(f"  term {t.term} ({_num(t.credits)} credit{'' if t.credits == 1 else 's'})")
@@ -226,7 +240,7 @@ def render_plan(p: PlanOut) -> str:
     out.append("  how it completes the target:")
     for r in p.requirements:
         planned = set(r.planned)
-        used = ", ".join(f"{u}*" if u in planned else u for u in r.used) or "-"
+        used = _copies_text([f"{u}*" if u in planned else u for u in r.used]) or "-"
         out.append(f'    {r.name} "{r.label}" [rule {r.source}]: {used}')
     out.append("  (* planned)")
     return "\n".join(out) + "\n"
@@ -243,9 +257,34 @@ def render_nearest(n: NearestOut) -> str:
         out.append("  none: every credential is earned, held or out of reach")
     for rank, p in enumerate(n.credentials, 1):
         c = p.cost
+        rule = f" [rule {p.source}]" if p.source else ""
+        if p.status != "planned":
+            out.append(f"{rank:>3}. {p.target} {p.title}{rule}: {_STATUS_TEXT[p.status]}")
+            continue
         out.append(
-            f"{rank:>3}. {p.target} {p.title} [rule {p.source}]: {_num(c.credits)} credits, "
-            f"{_num(c.hours)} hours, {c.items} item{'s' if c.items != 1 else ''}"
+            f"{rank:>3}. {p.target} {p.title}{rule}: "
+            f"{'in progress' if p.started else 'not started'}, {_num(c.work)} credit"
+            f"{'' if c.work == 1 else 's'} of work ({_num(c.credits)} credit"
+            f"{'' if c.credits == 1 else 's'}, {_num(c.hours)} hour{'' if c.hours == 1 else 's'}), "
+            f"{c.items} item{'s' if c.items != 1 else ''}"
         )
-        out.append(f"     remaining: {', '.join(i.item for i in p.items)}")
+        out.append(f"     remaining: {_copies_text([i.item for i in p.items])}")
     return "\n".join(out) + "\n"
+
+
+def _copies_text(items: list[str]) -> str:
+    """`A, B x3`: a run of copies of one item once, with their number (order kept)."""
+    runs: list[tuple[str, int]] = []
+    for i in items:
+        if runs and runs[-1][0] == i:
+            runs[-1] = (i, runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return ", ".join(i if n == 1 else f"{i} x{n}" for i, n in runs)
+
+
+def _work(c: CostOut) -> str:
+    """The work in credit-equivalents, where it is not simply the credits."""
+    if round(c.work - c.credits, 6) == 0:
+        return ""
+    return f" ({_num(c.work)} credit-equivalent{'' if c.work == 1 else 's'} of work)"

@@ -1,20 +1,31 @@
 """Plan stage: a rule set, one learner's record, a target credential and an as-of date in; the
 cheapest set of catalog items whose completion earns the target out, in terms.
 
-How it is exact. The candidates are every catalog item that can reach the target through the
-graph (named, selected, teaching a competency it asks for, a source of an equivalency whose
-grant it counts, or any of these for a credential it ladders on) and that the record does not
-already hold as a counting achievement (a `repeatable` item may be taken again). A relaxed
-integer program (`relax.py`) is solved for the lexicographically cheapest choice (credits,
-then hours, then items); its constraints hold for every choice that truly earns the target, so
-its optimum is a lower bound. The engine itself then evaluates the record plus that choice. If
-it earns the target, no cheaper choice exists; if not, that one choice is cut from the program
-and it is solved again. The engine's verdict is the only test of "earns": the program only
-proposes.
+What a learner can take. A candidate is a catalog item that some rule that can reach the
+target counts (named, selected, teaching a competency it asks for, a source of an equivalency
+whose grant it counts, or any of these for a credential it ladders on), that is not a
+credential, and that is not *only granted*: an item declared only by a grant line, or an
+unassigned-credit identifier (its code ends in a digit and two or more `X`, as in
+`UVIC:ENGL-1XX`) that some equivalency grants, is what a registrar posts for other work, never
+a course on offer. The record's own attempts of such items still count as usual.
+
+What "cheapest" means. The least *work*, in credit-equivalents: an item's credits; for an item
+with no credit value, its hours at its issuer's `hours per credit`, else 1 (semantics §4 prices
+an item with no credit value at 1): a zero-credit badge is still work. Ties go to fewer
+credits, then fewer hours, then fewer items.
+
+How it is exact. A relaxed integer program (`relax.py`) is solved for the lexicographically
+cheapest choice of candidates; its constraints hold for every choice that truly earns the
+target, so its optimum is a lower bound. The engine itself then evaluates the record plus that
+choice. If it earns the target, no cheaper choice exists; if not, that one choice is cut from
+the program and it is solved again. The engine's verdict is the only test of "earns": the
+program only proposes. A `repeatable` item may be taken several times; the program offers as
+many copies as `copy_bound` gives, a bound that no cheapest plan exceeds (see there), so the
+bound never changes the answer.
 
 The ordering puts the chosen items into terms: an item goes in the first term at whose start
 its `prerequisite` holds over the record, the items of earlier terms and the credentials they
-earn; `--per-term` caps a term's items or credits.
+earn; `--per-term` caps a term's items or credits (each copy of a repeatable item is an item).
 """
 
 from __future__ import annotations
@@ -25,11 +36,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from stackrules import ast
-from stackrules.advisor.relax import MAX_COPIES, Candidate, build_relaxation
-from stackrules.advisor.scope import Producers, Scope, scope_for
+from stackrules.advisor.relax import Candidate, build_relaxation
+from stackrules.advisor.scope import Producer, Producers, Scope, scope_for
 from stackrules.advisor.whatif import Addition, apply_what_if
+from stackrules.allocate import value_of
 from stackrules.evaluate import Evaluator
-from stackrules.model import AmountLeaf, RuleSet
+from stackrules.model import AmountLeaf, LeafNode, Limit, RuleSet
 from stackrules.records import LearnerRecord
 from stackrules.report import Report
 
@@ -42,12 +54,16 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Cost:
+    """What a plan costs. `work` is in credit-equivalents (credits; for an item with no credit
+    value its hours at its issuer's `hours per credit`, else 1); it ranks first."""
+
     credits: float = 0.0
     hours: float = 0.0
     items: int = 0
+    work: float = 0.0
 
-    def key(self) -> tuple[float, float, int]:
-        return (round(self.credits, 6), round(self.hours, 6), self.items)
+    def key(self) -> tuple[float, float, float, int]:
+        return (round(self.work, 6), round(self.credits, 6), round(self.hours, 6), self.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +106,7 @@ class PlanResult:
     blocked: dict[str, str] = field(default_factory=dict)  # item -> unmet prerequisite
     rounds: int = 0  # choices proposed to the engine
     report: Report | None = None  # the engine's report on the record plus the plan
+    started: bool = False  # in progress, or the completion counts what the learner has
 
 
 class Planner:
@@ -100,15 +117,34 @@ class Planner:
         self.evaluator = evaluator
         self.producers = Producers(rules)
 
+    def item_work(self, item: str) -> float:
+        """An item's work in credit-equivalents: its credits; with no credit value, its hours
+        at its issuer's `hours per credit`; else 1."""
+        it = self.rules.items[item]
+        if it.credits:
+            return it.credits
+        rate = self.rules.hours_per_credit(item)
+        if it.hours and rate:
+            return it.hours / rate
+        return 1.0
+
     def item_cost(self, item: str) -> Cost:
         it = self.rules.items[item]
-        return Cost(it.credits or 0.0, it.hours or 0.0, 1)
+        return Cost(it.credits or 0.0, it.hours or 0.0, 1, self.item_work(item))
 
     def cost_of(self, items: Sequence[str]) -> Cost:
         costs = [self.item_cost(i) for i in items]
         return Cost(
-            sum(c.credits for c in costs), sum(c.hours for c in costs), sum(c.items for c in costs)
+            math.fsum(c.credits for c in costs),
+            math.fsum(c.hours for c in costs),
+            sum(c.items for c in costs),
+            math.fsum(c.work for c in costs),
         )
+
+    def takeable(self, item: str) -> bool:
+        """Whether a learner can take the item: a catalog item, not a credential, and not
+        only granted (module docstring)."""
+        return self.producers.takeable(item)
 
     def scope(self, target: str, catalog_date: date) -> Scope:
         return scope_for(self.rules, self.evaluator, self.producers, [target], catalog_date)
@@ -143,9 +179,9 @@ class Planner:
             best_kept = issuer is None or issuer.repeats == "best"
             if ident in kept_graded and not it.repeatable and best_kept:
                 continue
-            copies = self._copies(scope, ident) if it.repeatable else 1
+            copies = self.copy_bound(scope, ident) if it.repeatable else 1
             cost = self.item_cost(ident)
-            candidates.append(Candidate(ident, cost.credits, cost.hours, copies))
+            candidates.append(Candidate(ident, cost.work, cost.credits, cost.hours, copies))
         have = self._have(scope.evaluator, record, [], as_of)
         waiting = frozenset(
             c.item
@@ -170,6 +206,7 @@ class Planner:
                     self.cost_of(chosen),
                     rounds=rounds,
                     report=report,
+                    started=_started(report, base, record, target, chosen, as_of),
                 )
                 self._order(result, record, as_of, per_term, catalog_date)
                 return result
@@ -179,18 +216,42 @@ class Planner:
             "the rules' interactions are too many for the search"
         )
 
-    def _copies(self, scope: Scope, ident: str) -> int:
-        """How many copies of a repeatable item could ever be counted usefully."""
-        it = self.rules.items[ident]
+    def copy_bound(self, scope: Scope, ident: str) -> int:
+        """How many copies of a repeatable item a cheapest plan can need: no cheapest plan
+        takes more, so offering this many never changes the answer.
+
+        Why. Planned copies are identical (same item, date and values, no grade), and each rule
+        (credential or equivalency) allocates on its own, so a plan whose rules use copies
+        1..k of the item earns what it earned with more. In one rule, drop every copy whose
+        removal breaks nothing: each copy left is needed by a leaf or a `limit at least`. A leaf
+        naming the item, or a competency leaf, needs one; `N of` needs at most N; an amount
+        node of A in a unit where a copy is worth v > 0 needs at most ceil(A / v) (with more,
+        one could go and A would still be reached); a copy worth nothing there is needed only
+        by a limit; a `limit at least` of L where a copy is worth v > 0 needs at most
+        ceil(L / v); `limit at most` needs none. So the largest sum over one rule bounds the
+        copies a cheapest plan takes (each extra copy costs at least one item)."""
+        item_producer = self.producers.item(ident)
+        if item_producer is None:
+            return 1
         best = 1
-        for cred in scope.credentials.values():
-            amounts = [(x.amount, x.unit) for x in cred.leaves if isinstance(x, AmountLeaf)]
-            amounts += [(x.amount, x.unit) for x in cred.limits if x.bound == "at least"]
-            for amount, unit in amounts:
-                per = 1.0 if unit == "items" else it.credits if unit == "credits" else it.hours
-                if per:
-                    best = max(best, math.ceil(amount / per))
-        return min(best, MAX_COPIES)
+        rules: list[tuple[Sequence[LeafNode], Sequence[Limit]]] = [
+            (cred.leaves, cred.limits) for cred in scope.credentials.values()
+        ]
+        rules += [(eq.leaves, ()) for eq in scope.equivalencies.values()]
+        for leaves, limits in rules:
+            need = 0
+            for leaf in leaves:
+                if not any(p is item_producer for p in self.producers.for_leaf(leaf)):
+                    continue
+                if isinstance(leaf, AmountLeaf):
+                    need += _needed(leaf.amount, value_of(item_producer, leaf.unit))
+                else:
+                    need += 1
+            for lim in limits:
+                if lim.bound == "at least" and _may_select(lim, item_producer):
+                    need += _needed(lim.amount, value_of(item_producer, lim.unit))
+            best = max(best, need)
+        return best
 
     # ------------------------------------------------------------ ordering
     def _order(
@@ -214,7 +275,7 @@ class Planner:
         evaluator = scope_for(
             self.rules, self.evaluator, self.producers, roots, catalog_date
         ).evaluator
-        remaining = list(result.items)
+        remaining = list(result.items)  # a multiset: copies of a repeatable item are items
         done: list[str] = []
         depth = _chain_depth(result.items, prereqs)
         while remaining:
@@ -236,7 +297,8 @@ class Planner:
                 term.credits += c
             result.terms.append(term)
             done += term.items
-            remaining = [i for i in remaining if i not in term.items]
+            for i in term.items:
+                remaining.remove(i)  # one copy each
 
     def _have(
         self, evaluator: Evaluator, record: LearnerRecord, done: list[str], as_of: date
@@ -293,6 +355,53 @@ class Planner:
             if p and any(q.kind != "grant" and q.matches(group) for q in p):
                 found.append(i)
         return found
+
+
+def _needed(amount: float, value: float) -> int:
+    """Copies worth `value` each that an amount of `amount` can need (0 when worthless)."""
+    if value <= 0:
+        return 0
+    return max(1, math.ceil(amount / value - 1e-9))
+
+
+def _may_select(lim: Limit, p: Producer) -> bool:
+    """Whether a limit could select the producer's achievement (modifiers aside)."""
+    if lim.ids is not None:
+        return p.item in lim.ids
+    return lim.selector is None or p.matches(lim.selector)
+
+
+def _started(
+    report: Report,
+    base: Report,
+    record: LearnerRecord,
+    target: str,
+    chosen: Sequence[str],
+    as_of: date,
+) -> bool:
+    """Whether the learner has started `target`: the engine reports it in progress on the
+    record alone (`base`; semantics §4), or its completion in `report` (the record plus the
+    plan) counts something the learner already has: a record achievement, a grant from one, or
+    a credential already earned or held."""
+    if any(c.credential == target for c in base.in_progress):
+        return True
+    earned = next((e for e in report.earned if e.credential == target), None)
+    if earned is None:
+        return False
+    planned = set(chosen)
+    before = {e.credential for e in base.earned} | set(base.held)
+    had = {a.item for a in record.achievements if a.status == "completed"} | before
+    for r in earned.requirements:
+        for ev in r.evidence:
+            if ev.origin == "record":
+                if not (ev.item in planned and ev.completed_on == as_of and ev.grade is None):
+                    return True
+            elif ev.origin == "granted":
+                if any(s in had and s not in planned for s in ev.sources):
+                    return True
+            elif ev.item in before:
+                return True
+    return False
 
 
 def _item_refs(req: ast.Requirement) -> list[ast.ItemReq]:

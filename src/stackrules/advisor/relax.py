@@ -2,10 +2,12 @@
 integer program, solved exactly with HiGHS.
 
 Takes a scope (the rules that can matter), the learner's counting achievements and the
-candidate catalog items; gives the cheapest choice of candidates (least credits, then hours,
-then fewest items) under constraints that every choice that truly earns the target satisfies:
+candidate catalog items; gives the cheapest choice of candidates (least work in
+credit-equivalents, then credits, then hours, then fewest items) under constraints that every
+choice that truly earns the target satisfies:
 
-- a 0/1 variable per candidate copy (a `repeatable` item may be taken more than once), per
+- a 0/1 variable per candidate copy (a `repeatable` item may be taken more than once, up to a
+  bound no cheapest plan exceeds: `Planner.copy_bound`), per
   equivalency (fires) and per credential (earned); the target is earned;
 - per rule, its requirement tree: a named requirement holds, `N of` holds N children, an
   identifier leaf takes one eligible achievement, an amount leaf takes achievements worth its
@@ -58,14 +60,18 @@ Var = highs_var
 Expr = highs_linear_expression
 RuleKey = tuple[str, str | int]
 
-MAX_COPIES = 12  # copies of a repeatable item the program may take
 _EPS = 1e-6
 _INF = highspy.kHighsInf
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
+    """A catalog item the learner could take: its cost and how many copies the program may
+    take (1 unless `repeatable`; for a repeatable item a bound that no cheapest plan exceeds,
+    see `Planner.copy_bound`)."""
+
     item: str
+    work: float
     credits: float
     hours: float
     copies: int
@@ -104,19 +110,25 @@ class Relaxation:
 
     highs: highspy.Highs
     copies: dict[str, list[Var]]  # candidate item -> its copy variables
-    costs: dict[str, tuple[float, float]]
+    costs: dict[str, tuple[float, float, float]]  # work, credits, hours
     waiting: frozenset[str] = frozenset()  # items whose prerequisite the record does not meet
     stages: list[tuple[Expr, int]] = field(default_factory=list)  # objective, its row
 
     def solve(self) -> list[str] | None:
-        """The cheapest choice, lexicographically (credits, hours, items); None when the
+        """The cheapest choice, lexicographically (work, credits, hours, items); None when the
         program is infeasible (no choice of candidates can earn the target). Among equally
         cheap choices, the fewest items that wait on a prerequisite; then, so that the answer
         is the same whatever the solver's version, the items that come first in identifier
         order (the least sum of the chosen copies' positions in that order, then of their
-        squares)."""
+        squares). Every item's first copy comes before any second copy in that order, so a
+        tie goes to different courses before a repeatable one is taken again."""
         h = self.highs
-        xs = [(item, v) for item, vs in sorted(self.copies.items()) for v in vs]
+        xs = [
+            (item, v)
+            for _, item, v in sorted(
+                (k, item, v) for item, vs in self.copies.items() for k, v in enumerate(vs)
+            )
+        ]
         if not xs:
             h.run()
             return [] if _optimal(h) else None
@@ -124,6 +136,7 @@ class Relaxation:
             objectives = [
                 [(self.costs[item][0], v) for item, v in xs],
                 [(self.costs[item][1], v) for item, v in xs],
+                [(self.costs[item][2], v) for item, v in xs],
                 [(1.0, v) for _, v in xs],
                 [(1.0 if item in self.waiting else 0.0, v) for item, v in xs],
                 [(float(k + 1), v) for k, (_, v) in enumerate(xs)],
@@ -343,6 +356,9 @@ def build_relaxation(
                 unit = leaf.unit if isinstance(leaf, AmountLeaf) else "items"
                 value = s.value(unit) if isinstance(leaf, AmountLeaf) else 1.0
                 if value <= 0:
+                    # it adds nothing to the amount, but the node may still count it, and
+                    # then it counts for the limits (semantics §4): available to them
+                    eligible_any.add(slot_pos[id(s)])
                     continue
                 z = h.addBinary()
                 if s.var is not None:
@@ -371,7 +387,7 @@ def build_relaxation(
             _unit_of_evidence(h, rules, scope, slots, taken, by_item)
             for lim in limits:
                 _limit(h, lim, me, slots, eligible_any, taken, as_of, hypo)
-    costs = {c.item: (c.credits, c.hours) for c in candidates}
+    costs = {c.item: (c.work, c.credits, c.hours) for c in candidates}
     return Relaxation(h, copies, costs, waiting)
 
 

@@ -8,13 +8,17 @@ when the whole rule set's evaluator does: every rule left out produces nothing t
 could count, so it cannot change what the kept rules see.
 
 A *producer* is anything that yields an achievement: a catalog item taken, an equivalency's
-grant, an earned credential. Its facts are what selectors test; where a fact is not known before
-evaluation (whether a grant is a transfer), selector matching accepts either value.
+grant, an earned credential. An item that is only granted is no item producer: one declared
+only by a grant line, or an unassigned-credit identifier (code ending in a digit and two or
+more `X`, as `UVIC:ENGL-1XX`) that some equivalency grants; a learner cannot take it. A
+producer's facts are what selectors test; where a fact is not known before evaluation (whether
+a grant is a transfer), selector matching accepts either value.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +40,23 @@ from stackrules.model import (
 )
 
 ProducerKind = Literal["item", "grant", "credential"]
+
+# unassigned credit, as transfer guides spell it: ENGL-1XX, FOOD-1XX, 2XXX
+_UNASSIGNED = re.compile(r"[0-9]X{2,}$")
+
+
+def only_granted(rules: RuleSet, ident: str, granted: Iterable[str] | None = None) -> bool:
+    """Whether an item is something only a grant gives: declared by no catalog statement, or
+    an unassigned-credit identifier that some equivalency grants. `granted` is the set of
+    items some equivalency grants (computed when not given)."""
+    item = rules.items.get(ident)
+    if item is None or not item.declared:
+        return True
+    if not _UNASSIGNED.search(ident.split(":", 1)[1]):
+        return False
+    if granted is None:
+        granted = {g.item for eq in rules.equivalencies for g in eq.grants}
+    return ident in set(granted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +140,15 @@ class Producers:
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         found: list[Producer] = []
+        granted = {g.item for eq in rules.equivalencies if not eq.no_credit for g in eq.grants}
         for ident in sorted(rules.items):
             it = rules.items[ident]
             if it.is_credential:
                 kind: ProducerKind = "credential"
-            elif it.declared:
+            elif not only_granted(rules, ident, granted):
                 kind = "item"
             else:
-                continue  # declared only by a grant: nobody can take it
+                continue  # only a grant gives it: nobody can take it
             found.append(
                 Producer(
                     kind,
@@ -168,6 +190,7 @@ class Producers:
                     )
                 )
         self.all = found
+        self._items = {p.item: p for p in found if p.kind == "item"}
         self.by_item: dict[str, list[Producer]] = {}
         self.by_key: dict[tuple[str, str], list[Producer]] = {}
         self.by_competency: dict[str, list[Producer]] = {}
@@ -180,6 +203,14 @@ class Producers:
                 self.by_key.setdefault(key, []).append(p)
             for comp, _ in p.teaches:
                 self.by_competency.setdefault(comp, []).append(p)
+
+    def item(self, ident: str) -> Producer | None:
+        """The producer of taking the item, if a learner can take it."""
+        return self._items.get(ident)
+
+    def takeable(self, ident: str) -> bool:
+        """Whether a learner can take the item (a catalog item that is not only granted)."""
+        return ident in self._items
 
     def for_leaf(self, leaf: LeafNode) -> list[Producer]:
         """Producers whose achievement the leaf names, selects or could see a competency in

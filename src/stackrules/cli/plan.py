@@ -1,18 +1,22 @@
 """`stackrules plan` and `stackrules nearest`: the advisor's cheapest next steps.
 
-`plan --rules R RECORD --target ID` prints, for each learner in RECORD, the cheapest set of
-catalog items whose completion earns the target, in terms (`--per-term 5` items or
-`--per-term 15cr` credits). `nearest --rules R RECORD` ranks every credential (or one
-`--issuer`'s) by the cost of its cheapest completion. Both take the what-if options
-`--add ITEM[:GRADE]` (repeatable) and `--catalog-date`. Text by default, `--format json`
-for the `stackrules/plan/v1` documents. Exit status: 0, 1 rule-set errors, 2 usage (an
-unknown target, issuer or `--add` item, a bad `--per-term`), 3 a record could not be read.
+`plan --rules R RECORD --target ID` prints, for each learner in RECORD and each target
+(`--target` is repeatable), the cheapest set of catalog items whose completion earns it, in
+terms (`--per-term 5` items or `--per-term 15cr` credits). `nearest --rules R RECORD` ranks
+every credential (or one `--issuer`'s) by the work its cheapest completion leaves, started
+ones first; a `--target` is always shown. Both take `--learner ID` (repeatable: only those
+learners) and the what-if options `--add ITEM[:GRADE]` (repeatable) and `--catalog-date`.
+Text by default, `--format json` for the `stackrules/plan/v1` documents. Exit status: 0, 1
+rule-set errors, 2 usage (an unknown target, issuer, learner or `--add` item, with a
+did-you-mean; a bad `--per-term`), 3 a record could not be read (the learners that could be
+read are still planned).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -68,6 +72,14 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
             RULES_OPTION,
             click.argument("record", type=click.Path(path_type=str)),
             click.option(
+                "--learner",
+                "learner_ids",
+                multiple=True,
+                metavar="ID",
+                help="Only this learner (repeatable). One not in RECORD is a usage error "
+                "(exit 2, with a did-you-mean).",
+            ),
+            click.option(
                 "--as-of", "as_of", type=IsoDate(), default=None, help="Date (default: today)."
             ),
             click.option(
@@ -92,15 +104,57 @@ def load_additions(compiled: CompiledRules, adds: tuple[str, ...]) -> list[Addit
         raise click.BadParameter(str(err), param_hint="'--add'") from None
 
 
+def did_you_mean(text: str, known: Iterable[str]) -> str:
+    """`; did you mean `X`?` for the closest known identifier (case-insensitive), or ""."""
+    names = sorted(known)
+    folded = {n.casefold(): n for n in names}
+    if text.casefold() in folded:
+        return f"; did you mean `{folded[text.casefold()]}`?"
+    close = difflib.get_close_matches(text.casefold(), list(folded), n=1, cutoff=0.6)
+    return f"; did you mean `{folded[close[0]]}`?" if close else ""
+
+
+def check_targets(compiled: CompiledRules, targets: Iterable[str]) -> list[str]:
+    """The `--target` values, each a credential of the rule set (else a usage error)."""
+    found = list(dict.fromkeys(targets))
+    for target in found:
+        if target not in compiled.model.credentials:
+            hint = did_you_mean(target, compiled.model.credentials)
+            raise click.BadParameter(
+                f"`{target}` is not a credential of the rule set{hint}", param_hint="'--target'"
+            )
+    return found
+
+
 def _learners(
-    compiled: CompiledRules, record: str, errors: list[RecordError]
+    compiled: CompiledRules,
+    record: str,
+    errors: list[RecordError],
+    only: tuple[str, ...] = (),
 ) -> list[LearnerRecord]:
+    """The learners of the record file, or only those of `only` (`--learner`, in file order).
+    A `--learner` the file does not hold is a usage error with a did-you-mean (exit 2, as
+    `graph --learner`), raised before anything is planned; one the file holds but could not
+    read is a record error (exit 3). With `only`, other learners' record errors are left out."""
     found: list[LearnerRecord] = []
+    wanted = set(only)
+    names: list[str] = []
     for entry in read_records(record, aliases=compiled.aliases):
         if isinstance(entry, RecordError):
-            errors.append(entry)
+            if not wanted or entry.learner is None or entry.learner in wanted:
+                errors.append(entry)
+            if entry.learner is not None:
+                names.append(entry.learner)
         else:
-            found.append(entry)
+            names.append(entry.learner)
+            if not wanted or entry.learner in wanted:
+                found.append(entry)
+    for ident in dict.fromkeys(only):
+        if ident not in names and not any(e.learner is None for e in errors):
+            raise click.BadParameter(
+                f"no learner `{ident}` in `{record}`{did_you_mean(ident, names)}",
+                param_hint="'--learner'",
+            )
     return found
 
 
@@ -130,7 +184,13 @@ def _finish(errors: list[RecordError]) -> None:
 
 @click.command("plan")
 @_common
-@click.option("--target", "target", required=True, help="The credential to plan for.")
+@click.option(
+    "--target",
+    "targets",
+    required=True,
+    multiple=True,
+    help="The credential to plan for (repeatable: one plan per learner and target).",
+)
 @click.option(
     "--per-term",
     "per_term",
@@ -143,19 +203,17 @@ def plan_command(
     record: str,
     as_of: date | None,
     fmt: str,
+    learner_ids: tuple[str, ...],
     adds: tuple[str, ...],
     catalog_date: date | None,
-    target: str,
+    targets: tuple[str, ...],
     per_term: str | None,
 ) -> None:
     """The cheapest set of catalog items whose completion earns TARGET, in terms."""
     compiled = _load(rules)
     day = as_of or date.today()
     additions = load_additions(compiled, adds)
-    if target not in compiled.model.credentials:
-        raise click.BadParameter(
-            f"`{target}` is not a credential of the rule set", param_hint="'--target'"
-        )
+    wanted = check_targets(compiled, targets)
     try:
         cap = PerTerm.parse(per_term) if per_term is not None else None
     except PlanError as err:
@@ -163,23 +221,24 @@ def plan_command(
     planner = Planner(compiled.model, compiled.evaluator)
     errors: list[RecordError] = []
     docs: list[PlanOut] = []
-    for learner in _learners(compiled, record, errors):
+    for learner in _learners(compiled, record, errors, learner_ids):
         trial = apply_what_if(learner, additions, day, catalog_date)
-        try:
-            result = planner.plan(trial, target, day, cap)
-        except PlanError as err:
-            click.echo(f"error: learner {learner.learner}: {err}", err=True)
-            click.get_current_context().exit(EXIT_USAGE)
-        docs.append(
-            plan_out(
-                planner,
-                result,
-                learner.learner,
-                day,
-                trial.catalog_date,
-                [a.text() for a in additions],
+        for target in wanted:
+            try:
+                result = planner.plan(trial, target, day, cap)
+            except PlanError as err:
+                click.echo(f"error: learner {learner.learner}: {err}", err=True)
+                click.get_current_context().exit(EXIT_USAGE)
+            docs.append(
+                plan_out(
+                    planner,
+                    result,
+                    learner.learner,
+                    day,
+                    trial.catalog_date,
+                    [a.text() for a in additions],
+                )
             )
-        )
     _emit(docs, fmt, render_plan)
     _finish(errors)
 
@@ -188,29 +247,42 @@ def plan_command(
 @_common
 @click.option("--issuer", "issuer", default=None, help="Only this issuer's credentials.")
 @click.option("--top", "top", type=click.IntRange(min=1), default=None, help="Only the N nearest.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="Always show this credential, whatever its rank or status (repeatable).",
+)
 def nearest_command(
     rules: tuple[str, ...],
     record: str,
+    learner_ids: tuple[str, ...],
     as_of: date | None,
     fmt: str,
     adds: tuple[str, ...],
     catalog_date: date | None,
     issuer: str | None,
     top: int | None,
+    targets: tuple[str, ...],
 ) -> None:
-    """Every credential ranked by the cost of its cheapest completion, with what remains."""
+    """Credentials ranked by the work their cheapest completion leaves (started ones first),
+    with what remains."""
     compiled = _load(rules)
     day = as_of or date.today()
     additions = load_additions(compiled, adds)
     if issuer is not None and issuer not in compiled.model.issuers:
-        raise click.BadParameter(f"`{issuer}` is not a declared issuer", param_hint="'--issuer'")
+        hint = did_you_mean(issuer, compiled.model.issuers)
+        raise click.BadParameter(
+            f"`{issuer}` is not a declared issuer{hint}", param_hint="'--issuer'"
+        )
+    always = check_targets(compiled, targets)
     planner = Planner(compiled.model, compiled.evaluator)
     errors: list[RecordError] = []
     docs: list[NearestOut] = []
-    for learner in _learners(compiled, record, errors):
+    for learner in _learners(compiled, record, errors, learner_ids):
         trial = apply_what_if(learner, additions, day, catalog_date)
         try:
-            ranked = nearest(planner, trial, day, issuer, top)
+            ranked = nearest(planner, trial, day, issuer, top, always)
         except PlanError as err:
             click.echo(f"error: learner {learner.learner}: {err}", err=True)
             click.get_current_context().exit(EXIT_USAGE)
