@@ -277,3 +277,15 @@ def test_the_k_shown_are_the_first_k_of_all(s: Scenario, data: st.DataObject) ->
         by_id = {p.credential: p for p in everything.in_progress}
         for entry in scoped.in_progress:
             assert entry.model_dump_json() == by_id[entry.credential].model_dump_json()
+
+
+@PROPERTY
+@given(scenarios())
+def test_a_one_line_transfer_looked_up_is_what_the_search_finds(s: Scenario) -> None:
+    ruleset = compile_text(s.text)
+    searched = Evaluator(ruleset)
+    searched.look_up_one_source = False
+    assert (
+        Evaluator(ruleset).evaluate(s.record, s.as_of).model_dump_json()
+        == searched.evaluate(s.record, s.as_of).model_dump_json()
+    )

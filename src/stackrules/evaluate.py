@@ -208,6 +208,9 @@ class Evaluator:
         self.graph = graph or RuleGraph(rules)
         self.selectors = SelectorIndex(rules)
         self.use_index = use_index
+        # a one-line transfer's source is looked up, not searched for (False: searched, as
+        # the tests compare)
+        self.look_up_one_source = True
         self._all_targets: set[Target] = {("credential", c) for c in rules.credentials} | {
             ("equivalency", k) for k in range(len(rules.equivalencies))
         }
@@ -561,12 +564,22 @@ class Evaluator:
         self, eq: Equivalency, k: int, achs: Sequence[Ach], state: _State, as_of: date
     ) -> bool:
         window_ok = [a for a in achs if in_window(eq.window, a.completed_on)]
-        problem, local = self._problem((eq.source,), eq.leaves, (), window_ok, as_of, 15.0)
-        best = self._solve(eq, problem, "sources")
-        if best is None:
-            return False
+        one_line = len(eq.leaves) == 1 and eq.source is eq.leaves[0]
+        if one_line and type(eq.source) is ItemLeaf and self.look_up_one_source:
+            # A one-line transfer `A => B`: every complete allocation is one achievement of
+            # A, so the search's answer is a look-up (best grade, then the most recent, then
+            # the search's own order).
+            (ok,) = self._matches(eq.leaves, window_ok, as_of)
+            if not ok:
+                return False
+            sources = [min(ok, key=_one_source_order)]
+        else:
+            problem, local = self._problem((eq.source,), eq.leaves, (), window_ok, as_of, 15.0)
+            best = self._solve(eq, problem, "sources")
+            if best is None:
+                return False
+            sources = [local[i] for i in range(len(local)) if (best.used >> i) & 1]
         state.fired.add(k)
-        sources = [local[i] for i in range(len(local)) if (best.used >> i) & 1]
         firing_id = len(state.firings)
         grants: list[Ach] = []
         if not eq.no_credit:
@@ -980,6 +993,13 @@ def _allocation_order(a: Ach) -> tuple[object, ...]:
         a.item,
         a.sort_key,
     )
+
+
+def _one_source_order(a: Ach) -> tuple[object, ...]:
+    """How an equivalency picks one source among several (`_source_key` of the allocator for
+    a set of one: the best grade, then the most recent date), ties in the search's order."""
+    c = a.candidate()
+    return (-c.grade_rank, -c.date_ordinal, c.sort_key)
 
 
 def _candidate(a: Ach) -> Candidate:
