@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 import stackrules
-from stackrules import syntax
+from stackrules import grammarfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,7 +15,7 @@ def test_the_loaded_grammar_is_the_one_in_grammar() -> None:
     shipped = resources.files("stackrules") / "grammar" / "stackrules.lark"
     source = (ROOT / "grammar" / "stackrules.lark").read_text("utf-8")
     assert shipped.read_text("utf-8") == source
-    assert syntax.grammar_text() == source
+    assert grammarfile.grammar_text() == source
 
 
 def test_the_grammar_is_loaded_from_the_installed_package() -> None:

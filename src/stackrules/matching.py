@@ -16,6 +16,7 @@ from typing import Protocol
 
 from stackrules import ast
 from stackrules.dates import subtract_duration
+from stackrules.indexkeys import Facts, selector_keys
 from stackrules.model import AmountLeaf, CompetencyLeaf, ItemLeaf, LeafNode, RuleSet, grade_rank
 
 MAX_OPTIONS = 50
@@ -195,16 +196,13 @@ class SelectorIndex:
         # the catalog filed under the keys the rule graph files selectors under
         self._by_key: dict[tuple[str, str], list[CatalogEntry]] = {}
         for e in self.entries:
-            keys = [("issuer", e.issuer), ("kind", e.kind), *(("tag", t) for t in e.tags)]
-            if e.subject:
-                keys += [("subject", e.subject), ("issuer-subject", f"{e.issuer}|{e.subject}")]
-            for k in keys:
-                self._by_key.setdefault(k, []).append(e)
+            facts = Facts(e.id, e.issuer, e.kind, e.subject, e.tags, ())
+            for k in facts.index_keys():
+                if k[0] != "item":  # selectors are filed under their filters, never an item
+                    self._by_key.setdefault(k, []).append(e)
 
     def matching(self, selector: ast.Selector) -> list[CatalogEntry]:
         """Catalog entries the selector picks, cheapest first (cached per selector)."""
-        from stackrules.graph import selector_keys
-
         key = id(selector)
         found = self._cache.get(key)
         if found is None:

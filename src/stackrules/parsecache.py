@@ -47,7 +47,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-_PARSER_SOURCES = ("span.py", "ast.py", "syntax.py", "diagnostics.py", "parsecache.py")
+from stackrules.grammarfile import grammar_text
+
+_PARSER_SOURCES = (
+    "span.py",
+    "ast.py",
+    "syntax.py",
+    "diagnostics.py",
+    "parsecache.py",
+    "grammarfile.py",
+)
 
 MAGIC = b"stackrules-parse-cache 2\n"
 SECRET_NAME = "secret"
@@ -63,8 +72,6 @@ _SUPPORTED = bool(_NOFOLLOW and _DIRECTORY) and hasattr(os, "getuid")
 @lru_cache(maxsize=1)
 def _fingerprint() -> bytes:
     """A hash of everything that decides what parsing gives."""
-    from stackrules.syntax import grammar_text
-
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256(grammar_text().encode())
     for name in _PARSER_SOURCES:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +22,7 @@ from lark.tree import Meta
 
 from stackrules import ast, parsecache
 from stackrules.diagnostics import Diagnostic, diagnostic
+from stackrules.grammarfile import grammar_text
 from stackrules.span import Span
 
 MAX_ERRORS_PER_FILE = 50
@@ -40,11 +40,6 @@ TOP_LEVEL_WORDS = (
 _DECL_START = re.compile(
     r"^[ \t]*(?:" + "|".join(re.escape(w) for w in TOP_LEVEL_WORDS) + r")(?=[ \t])", re.MULTILINE
 )
-
-
-def grammar_text() -> str:
-    """The grammar as shipped inside the installed package."""
-    return (resources.files("stackrules") / "grammar" / "stackrules.lark").read_text("utf-8")
 
 
 @functools.cache
