@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from stackrules.records import jsonsafe
+
 _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[Tt ](.*))?")
 ENVELOPED_PREFIXES = ("data:application/vc+jwt,", "data:application/jwt,")
@@ -69,9 +71,13 @@ def _b64url(segment: str, what: str) -> bytes:
 def _json_segment(segment: str, what: str) -> dict[str, Any]:
     raw = _b64url(segment, what)
     try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise EnvelopeError("$", f"the JWT {what} is not JSON") from None
+        value = jsonsafe.loads(raw)
+    except jsonsafe.JsonError as failure:
+        if failure.loc is not None:
+            raise EnvelopeError(jsonsafe.json_path(failure.loc), failure.message) from None
+        if failure.syntax:
+            raise EnvelopeError("$", f"the JWT {what} is not JSON") from None
+        raise EnvelopeError("$", f"the JWT {what}: {failure.message}") from None
     if not isinstance(value, dict):
         raise EnvelopeError("$", f"the JWT {what} is not a JSON object")
     return value
