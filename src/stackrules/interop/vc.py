@@ -99,13 +99,30 @@ def decode_jwt(text: str) -> DecodedJwt:
     )
 
 
+def shown(value: Any) -> str:
+    """A value as a message quotes it: strings as written, anything else as JSON, shortened;
+    also one no JSON text of ours could hold (a value handed over already decoded: a
+    5,000-digit integer, a list nested 1,000 deep)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"`a number of about {int(value.bit_length() * 0.30103)} digits`"
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+    except (ValueError, RecursionError):
+        text = "…"
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"`{text}`"
+
+
 def _epoch(value: Any, claim: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise EnvelopeError(f"$.{claim}", f"expected seconds since 1970 (a number), got {value!r}")
+        raise EnvelopeError(
+            f"$.{claim}", f"expected seconds since 1970 (a number), got {shown(value)}"
+        )
     try:
         moment = datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise EnvelopeError(f"$.{claim}", f"`{value}` is not a usable time") from None
+        raise EnvelopeError(f"$.{claim}", f"{shown(value)} is not a usable time") from None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -186,8 +203,9 @@ def vc_date(value: Any, path: str) -> date:
                 pass
             else:
                 return day
-    shown = json.dumps(value) if not isinstance(value, str) else value
-    raise EnvelopeError(path, f"expected a date-time such as 2024-04-30T00:00:00Z, got `{shown}`")
+    raise EnvelopeError(
+        path, f"expected a date-time such as 2024-04-30T00:00:00Z, got {shown(value)}"
+    )
 
 
 def first_present(obj: dict[str, Any], *names: str) -> tuple[str, Any] | None:
