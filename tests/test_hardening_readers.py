@@ -93,6 +93,15 @@ def test_the_decoder_locates_what_it_can() -> None:
     assert refused.value.document == {"a": [{"b": "ok"}, {"c": "\udc00"}]}
 
 
+def test_brackets_in_strings_neither_hide_nor_fake_depth() -> None:
+    hidden = '["]",' * 100 + "1" + ',"["]' * 100  # 100 deep; strings balance the brackets
+    with pytest.raises(jsonsafe.JsonError) as refused:
+        jsonsafe.loads(hidden)
+    assert "nested more than 64 deep" in refused.value.message
+    text = '["' + "[" * 100 + '", "\\\\\\"{{{{"]'  # the second string: \\\" then braces
+    assert jsonsafe.loads(text) == ["[" * 100, '\\"{{{{']
+
+
 def test_the_decoder_accepts_what_is_within_the_limits() -> None:
     nested = "[" * jsonsafe.MAX_DEPTH + "]" * jsonsafe.MAX_DEPTH
     assert jsonsafe.loads(nested) is not None

@@ -41,8 +41,10 @@ Loc = tuple[str | int, ...]
 
 # A JSON string (escapes included), or one bracket; what the depth scan steps over.
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
-# A `\uD800`-`\uDFFF` escape, or a surrogate already in the text: worth looking for lone ones.
-_MAYBE_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]|[\ud800-\udfff]")
+_NOT_BRACKETS_OR_QUOTES = re.compile(r'[^\[\]{}"]+')
+_PARENTHESES = str.maketrans("[{]}", "(())")
+# A `\uD800`-`\uDFFF` escape: worth looking for lone surrogates in the decoded value.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -151,7 +153,7 @@ def loads(text: str | bytes) -> Any:
         raise JsonError(refused.message, line=line, column=column) from None
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise JsonError(f"arrays and objects nested more than {MAX_DEPTH} deep") from None
-    if _MAYBE_SURROGATE.search(text):
+    if _may_hold_surrogate(text):
         where = lone_surrogate(value)
         if where is not None:
             loc, found = where
@@ -159,10 +161,32 @@ def loads(text: str | bytes) -> Any:
     return value
 
 
+def _may_hold_surrogate(text: str) -> bool:
+    if "\\u" in text and _ESCAPED_SURROGATE.search(text):
+        return True
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
 def _check_depth(text: str) -> None:
-    opened = text.count("[") + text.count("{")
-    if opened <= MAX_DEPTH:
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
         return
+    # Fast, in C, for the usual text (no bracket inside a string): without escaped backslashes
+    # and quotes, every `"` of JSON delimits a string. Keep only quotes and brackets; removing
+    # `""` keeps every bracket on its side of the strings, and leaves no quote when no string
+    # holds a bracket. The brackets, as parentheses: each pass of removing `()` takes one
+    # level off every innermost pair, so MAX_DEPTH passes empty any text within the limit.
+    # Other text (deeper, a bracket in a string, or not JSON) is scanned token by token.
+    plain = text.replace("\\\\", "").replace('\\"', "")
+    brackets = _NOT_BRACKETS_OR_QUOTES.sub("", plain).replace('""', "")
+    if '"' not in brackets:
+        brackets = brackets.translate(_PARENTHESES)
+        for _ in range(MAX_DEPTH):
+            shorter = brackets.replace("()", "")
+            if len(shorter) == len(brackets):
+                break
+            brackets = shorter
+        if not brackets:
+            return
     depth = 0
     for token in _TOKEN.finditer(text):
         char = token.group()
