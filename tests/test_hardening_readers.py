@@ -138,6 +138,20 @@ def test_each_hazard_in_a_jsonl_line_is_that_lines_error(tmp_path: Path, name: s
     assert [json.loads(line)["learner"] for line in out.splitlines()] == ["L0", "L9"]
 
 
+@pytest.mark.parametrize("name", HAZARDS)
+def test_each_hazard_in_a_json_array_is_that_members_error(tmp_path: Path, name: str) -> None:
+    text, words = HAZARDS[name]
+    path = tmp_path / "records.json"
+    path.write_text(f"[\n{learner('L0')},\n {text},\n{learner('L9')}\n]\n", encoding="utf-8")
+    records, errors = load_records(path)
+    assert [r.learner for r in records] == ["L0", "L9"]  # the others are read
+    (error,) = errors
+    assert (error.line, error.position_kind, error.record_index) == (2, "index", 2)
+    assert words in error.message
+    if name not in ("duplicate key", "lone surrogate"):  # a number or a bracket: where
+        assert "(line 3, column " in error.message
+
+
 def test_a_lone_surrogate_names_the_learner_and_the_field(tmp_path: Path) -> None:
     path = tmp_path / "records.json"
     text = "[" + learner("L0") + "," + learner("L1", completed='"\\ud800"') + "]"

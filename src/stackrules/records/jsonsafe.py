@@ -41,6 +41,7 @@ Loc = tuple[str | int, ...]
 
 # A JSON string (escapes included), or one bracket; what the depth scan steps over.
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_ITEM_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]', re.DOTALL)
 _NOT_BRACKETS_OR_QUOTES = re.compile(r'[^\[\]{}"]+')
 _PARENTHESES = str.maketrans("[{]}", "(())")
 # A `\uD800`-`\uDFFF` escape: worth looking for lone surrogates in the decoded value.
@@ -201,6 +202,45 @@ def _check_depth(text: str) -> None:
                 )
         elif char in "]}":
             depth -= 1
+
+
+def array_items(text: str) -> list[tuple[int, int, str]] | None:
+    """The members of a top-level JSON array as (line, column, text), undecoded; None when
+    `text` is not an array whose members can be told apart. A reader whose file failed a
+    limit uses it to decode the members one at a time, so that one bad member is an error
+    for that member only."""
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("[", start):
+        return None
+    items: list[tuple[int, int, str]] = []
+    depth = 0
+    begin = start + 1
+    for token in _ITEM_TOKEN.finditer(text, start):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                end = token.start()
+                break
+        elif char == "," and depth == 1:
+            items.append(_item(text, begin, token.start()))
+            begin = token.end()
+    else:
+        return None  # the array never closes: not JSON
+    if text[end + 1 :].strip():
+        return None
+    last = _item(text, begin, end)
+    if last[2] or items:
+        items.append(last)
+    return items
+
+
+def _item(text: str, begin: int, end: int) -> tuple[int, int, str]:
+    piece = text[begin:end]
+    offset = begin + len(piece) - len(piece.lstrip())
+    return (*_line_column(text, offset), piece.strip())
 
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:

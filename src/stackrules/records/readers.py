@@ -7,7 +7,9 @@ CSV header) is a `RecordError` with no `record_index`, and nothing more is read 
 Bad data never raises.
 
 - `.json`: one learner object, or an array of them (positions are 1-based array indexes;
-  the whole file is decoded at once).
+  the whole file is decoded at once; when it is valid JSON but beyond a limit of
+  `stackrules.records.jsonsafe`, an array's members are decoded one by one instead, so that
+  the limit is an error for the learner it concerns).
 - `.jsonl`: one learner object per line, blank lines skipped; a line that is not valid JSON
   is an error for that line only. Read line by line, in bounded memory.
 - `.csv`: see `stackrules.records.csvfile`.
@@ -25,8 +27,9 @@ merging would hide it). Only the identifiers seen so far are kept in memory.
 
 JSON is decoded by `stackrules.records.jsonsafe`, within its limits (nesting, number sizes, no
 key given twice in one object, no lone surrogates): text beyond them is a record error like
-invalid JSON, for the file (`.json`) or for the line (`.jsonl`). A lone surrogate is an error
-for the learner whose object holds it, naming the field; the other learners are read.
+invalid JSON, for the learner (an array member of `.json`, a line of `.jsonl`) or, in a
+`.json` file that is not an array, for the file. A lone surrogate is an error for the learner
+whose object holds it, naming the field; the other learners are read.
 """
 
 from __future__ import annotations
@@ -226,6 +229,12 @@ def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
             if looks_like_jwt(text):
                 yield from _one_credential(text, file, aliases)
                 return
+            items = None if failure.syntax else jsonsafe.array_items(text)
+            if items is not None:
+                # Valid JSON beyond a limit: an array's members are read one by one, so that
+                # one bad learner is an error for that learner only.
+                yield from _read_members(file, items, aliases)
+                return
             yield RecordError(
                 file=file,
                 line=failure.line,
@@ -254,6 +263,34 @@ def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
         yield RecordError(
             file=file, message="expected a learner object or an array of learner objects"
         )
+
+
+def _read_members(
+    file: str, items: list[tuple[int, int, str]], aliases: Mapping[str, str] | None
+) -> Iterator[Item]:
+    learners = _Learners(file, "index", aliases)
+    for index, (line, column, text) in enumerate(items, start=1):
+        try:
+            obj = jsonsafe.loads(text)
+        except jsonsafe.JsonError as failure:
+            if failure.document is not None:
+                yield from learners.parse(failure.document, index, suspect=True)
+                continue
+            learners.count += 1
+            message = failure.message
+            if failure.line is not None and failure.column is not None:
+                at_line = line + failure.line - 1
+                at_column = failure.column + (column - 1 if failure.line == 1 else 0)
+                message += f" (line {at_line}, column {at_column} of the file)"
+            yield RecordError(
+                file=file,
+                line=index,
+                position_kind="index",
+                message=message,
+                record_index=learners.count,
+            )
+            continue
+        yield from learners.parse(obj, index)
 
 
 def _one_credential(data: Any, file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
