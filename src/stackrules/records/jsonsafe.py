@@ -13,8 +13,9 @@ fail with a traceback, or hide data):
   messages walk values recursively too. No record, badge or CTDL document nests past a dozen.
 - Integers longer than `MAX_INT_DIGITS` (30) digits are rejected: Python refuses to convert
   integers of more than 4,300 digits (`ValueError`), and far shorter ones overflow a float or
-  make exact arithmetic slow. 30 digits is above any identifier-like number (a 128-bit value
-  has 39 bits of headroom below it) and far above any credit, hour or timestamp.
+  make exact arithmetic slow (a 400-digit integer cannot become a float). 30 digits is above
+  any number a record, badge or CTDL document writes as a number (a 64-bit integer has at most
+  20 digits) and far above any credit, hour or timestamp.
 - Numbers with a fraction or exponent must be finite, below `MAX_FLOAT` (1e30) in size, and at
   most `MAX_NUMBER_CHARS` characters long: `1e400` decodes to infinity, `NaN` and `Infinity`
   are not JSON, and a huge float becomes a huge exact number when credits are added up.
@@ -22,6 +23,12 @@ fail with a traceback, or hide data):
   `{"learner": "L1", "learner": "L2"}` would be read as learner L2.
 - A string holding a lone surrogate (`"\\ud800"`) is rejected: it is not a character, it
   cannot be written out as UTF-8, and printing it fails.
+
+A reader calls `loads(text)` and catches `JsonError`: `syntax` says the text is not JSON;
+`line`/`column` locate a syntax error, a refused number or too deep a nesting; `loc` and
+`document` are set for a lone surrogate, which is found after decoding (so the reader can name
+the learner and the field, and read the learners that have none). `array_items` splits an
+array that failed a limit into its members, to decode one at a time.
 """
 
 from __future__ import annotations
