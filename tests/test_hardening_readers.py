@@ -462,3 +462,82 @@ def test_visible_escapes_what_could_hide_text() -> None:
     assert visible("a\u202eb\u2028c\rd\x85e") == "a\\u202eb\\u2028c\\u000dd\\u0085e"
     assert visible(" one\n two\r\n\tthree ") == "one two three"
     assert visible("tag\U000e0041") == "tag\\U000e0041"
+
+
+# ------------------------------------------------------------------ every field, every type
+
+WRONG_TYPES: list[Any] = [["x"], {"a": 1}, 10**400, True, None, -1, "", [[["x"]]], "x\n\u202e"]
+
+
+def paths(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [loc]
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += paths(inner, (*loc, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += paths(inner, (*loc, index))
+    return found
+
+
+def replaced(document: Any, loc: tuple[Any, ...], new: Any) -> Any:
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for part in loc[:-1]:
+        target = target[part]
+    target[loc[-1]] = new
+    return copy
+
+
+@pytest.mark.parametrize("name", ["learner-7-clr.json", "data101-graded.json"])
+def test_any_field_of_a_credential_of_any_type_is_read_or_a_record_error(name: str) -> None:
+    document = json.loads((ROOT / "tests" / "data" / "interop" / "records" / name).read_text())
+    for loc in paths(document)[1:]:
+        for wrong in WRONG_TYPES:
+            result = read_credential_json(replaced(document, loc, wrong), file=name)
+            if not isinstance(result, LearnerRecord):
+                assert result and all(isinstance(e, RecordError) for e in result)
+                for error in result:
+                    error.render().encode("utf-8")
+
+
+def test_any_field_of_a_ctdl_document_of_any_type_is_imported_or_a_located_error() -> None:
+    org = {"@id": "res:o", "@type": "ceterms:CredentialOrganization", "ceterms:name": "O"}
+    grant = {
+        "@id": "res:g",
+        "ceterms:name": {"en": "Grant"},
+        "ceterms:ownedBy": "res:o",
+        "ceterms:creditValue": {"schema:value": 3, "ceterms:creditUnitType": "creditUnit:X"},
+    }
+    document = {
+        "@graph": [
+            org,
+            grant,
+            {
+                "@id": "res:a",
+                "@type": "ceterms:TransferAgreement",
+                "ceterms:name": "A",
+                "ceterms:hasTransferValueProfile": ["res:p"],
+                "ceterms:sendingOrganization": "res:o",
+                "ceterms:receivingOrganization": {"@id": "res:o"},
+                "ceterms:startDate": "2024-01-01",
+            },
+            {
+                **profile(**value(3)),
+                "@id": "res:p",
+                "ceterms:description": "d",
+                "ceterms:transferValueFor": ["res:g", {"ceterms:codedNotation": "B:Y", "k": 1}],
+                "ceterms:requires": {"ceterms:condition": ["min grade C", {"en": "x"}]},
+                "ceterms:endDate": "2030-01-01",
+            },
+        ]
+    }
+    for loc in paths(document)[1:]:
+        for wrong in WRONG_TYPES:
+            try:
+                text = import_ctdl(replaced(document, loc, wrong)).text
+            except CtdlError as problem:
+                assert problem.path.startswith("$")
+                continue
+            assert transfer_lines(text)
+            assert all(line.isprintable() for line in text.split("\n"))
