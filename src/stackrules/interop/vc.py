@@ -73,11 +73,12 @@ def _json_segment(segment: str, what: str) -> dict[str, Any]:
     try:
         value = jsonsafe.loads(raw)
     except jsonsafe.JsonError as failure:
-        if failure.loc is not None:
-            raise EnvelopeError(jsonsafe.json_path(failure.loc), failure.message) from None
         if failure.syntax:
             raise EnvelopeError("$", f"the JWT {what} is not JSON") from None
-        raise EnvelopeError("$", f"the JWT {what}: {failure.message}") from None
+        # Paths in errors are paths inside the payload; a problem in the header is at `$`.
+        inside = failure.loc is not None and what == "payload"
+        where = jsonsafe.json_path(failure.loc) if inside and failure.loc else "$"
+        raise EnvelopeError(where, f"the JWT {what}: {failure.message}") from None
     if not isinstance(value, dict):
         raise EnvelopeError("$", f"the JWT {what} is not a JSON object")
     return value
