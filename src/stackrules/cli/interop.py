@@ -10,7 +10,6 @@ written).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -24,6 +23,7 @@ from stackrules.cli.common import (
 )
 from stackrules.interop.ctdl_export import DEFAULT_BASE, export_ctdl, render
 from stackrules.interop.ctdl_import import CtdlError, import_ctdl
+from stackrules.records import jsonsafe
 from stackrules.span import printable
 
 _OUT = click.option(
@@ -99,19 +99,20 @@ def import_ctdl_command(file: str, out: str | None, rules: tuple[str, ...]) -> N
         issuers = {code: issuer.title for code, issuer in compiled.model.issuers.items()}
     try:
         with open(file, encoding="utf-8-sig") as handle:
-            document = json.load(handle)
+            document = jsonsafe.loads(handle.read())
     except OSError as failure:
         click.echo(f"error: {file}: cannot open the file: {failure.strerror or failure}", err=True)
         ctx.exit(EXIT_RECORD_ERRORS)
     except UnicodeDecodeError as failure:
         click.echo(f"error: {file}: the file is not UTF-8 text ({failure.reason})", err=True)
         ctx.exit(EXIT_RECORD_ERRORS)
-    except json.JSONDecodeError as failure:
-        click.echo(
-            f"error: {file}:line {failure.lineno}, column {failure.colno}: invalid JSON: "
-            f"{failure.msg[:1].lower() + failure.msg[1:]}",
-            err=True,
-        )
+    except jsonsafe.JsonError as failure:
+        where = file
+        if failure.line is not None:
+            where += f":line {failure.line}, column {failure.column}"
+        if failure.loc is not None:
+            where += f": field `{jsonsafe.json_path(failure.loc)}`"
+        click.echo(f"error: {where}: {failure.message}", err=True)
         ctx.exit(EXIT_RECORD_ERRORS)
     try:
         imported = import_ctdl(document, aliases=aliases, issuers=issuers, source=file)

@@ -17,28 +17,46 @@ meant for (its aliases and issuers); gives the text of a rule file, formatted by
 Whatever was guessed or could not be said in the language is kept as a `# review:` comment
 above the line it concerns: made-up identifiers, free-text conditions, unknown or misspelled
 credit units (the handbook's examples write `creditUnit:DegreeeCredit`), levels and subjects.
+
+Nothing from the document reaches the rule file unchecked: identifiers must match the
+language's identifier syntax (else one is made up, and said so), numbers and dates are checked
+and bounded, and every other text (comments, titles) is passed through `visible`, which writes
+control characters, line and paragraph separators, bidirectional overrides and other invisible
+characters as `\\uXXXX`. A reviewer sees every character, and no text can end a comment or a
+string early to add a declaration the document does not make.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from stackrules.format import format_text, number, quoted
 
-_ID = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*:[A-Za-z0-9][A-Za-z0-9_.\-]*")
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*:[A-Za-z0-9][A-Za-z0-9_.\-]*", re.ASCII)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*", re.ASCII)
 _CTID = re.compile(
     r"ce-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _MODIFIER = re.compile(
-    r"min grade (?:[A-D][+-]?|[FP])|within \d+(?:\.\d+)? (?:years?|months?)"
-    r"|completed (?:after|before) \d{4}-\d{2}-\d{2}"
+    r"min grade (?:[A-D][+-]?|[FP])|within \d{1,3}(?:\.\d{1,3})? (?:years?|months?)"
+    r"|completed (?:after|before) (\d{4}-\d{2}-\d{2})",
+    re.ASCII,
 )
+# A number as CTDL writes a value in text: plain decimal, perhaps with an exponent.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?", re.ASCII)
+# Amounts are bounded before they are converted or written out: `1e999999999` is a valid
+# Decimal that `stackrules fmt` would write as a billion digits. No transfer value comes near.
+MAX_AMOUNT = Decimal(10) ** 9
+MAX_PLACES = 6
+# Runs of ordinary spaces, tabs and line breaks in free text: one space in a one-line comment.
+_SPACES = re.compile(r"(?:[ \t]|\r?\n)+")
 CREDIT_UNITS = {"creditUnit:DegreeCredit", "creditUnit:SemesterHour"}
 HOUR_UNITS = {"creditUnit:ClockHour", "creditUnit:ContactHour"}
 MISSPELLINGS = {"creditUnit:DegreeeCredit": "creditUnit:DegreeCredit"}
@@ -110,6 +128,40 @@ def import_ctdl(
     return Imported(formatted, tuple(state.warnings))
 
 
+def visible(text: str) -> str:
+    """`text` on one line with every character visible: runs of spaces, tabs and line breaks
+    become one space; any other character that is not printable (control characters, `\\r`
+    alone, U+2028/U+2029, NEL, bidirectional overrides and isolates, zero-width characters,
+    lone surrogates) is written `\\u202e`."""
+    text = _SPACES.sub(" ", text).strip()
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _string(text: str) -> str:
+    """A string literal of the language for document text (titles), made visible first."""
+    return quoted(visible(text))
+
+
+def _shown(value: Any) -> str:
+    """A document value as a message quotes it: visible, at most 60 characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):
+            text = "…"
+    text = visible(text)
+    return f"`{text if len(text) <= 60 else text[:57] + '...'}`"
+
+
 def _graph(document: Any) -> list[dict[str, Any]]:
     if isinstance(document, dict) and "@graph" in document:
         graph = document["@graph"]
@@ -162,7 +214,7 @@ def _language(value: Any) -> str | None:
             if isinstance(value.get(key), str):
                 text: str = value[key]
                 return text
-    if isinstance(value, list) and value:
+    if isinstance(value, list) and value and not isinstance(value[0], list):
         return _language(value[0])
     return None
 
@@ -230,9 +282,9 @@ def _identifier(
         return state.aliases[ctid]
     issuer, _ = _issuer(state, nodes, _owner_of(node) or fallback_org)
     name = _language(node.get("ceterms:name"))
-    code = _slug(name) if name else (ctid or "UNNAMED")
+    code = (_slug(name) if name else "") or ctid or "UNNAMED"
     ident = f"{issuer}:{code}"
-    what = f"`{name}`" if name else f"`{node.get('@id', 'an unnamed node')}`"
+    what = _shown(name) if name else _shown(node.get("@id", "an unnamed node"))
     review.append(f"review: `{ident}` is made up from {what}" + (f" (CTID {ctid})" if ctid else ""))
     if ctid is not None:
         state.new_aliases.setdefault(ctid, ident)
@@ -240,15 +292,27 @@ def _identifier(
 
 
 def _amount(value: Any, path: str) -> Decimal:
+    """A transfer value: a number (or a number in text) from 0 to MAX_AMOUNT with at most
+    MAX_PLACES decimal places, bounded before it is converted."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise CtdlError(path, f"expected a number, got `{value}`")
+        raise CtdlError(path, f"expected a number, got {_shown(value)}")
+    if isinstance(value, int) and not 0 <= value <= MAX_AMOUNT:
+        raise CtdlError(path, f"expected a number from 0 to {MAX_AMOUNT:,}, got {_shown(value)}")
+    text = value.strip() if isinstance(value, str) else str(value)
+    if isinstance(value, str) and (len(text) > 40 or not _NUMBER.fullmatch(text)):
+        raise CtdlError(path, f"expected a number, got {_shown(value)}")
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(text)
     except InvalidOperation:
-        raise CtdlError(path, f"expected a number, got `{value}`") from None
-    if not amount.is_finite() or amount < 0:
-        raise CtdlError(path, f"expected a number 0 or more, got `{value}`")
-    return amount.normalize() if amount != amount.to_integral() else amount.to_integral()
+        raise CtdlError(path, f"expected a number, got {_shown(value)}") from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
+        raise CtdlError(path, f"expected a number from 0 to {MAX_AMOUNT:,}, got {_shown(value)}")
+    normal = amount.normalize()
+    exponent = normal.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite number
+    if exponent < -MAX_PLACES:
+        raise CtdlError(path, f"expected at most {MAX_PLACES} decimal places, got {_shown(value)}")
+    return normal if exponent < 0 else amount.to_integral()
 
 
 def _value(
@@ -267,6 +331,11 @@ def _value(
     amount = _amount(value.get("schema:value"), f"{path}.schema:value")
     unit = value.get("ceterms:creditUnitType")
     unit = _get_id(unit) if isinstance(unit, dict) else unit
+    if unit is not None and not isinstance(unit, str):
+        raise CtdlError(
+            f"{path}.ceterms:creditUnitType",
+            f"expected a credit unit (text, or an object with an `@id`), got {_shown(unit)}",
+        )
     if unit in MISSPELLINGS:
         fixed = MISSPELLINGS[unit]
         state.warnings.append(
@@ -278,21 +347,26 @@ def _value(
     kind = "credits"
     if unit in HOUR_UNITS:
         kind = "hours"
+    elif unit is None:
+        review.append("review: no credit unit is given; the value is read as credits")
     elif unit not in CREDIT_UNITS:
-        review.append(f"review: credit unit `{unit}` is not known; the value is read as credits")
+        review.append(
+            f"review: credit unit {_shown(unit)} is not known; the value is read as credits"
+        )
     level = value.get("ceterms:creditLevelType")
     if level is not None:
-        review.append(f"review: credit level `{_get_id(level) or level}` is not expressed")
+        review.append(f"review: credit level {_shown(_get_id(level) or level)} is not expressed")
     subject = _language(_resolve({}, value.get("ceterms:subject")).get("ceterms:targetNodeName"))
     if subject is not None:
-        review.append(f"review: subject `{subject}` is not expressed")
+        review.append(f"review: subject {_shown(subject)} is not expressed")
     return kind, amount
 
 
 def _own_credits(node: dict[str, Any]) -> Decimal | None:
     """A node's own `ceterms:creditValue` in credits, if it gives one."""
     for value in _list(node.get("ceterms:creditValue")):
-        if isinstance(value, dict) and value.get("ceterms:creditUnitType") in CREDIT_UNITS:
+        unit = value.get("ceterms:creditUnitType") if isinstance(value, dict) else None
+        if isinstance(value, dict) and isinstance(unit, str) and unit in CREDIT_UNITS:
             try:
                 return _amount(value.get("schema:value"), "$")
             except CtdlError:
@@ -309,7 +383,8 @@ def _conditions(profile: dict[str, Any], review: list[str]) -> list[str]:
             said = _language(text)
             if said is None:
                 continue
-            if _MODIFIER.fullmatch(said.strip()):
+            modifier = _MODIFIER.fullmatch(said.strip())
+            if modifier and (modifier.group(1) is None or _is_date(modifier.group(1))):
                 modifiers.append(said.strip())
             else:
                 review.append(f"review: condition {quoted(said)} is not applied")
@@ -319,18 +394,38 @@ def _conditions(profile: dict[str, Any], review: list[str]) -> list[str]:
     return modifiers
 
 
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _date(value: Any, path: str) -> str | None:
+    """The day a CTDL date (or date-time) names, as `YYYY-MM-DD`."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        day = _DATE.match(value)
+        if day is not None and _is_date(day.group()):
+            return day.group()
+    raise CtdlError(path, f"expected a date, got {_shown(value)}")
+
+
 def _window(profile: dict[str, Any], where: str, review: list[str]) -> str:
-    start = profile.get("ceterms:startDate")
-    end = profile.get("ceterms:endDate")
-    for name, value in (("startDate", start), ("endDate", end)):
-        if value is not None and not (isinstance(value, str) and _DATE.match(value)):
-            raise CtdlError(f"{where}.ceterms:{name}", f"expected a date, got `{value}`")
+    start = _date(profile.get("ceterms:startDate"), f"{where}.ceterms:startDate")
+    end = _date(profile.get("ceterms:endDate"), f"{where}.ceterms:endDate")
     if start is None:
         if end is not None:
-            review.append(f"review: ends {end[:10]} but gives no start date")
+            review.append(f"review: ends {end} but gives no start date")
         return ""
-    text = f" effective {start[:10]}"
-    return text + (f" until {end[:10]}" if end is not None else "")
+    if end is not None and end < start:
+        raise CtdlError(
+            f"{where}.ceterms:endDate", f"the end date {end} is before the start date {start}"
+        )
+    text = f" effective {start}"
+    return text + (f" until {end}" if end is not None else "")
 
 
 def _line(
@@ -397,7 +492,7 @@ def _render(
     out = ["# Imported from CTDL by `stackrules import ctdl`: read every `review:` comment."]
     blocks: dict[tuple[str | None, str, str], list[_Line]] = {}
     titles: dict[str | None, str] = {}
-    by_id = {a.get("@id"): a for a in agreements}
+    by_id = {a["@id"]: a for a in agreements if isinstance(a.get("@id"), str)}
     for line in lines:
         issuers = line.issuers
         if line.agreement is not None:
@@ -413,21 +508,17 @@ def _render(
         blocks.setdefault((line.agreement, *issuers), []).append(line)
     for code in sorted(state.issuers):
         if code not in known:
-            out.append(f"issuer {code} {quoted(state.issuers[code])}")
+            out.append(f"issuer {code} {_string(state.issuers[code])}")
     for outside, ident in sorted(state.new_aliases.items()):
-        out.append(f"alias {quoted(outside)} = {ident}")
+        out.append(f"alias {_string(outside)} = {ident}")
     for (key, sender, receiver), members in blocks.items():
         title = titles.get(key) or f"Transfer value from {sender} to {receiver}"
         out.append("")
         if key is not None:
-            out.append(f"# from {key}")
-        out.append(f"transfer {sender} => {receiver} {quoted(title)} {{")
+            out.append(f"# from {visible(key)}")
+        out.append(f"transfer {sender} => {receiver} {_string(title)} {{")
         for line in members:
-            out.extend(f"    # {_one_line(r)}" for r in line.review)
+            out.extend(f"    # {visible(r)}" for r in line.review)
             out.append(f"    {line.text}")
         out.append("}")
     return "\n".join(out) + "\n"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

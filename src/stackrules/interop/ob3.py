@@ -28,14 +28,23 @@ from stackrules.interop.vc import (
     first_present,
     id_of,
     proof_of,
+    shown,
     types_of,
     vc_date,
 )
 from stackrules.records.errors import RecordError
-from stackrules.records.model import GRADES, CredentialSource, LearnerRecord, PositionKind
+from stackrules.records.model import (
+    GRADES,
+    CredentialSource,
+    LearnerRecord,
+    PositionKind,
+)
 from stackrules.records.parse import parse_record_obj
 
 BADGE_TYPES = ("OpenBadgeCredential", "AchievementCredential")
+# The most credits one badge may carry: well above any real count, and far below where a float
+# stops holding every whole number.
+MAX_CREDITS = 1_000_000
 CLR_TYPE = "ClrCredential"
 
 # Open Badges 3.0 ResultStatusType → the record's status. Not completed is never counted.
@@ -303,10 +312,7 @@ def _badge(reading: _Reading, cred: dict[str, Any], subject: dict[str, Any], pat
     if grade is not None:
         raw["grade"] = grade
     if subject.get("creditsEarned") is not None:
-        credits = subject["creditsEarned"]
-        if isinstance(credits, bool) or not isinstance(credits, int | float) or credits < 0:
-            raise _Problem(f"{sub}.creditsEarned", f"expected a number 0 or more, got `{credits}`")
-        raw["credits"] = float(credits)
+        raw["credits"] = _credits(subject["creditsEarned"], f"{sub}.creditsEarned")
     completed = _completion(cred, subject, path)
     if completed is not None:
         raw["completed_on"] = completed.isoformat()
@@ -315,6 +321,16 @@ def _badge(reading: _Reading, cred: dict[str, Any], subject: dict[str, Any], pat
         raw["expires_on"] = vc_date(expiry[1], f"{path}.{expiry[0]}").isoformat()
     reading.achievements.append(raw)
     return item
+
+
+def _credits(value: Any, path: str) -> float:
+    """A credit count: a number from 0 to `MAX_CREDITS` (a larger one, or one beyond a float,
+    is no credit count, and converting a 400-digit integer to a float raises)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Problem(path, f"expected a number 0 or more, got {shown(value)}")
+    if not 0 <= value <= MAX_CREDITS:  # also false for NaN
+        raise _Problem(path, f"expected a number from 0 to {MAX_CREDITS:,}, got {shown(value)}")
+    return float(value)
 
 
 def _item(achievement: dict[str, Any], path: str, aliases: Mapping[str, str]) -> str:
@@ -383,9 +399,10 @@ def _results(
             raise _Problem(where, "expected a result object")
         given = result.get("status")
         if given is not None:
-            if given not in RESULT_STATUS:
+            if not isinstance(given, str) or given not in RESULT_STATUS:
                 known = ", ".join(f"`{s}`" for s in RESULT_STATUS)
-                raise _Problem(f"{where}.status", f"unknown result status `{given}` ({known})")
+                what = "unknown result status" if isinstance(given, str) else "expected a status"
+                raise _Problem(f"{where}.status", f"{what} {shown(given)} ({known})")
             mapped = RESULT_STATUS[given]
             if status is not None and mapped != status[1]:
                 raise _Problem(
@@ -396,13 +413,21 @@ def _results(
         value = result.get("value")
         if value is None:
             continue
-        lettered = kinds.get(str(result.get("resultDescription"))) == "LetterGrade"
+        if not isinstance(value, str | int | float):
+            raise _Problem(f"{where}.value", f"expected a result value (text), got {shown(value)}")
+        described = result.get("resultDescription")
+        if described is not None and not isinstance(described, str):
+            raise _Problem(
+                f"{where}.resultDescription",
+                f"expected the `id` of a result description (text), got {shown(described)}",
+            )
+        lettered = described is not None and kinds.get(described) == "LetterGrade"
         letter = _letter(value)
         if letter is None:
             if lettered:
                 raise _Problem(
                     f"{where}.value",
-                    f"expected a letter grade (A+ … D-, F or P), got `{value}` "
+                    f"expected a letter grade (A+ … D-, F or P), got {shown(value)} "
                     "(its result description says `LetterGrade`)",
                 )
             continue  # a percentage, a rubric level: not a grade this engine compares

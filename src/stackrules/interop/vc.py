@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from stackrules.records import jsonsafe
+
 _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[Tt ](.*))?")
 ENVELOPED_PREFIXES = ("data:application/vc+jwt,", "data:application/jwt,")
@@ -69,9 +71,14 @@ def _b64url(segment: str, what: str) -> bytes:
 def _json_segment(segment: str, what: str) -> dict[str, Any]:
     raw = _b64url(segment, what)
     try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise EnvelopeError("$", f"the JWT {what} is not JSON") from None
+        value = jsonsafe.loads(raw)
+    except jsonsafe.JsonError as failure:
+        if failure.syntax:
+            raise EnvelopeError("$", f"the JWT {what} is not JSON") from None
+        # Paths in errors are paths inside the payload; a problem in the header is at `$`.
+        inside = failure.loc is not None and what == "payload"
+        where = jsonsafe.json_path(failure.loc) if inside and failure.loc else "$"
+        raise EnvelopeError(where, f"the JWT {what}: {failure.message}") from None
     if not isinstance(value, dict):
         raise EnvelopeError("$", f"the JWT {what} is not a JSON object")
     return value
@@ -93,13 +100,30 @@ def decode_jwt(text: str) -> DecodedJwt:
     )
 
 
+def shown(value: Any) -> str:
+    """A value as a message quotes it: strings as written, anything else as JSON, shortened;
+    also one no JSON text of ours could hold (a value handed over already decoded: a
+    5,000-digit integer, a list nested 1,000 deep)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"`a number of about {int(value.bit_length() * 0.30103)} digits`"
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+    except (ValueError, RecursionError):
+        text = "…"
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"`{text}`"
+
+
 def _epoch(value: Any, claim: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise EnvelopeError(f"$.{claim}", f"expected seconds since 1970 (a number), got {value!r}")
+        raise EnvelopeError(
+            f"$.{claim}", f"expected seconds since 1970 (a number), got {shown(value)}"
+        )
     try:
         moment = datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise EnvelopeError(f"$.{claim}", f"`{value}` is not a usable time") from None
+        raise EnvelopeError(f"$.{claim}", f"{shown(value)} is not a usable time") from None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -180,8 +204,9 @@ def vc_date(value: Any, path: str) -> date:
                 pass
             else:
                 return day
-    shown = json.dumps(value) if not isinstance(value, str) else value
-    raise EnvelopeError(path, f"expected a date-time such as 2024-04-30T00:00:00Z, got `{shown}`")
+    raise EnvelopeError(
+        path, f"expected a date-time such as 2024-04-30T00:00:00Z, got {shown(value)}"
+    )
 
 
 def first_present(obj: dict[str, Any], *names: str) -> tuple[str, Any] | None:

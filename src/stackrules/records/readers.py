@@ -7,7 +7,9 @@ CSV header) is a `RecordError` with no `record_index`, and nothing more is read 
 Bad data never raises.
 
 - `.json`: one learner object, or an array of them (positions are 1-based array indexes;
-  the whole file is decoded at once).
+  the whole file is decoded at once; when it is valid JSON but beyond a limit of
+  `stackrules.records.jsonsafe`, an array's members are decoded one by one instead, so that
+  the limit is an error for the learner it concerns).
 - `.jsonl`: one learner object per line, blank lines skipped; a line that is not valid JSON
   is an error for that line only. Read line by line, in bounded memory.
 - `.csv`: see `stackrules.records.csvfile`.
@@ -22,11 +24,16 @@ learner's whole record (a CLR bundles several achievements of one learner).
 A learner identifier that appears in two objects of a JSON or JSON Lines file is an error for
 the second object (records are never merged: a second object is usually a mistake, and
 merging would hide it). Only the identifiers seen so far are kept in memory.
+
+JSON is decoded by `stackrules.records.jsonsafe`, within its limits (nesting, number sizes, no
+key given twice in one object, no lone surrogates): text beyond them is a record error like
+invalid JSON, for the learner (an array member of `.json`, a line of `.jsonl`) or, in a
+`.json` file that is not an array, for the file. A lone surrogate is an error for the learner
+whose object holds it, naming the field; the other learners are read.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,8 +41,9 @@ from typing import Any
 
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt
+from stackrules.records import jsonsafe
 from stackrules.records.csvfile import read_csv
-from stackrules.records.errors import RecordError
+from stackrules.records.errors import RecordError, field_path
 from stackrules.records.model import LearnerRecord, PositionKind
 from stackrules.records.parse import learner_of, parse_record_obj
 
@@ -90,7 +98,14 @@ class _Learners:
         self.count = 0
         self.seen: dict[str, int] = {}
 
-    def parse(self, obj: Any, position: int) -> Iterator[Item]:
+    def parse(self, obj: Any, position: int, *, suspect: bool = False) -> Iterator[Item]:
+        """The record of one decoded object. `suspect`: the text held a lone surrogate
+        somewhere (`jsonsafe.JsonError.document`), so this object is searched for one."""
+        if suspect:
+            error = self.surrogate(obj, position)
+            if error is not None:
+                yield error
+                return
         if is_credential(obj) or (isinstance(obj, str) and looks_like_jwt(obj)):
             yield from self.parse_credential(obj, position)
             return
@@ -137,6 +152,15 @@ class _Learners:
         self.seen[result.learner] = position
         yield result
 
+    def surrogate(self, obj: Any, position: int | None) -> RecordError | None:
+        """The error for a lone surrogate in `obj`, naming its field; None when it has none."""
+        found = jsonsafe.lone_surrogate(obj)
+        if found is None:
+            return None
+        loc, escape = found
+        self.count += 1
+        return _surrogate_error(obj, loc, escape, self.file, position, self.kind, self.count)
+
     def repeated(self, learner: str, position: int, field: str) -> RecordError:
         message = (
             f"learner `{learner}` already appeared at {self.kind} {self.seen[learner]} "
@@ -157,47 +181,116 @@ def _open_error(file: str, failure: OSError) -> RecordError:
     return RecordError(file=file, message=f"cannot open the file: {failure.strerror or failure}")
 
 
-def _syntax_message(failure: json.JSONDecodeError) -> str:
-    reason = failure.msg[:1].lower() + failure.msg[1:]
-    return f"invalid JSON: {reason}"
+def _surrogate_error(
+    obj: Any,
+    loc: jsonsafe.Loc,
+    escape: str,
+    file: str,
+    position: int | None,
+    kind: PositionKind,
+    record_index: int,
+) -> RecordError:
+    """A lone surrogate in one learner's object: the learner (when its identifier is sound)
+    and the field, as the record's field paths or, in a credential, its JSON path."""
+    credential = is_credential(obj)
+    learner: Any = None
+    if credential:
+        subject = obj.get("credentialSubject")
+        learner = subject.get("id") if isinstance(subject, dict) else None
+    else:
+        learner = learner_of(obj)
+    if not isinstance(learner, str) or jsonsafe.lone_surrogate(learner) is not None:
+        learner = None
+    return RecordError(
+        file=file,
+        learner=learner,
+        line=position,
+        position_kind=kind if position is not None else None,
+        field=(jsonsafe.json_path(loc) if credential else field_path(loc)) or None,
+        message=jsonsafe.surrogate_message(escape),
+        record_index=record_index,
+    )
 
 
 def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    suspect = False
     try:
         with open(file, encoding="utf-8-sig") as handle:
             text = handle.read()
-        data = json.loads(text)
+        data = jsonsafe.loads(text)
     except OSError as failure:
         yield _open_error(file, failure)
         return
     except UnicodeDecodeError as failure:
         yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
         return
-    except json.JSONDecodeError as failure:
-        if looks_like_jwt(text):
-            yield from _one_credential(text, file, aliases)
+    except jsonsafe.JsonError as failure:
+        if failure.document is None:
+            if looks_like_jwt(text):
+                yield from _one_credential(text, file, aliases)
+                return
+            items = None if failure.syntax else jsonsafe.array_items(text)
+            if items is not None:
+                # Valid JSON beyond a limit: an array's members are read one by one, so that
+                # one bad learner is an error for that learner only.
+                yield from _read_members(file, items, aliases)
+                return
+            yield RecordError(
+                file=file,
+                line=failure.line,
+                position_kind="line" if failure.line is not None else None,
+                column=failure.column,
+                message=failure.message,
+            )
             return
-        yield RecordError(
-            file=file,
-            line=failure.lineno,
-            position_kind="line",
-            column=failure.colno,
-            message=_syntax_message(failure),
-        )
+        # Decoded, but a string holds a lone surrogate: an error for the learner(s) holding one.
+        data, suspect = failure.document, True
+    if isinstance(data, list):
+        learners = _Learners(file, "index", aliases)
+        for index, obj in enumerate(data, start=1):
+            yield from learners.parse(obj, index, suspect=suspect)
         return
-    if is_credential(data) or (isinstance(data, str) and looks_like_jwt(data)):
+    if suspect:
+        found = jsonsafe.lone_surrogate(data)
+        assert found is not None
+        yield _surrogate_error(data, *found, file, None, "index", 1)
+    elif is_credential(data) or (isinstance(data, str) and looks_like_jwt(data)):
         yield from _one_credential(data, file, aliases)
     elif isinstance(data, dict):
         result = parse_record_obj(data, file=file, aliases=aliases, record_index=1)
         yield from [result] if isinstance(result, LearnerRecord) else result
-    elif isinstance(data, list):
-        learners = _Learners(file, "index", aliases)
-        for index, obj in enumerate(data, start=1):
-            yield from learners.parse(obj, index)
     else:
         yield RecordError(
             file=file, message="expected a learner object or an array of learner objects"
         )
+
+
+def _read_members(
+    file: str, items: list[tuple[int, int, str]], aliases: Mapping[str, str] | None
+) -> Iterator[Item]:
+    learners = _Learners(file, "index", aliases)
+    for index, (line, column, text) in enumerate(items, start=1):
+        try:
+            obj = jsonsafe.loads(text)
+        except jsonsafe.JsonError as failure:
+            if failure.document is not None:
+                yield from learners.parse(failure.document, index, suspect=True)
+                continue
+            learners.count += 1
+            message = failure.message
+            if failure.line is not None and failure.column is not None:
+                at_line = line + failure.line - 1
+                at_column = failure.column + (column - 1 if failure.line == 1 else 0)
+                message += f" (line {at_line}, column {at_column} of the file)"
+            yield RecordError(
+                file=file,
+                line=index,
+                position_kind="index",
+                message=message,
+                record_index=learners.count,
+            )
+            continue
+        yield from learners.parse(obj, index)
 
 
 def _one_credential(data: Any, file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
@@ -248,17 +341,20 @@ def _read_jsonl(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
             yield entry
             continue
         number, text = entry
+        suspect = False
         try:
-            obj = json.loads(text.rstrip("\r\n"))
-        except json.JSONDecodeError as failure:
-            learners.count += 1
-            yield RecordError(
-                file=file,
-                line=number,
-                position_kind="line",
-                column=failure.colno,
-                message=_syntax_message(failure),
-                record_index=learners.count,
-            )
-            continue
-        yield from learners.parse(obj, number)
+            obj = jsonsafe.loads(text.rstrip("\r\n"))
+        except jsonsafe.JsonError as failure:
+            if failure.document is None:
+                learners.count += 1
+                yield RecordError(
+                    file=file,
+                    line=number,
+                    position_kind="line",
+                    column=failure.column,
+                    message=failure.message,
+                    record_index=learners.count,
+                )
+                continue
+            obj, suspect = failure.document, True
+        yield from learners.parse(obj, number, suspect=suspect)
