@@ -223,6 +223,7 @@ class Evaluator:
         # alive here so the id stays theirs): what every search over it shares, missing costs
         self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
+        self._last_selected: tuple[Sequence[Ach], int, dict[object, list[Ach]]] | None = None
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -361,13 +362,23 @@ class Evaluator:
         competency leaf: those showing the competency)."""
         per_leaf: list[Sequence[Ach]] = []
         by_item = self._by_item(achs)
+        selected: dict[object, list[Ach]] | None = None
         for leaf in leaves:
-            # identifier leaves and lists look achievements up by item; selectors scan
+            # identifier leaves and lists look achievements up by item; selectors scan, once
+            # per learner and round for each distinct selector (many credentials share one)
             if type(leaf) is ItemLeaf:
                 named: Sequence[Ach] = by_item.get(leaf.item, ())
             elif type(leaf) is AmountLeaf and leaf.ids is not None:
                 ids = leaf.ids
                 named = [a for a in achs if a.item in ids]
+            elif type(leaf) is AmountLeaf and leaf.selector is not None:
+                if selected is None:
+                    selected = self._selected(achs)
+                found = selected.get(leaf.selector)
+                if found is None:
+                    match = self.matcher(leaf)
+                    found = selected[leaf.selector] = [a for a in achs if match(a)]
+                named = found
             else:
                 match = self.matcher(leaf)
                 named = [a for a in achs if match(a)]
@@ -476,6 +487,16 @@ class Evaluator:
             hours_per_credit=cred.hours_per_credit,
             template=tpl,
         )
+
+    def _selected(self, achs: Sequence[Ach]) -> dict[object, list[Ach]]:
+        """What each selector picks of `achs`, filled as selectors are met: remembered for
+        the last list, as `_by_item` is."""
+        last = self._last_selected
+        if last is not None and last[0] is achs and last[1] == len(achs):
+            return last[2]
+        found: dict[object, list[Ach]] = {}
+        self._last_selected = (achs, len(achs), found)
+        return found
 
     def _by_item(self, achs: Sequence[Ach]) -> dict[str, list[Ach]]:
         """The achievements by item. The credentials of one fixpoint round all read the same
