@@ -12,8 +12,8 @@ Lines, all outside the timed regions. For each catalog, single process, medians 
   dropped, as a batch does);
 - split of evaluate, from one more, instrumented pass (methods wrapped with timers by this
   script only): record rows → achievements (`_achievements`), index look-ups (`_targets`),
-  equivalencies (`_fire`), allocation (`_earn`), explanations (`_report`, of which
-  `Explainer.in_progress`, which allocates again for credentials not earned);
+  equivalencies (`_fire`), earned decisions (`_earn`), the report (`_report`, of which the K
+  nearest, `_nearest`, and `Explainer.in_progress`, the entries shown);
 - naive: `Evaluator(rules, use_index=False)` on the first `--naive-learners` of the same
   learners, in the same run, and whether its reports are byte-identical to the indexed ones.
 
@@ -82,8 +82,9 @@ SPLIT = (
     ("achievements", "Evaluator", "_achievements"),
     ("index", "Evaluator", "_targets"),
     ("equivalencies", "Evaluator", "_fire"),
-    ("allocation", "Evaluator", "_earn"),
-    ("explain", "Evaluator", "_report"),
+    ("earned decisions", "Evaluator", "_earn"),
+    ("report", "Evaluator", "_report"),
+    ("  of which the K nearest", "Evaluator", "_nearest"),
     ("  of which in_progress", "Explainer", "in_progress"),
 )
 
