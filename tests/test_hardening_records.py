@@ -1,0 +1,216 @@
+"""Bad and extreme learner data (issue #14): a worded, located error, never a traceback.
+
+Batch: a line that breaks the reader or the evaluator is that learner's error and the batch
+goes on (read = reported + in error, exit 3). Records: numbers and dates within documented
+bounds, date arithmetic that saturates, strict CSV. Evaluation: near-linear in the record.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from stackrules.ast import Duration
+from stackrules.cli import cli
+from stackrules.dates import add_duration, subtract_duration
+
+AS_OF = ["--as-of", "2026-11-22"]
+
+RULES = """\
+issuer T "Test" { hours per credit 10 }
+course T:A "A" credits 3
+course T:B "B" credits 3
+course T:R "Topics" credits 1 repeatable
+
+credential T:CERT "Certificate" {
+    core "Core": all of (T:A, T:B)
+}
+credential T:TOPICS "Topics" {
+    topics "Topics": 4 credits from (T:R)
+}
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("rules") / "test.stack"
+    path.write_text(RULES)
+    return str(path)
+
+
+def learner(n: int) -> dict[str, Any]:
+    return {
+        "learner": f"L{n:04d}",
+        "achievements": [
+            {"item": "T:A", "grade": "B+", "completed_on": "2023-11-17"},
+            {"item": "T:B", "completed_on": "2024-01-10"},
+        ],
+    }
+
+
+# Each breaks Python's own JSON reading or the record's validation in a way that raised
+# before: a 4,301-digit integer, arrays nested 1,000 deep, a lone surrogate in a date, a
+# denormal credit value (which overflowed in the allocator).
+POISON = {
+    "huge-integer": '{"learner": "L1000", "achievements": [{"item": "T:A", "credits": '
+    + "9" * 4301
+    + "}]}",
+    "deep-nesting": '{"learner": "L1000", "achievements": ' + "[" * 1000 + "]" * 1000 + "}",
+    "lone-surrogate": '{"learner": "L1000", "achievements": '
+    '[{"item": "T:A", "completed_on": "\\ud800"}]}',
+    "denormal": '{"learner": "L1000", "achievements": [{"item": "T:A", "credits": 5e-324}]}',
+}
+
+
+def poisoned_file(folder: Path, poison: str) -> Path:
+    lines = [json.dumps(learner(n)) for n in range(2000)]
+    lines[1000] = poison
+    path = folder / "learners.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("kind", sorted(POISON))
+def test_a_line_that_breaks_the_reader_is_one_learner_in_error(
+    tmp_path: Path, rules: str, kind: str, workers: str
+) -> None:
+    path = poisoned_file(tmp_path, POISON[kind])
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    code, _, err = run(
+        "batch", "--rules", rules, "--records", str(path), *AS_OF, "--out", str(out),
+        "--errors", str(errors), "--workers", workers,
+    )  # fmt: skip
+    assert code == 3, err
+    assert "batch: 2000 learners read, 1999 reported, 1 in error" in err
+    assert "Traceback" not in err
+    reported = [json.loads(line)["learner"] for line in out.read_text().splitlines()]
+    assert reported == [f"L{n:04d}" for n in range(2000) if n != 1000]
+    (problem,) = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert problem["line"] == 1001 and problem["file"] == str(path)
+    assert "internal error" not in problem["message"]
+
+
+# --- dates: arithmetic saturates ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "amount", "unit", "expected"),
+    [
+        (date(9996, 6, 1), "5", "years", date.max),
+        (date(9999, 12, 31), "1", "months", date.max),
+        (date(2026, 11, 22), "-8000", "years", date.min),
+        (date(2026, 11, 22), "1e400", "years", date.max),
+        (date(2026, 11, 22), "-1e400", "months", date.min),
+        (date(2024, 1, 31), "1", "months", date(2024, 2, 29)),  # unchanged inside the range
+    ],
+)
+def test_date_arithmetic_saturates(day: date, amount: str, unit: str, expected: date) -> None:
+    duration = Duration(Decimal(amount), "years" if unit == "years" else "months")
+    assert add_duration(day, duration) == expected
+    assert subtract_duration(day, Duration(-duration.amount, duration.unit)) == expected
+
+
+DATE_RULES = """\
+issuer T "Test"
+badge T:SAFE "Safety" valid for 5 years
+course T:OLD "Old" credits 3
+credential T:RECENT "Recent" {
+    core "Core": all of (T:OLD) within 8000 years
+}
+credential T:SAFETY "Safety ticket" {
+    core "Core": all of (T:SAFE)
+}
+"""
+
+
+def test_any_record_date_with_any_rule_duration_is_evaluated(tmp_path: Path) -> None:
+    rules = tmp_path / "dates.stack"
+    rules.write_text(DATE_RULES)
+    record = {
+        "learner": "L-1",
+        "achievements": [
+            {"item": "T:SAFE", "completed_on": "9996-01-01"},
+            {"item": "T:OLD", "completed_on": "0001-01-01"},
+        ],
+    }
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(record))
+    code, out, err = run("evaluate", "--rules", str(rules), str(path), *AS_OF)
+    assert code == 0, err
+    report = json.loads(out)
+    assert [e["credential"] for e in report["earned"]] == ["T:RECENT", "T:SAFETY"]
+    assert report["not_counted"] == []
+
+
+def _raise_for(victim: str, original: Any, position: int) -> Any:
+    """`original`, raising a defect's exception when its argument `position` is `victim`'s."""
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        subject = args[position]
+        name = subject.get("learner") if isinstance(subject, dict) else subject.learner
+        if name == victim:
+            raise KeyError("a defect")
+        return original(*args, **kwargs)
+
+    return patched
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("stage", ["reading", "evaluating"])
+def test_an_unexpected_exception_is_one_learners_internal_error(
+    tmp_path: Path, rules: str, monkeypatch: pytest.MonkeyPatch, stage: str, workers: str
+) -> None:
+    from stackrules.batch import work
+    from stackrules.evaluate import Evaluator
+
+    if stage == "reading":
+        monkeypatch.setattr(work, "parse_record_obj", _raise_for("L1000", work.parse_record_obj, 0))
+    else:
+        monkeypatch.setattr(Evaluator, "evaluate", _raise_for("L1000", Evaluator.evaluate, 1))
+    path = poisoned_file(tmp_path, json.dumps(learner(1000)))
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    code, _, err = run(
+        "batch", "--rules", rules, "--records", str(path), *AS_OF, "--out", str(out),
+        "--errors", str(errors), "--workers", workers,
+    )  # fmt: skip
+    assert code == 3, err
+    assert "batch: 2000 learners read, 1999 reported, 1 in error" in err
+    (problem,) = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert problem["line"] == 1001
+    assert problem["message"] == (
+        f"internal error while {stage} this learner (KeyError: 'a defect'); please report it"
+    )
+    assert "Traceback" not in err
+
+
+def test_text_no_output_can_hold_is_quoted_as_its_escape(tmp_path: Path, rules: str) -> None:
+    # Lone surrogates (JSON `\\ud800` escapes) in the learner, a field name and a value.
+    path = tmp_path / "surrogates.jsonl"
+    path.write_text(
+        '{"learner": "A\\ud800", "achievements": []}\n'
+        '{"learner": "B", "achievements": [{"item": "T:A\\udc00"}]}\n'
+        '{"learner": "C", "\\ud801": 1, "achievements": []}\n' + json.dumps(learner(1)) + "\n"
+    )
+    errors = tmp_path / "errors.jsonl"
+    code, _, err = run(
+        "batch", "--rules", rules, "--records", str(path), *AS_OF, "--errors", str(errors)
+    )
+    assert code == 3, err
+    assert "batch: 4 learners read, 1 reported, 3 in error" in err
+    problems = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [(p["learner"], p["line"]) for p in problems] == [(None, 1), ("B", 2), ("C", 3)]
+    assert "`A\\ud800`" in problems[0]["message"]
+    assert problems[1]["message"] == "expected Unicode text, got `T:A\\udc00` (a lone surrogate)"
