@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from stackrules.ast import Duration
 from stackrules.cli import cli
 from stackrules.dates import add_duration, subtract_duration
+from stackrules.records import LearnerRecord, load_records, parse_record_obj
 
 AS_OF = ["--as-of", "2026-11-22"]
 
@@ -214,3 +215,110 @@ def test_text_no_output_can_hold_is_quoted_as_its_escape(tmp_path: Path, rules: 
     assert [(p["learner"], p["line"]) for p in problems] == [(None, 1), ("B", 2), ("C", 3)]
     assert "`A\\ud800`" in problems[0]["message"]
     assert problems[1]["message"] == "expected Unicode text, got `T:A\\udc00` (a lone surrogate)"
+
+
+# --- record values: bounded numbers, grades in any case -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("credits", 5e-324, "expected 0 or a number from 0.001 to 10,000, got `5e-324`"),
+        ("credits", 10**400, "expected 0 or a number from 0.001 to 10,000, got `1000"),
+        ("credits", 10_000.5, "expected 0 or a number from 0.001 to 10,000, got `10000.5`"),
+        ("hours", 1e-4, "expected 0 or a number from 0.001 to 100,000, got `0.0001`"),
+        ("hours", 10**400, "expected 0 or a number from 0.001 to 100,000, got `1000"),
+        ("level", 10**400, "expected a whole number from 0 to 9999, got `1000"),
+        ("level", -1, "expected a whole number from 0 to 9999, got `-1`"),
+        ("level", 1e300, "expected a whole number from 0 to 9999, got `1e+300`"),
+        pytest.param(
+            "level",
+            10**5000,
+            "expected a whole number from 0 to 9999, got a number too long",
+            id="level-5001-digits",
+        ),
+    ],
+)
+def test_numbers_out_of_bounds_are_errors_naming_the_field(
+    field: str, value: object, message: str
+) -> None:
+    obj = {"learner": "L-1", "achievements": [{"item": "T:A", field: value}]}
+    (error,) = parse_record_obj(obj, file="r.json", record_index=1)  # type: ignore[misc]
+    assert error.field == f"achievements[0].{field}"
+    assert error.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("credits", 0), ("credits", 0.001), ("credits", 10_000), ("hours", 100_000), ("level", 0)],
+)
+def test_numbers_at_the_bounds_are_accepted(field: str, value: object) -> None:
+    obj = {"learner": "L-1", "achievements": [{"item": "T:A", field: value}]}
+    record = parse_record_obj(obj, file="r.json", record_index=1)
+    assert isinstance(record, LearnerRecord)
+    assert getattr(record.achievements[0], field) == value
+
+
+def test_letter_grades_are_read_in_any_case(tmp_path: Path) -> None:
+    obj = {"learner": "L-1", "achievements": [{"item": "T:A", "grade": "a-"}]}
+    record = parse_record_obj(obj, file="r.json", record_index=1)
+    assert isinstance(record, LearnerRecord) and record.achievements[0].grade == "A-"
+    path = tmp_path / "grades.csv"
+    path.write_text("learner,item,grade\nL-1,T:A,b+\nL-1,T:B,p\n")
+    records, errors = load_records(path)
+    assert errors == []
+    assert [a.grade for a in records[0].achievements] == ["B+", "P"]
+
+
+# --- CSV: huge numbers and broken quoting -----------------------------------------------
+
+
+def test_a_csv_number_of_thousands_of_digits_is_an_error_for_its_row(
+    tmp_path: Path, rules: str
+) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "learner,item,level,credits\n"
+        "L-1,T:A,100,3\n"
+        f"L-2,T:A,{'9' * 4301},\n"
+        f"L-3,T:A,,{'9' * 400}\n"
+        "L-4,T:B,200,\n"
+    )
+    records, errors = load_records(path)
+    assert [r.learner for r in records] == ["L-1", "L-4"]
+    assert [(e.learner, e.line, e.position_kind, e.field) for e in errors] == [
+        ("L-2", 3, "row", "level"),
+        ("L-3", 4, "row", "credits"),
+    ]
+    assert errors[0].message.startswith("expected a whole number from 0 to 9999, got `999")
+    assert errors[1].message.startswith("expected 0 or a number from 0.001 to 10,000, got `999")
+    code, _, err = run("batch", "--rules", rules, "--records", str(path), *AS_OF)
+    assert code == 3
+    assert "batch: 4 learners read, 2 reported, 2 in error" in err
+    assert f"{path}:row 3: learner L-2: field `level`: expected a whole number" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "reason"),
+    [
+        # An open quote at the end of the file used to swallow the rest into one cell.
+        ('learner,item\nL-1,T:A\nL-2,"T:B\nL-3,T:A\n', 3, "a quoted value that starts in"),
+        ('learner,item\nL-1,T:A\nL-2,"T:B', 3, "a quoted value that starts in this row"),
+        ('learner,item\nL-1,"T:A"B\n', 2, "text after the closing quote of a value"),
+        ('learner,"item\n', 1, "a quoted value that starts in this row is never closed"),
+    ],
+)
+def test_broken_csv_quoting_is_an_error_naming_the_row(
+    tmp_path: Path, rules: str, text: str, row: int, reason: str
+) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_text(text)
+    records, errors = load_records(path)
+    assert records == []
+    (error,) = errors
+    assert (error.line, error.position_kind) == (row, "row")
+    assert error.message.startswith("the file is not valid CSV: " + reason)
+    code, out, err = run("batch", "--rules", rules, "--records", str(path), *AS_OF)
+    assert code == 3 and out == ""
+    assert f"error: {path}:row {row}: the file is not valid CSV: {reason}" in err
+    assert "batch: 0 learners read, 0 reported, 0 in error" in err

@@ -112,6 +112,17 @@ def shown(value: Any) -> str:
     return f"`{unicode_safe(text)}`"
 
 
+def amount_range_message(name: str, got: str) -> str:
+    """What a credits or hours value out of bounds is told (`got` as `shown` gives it)."""
+    most = MAX_CREDITS if name == "credits" else MAX_HOURS
+    return f"expected 0 or a number from {MIN_AMOUNT} to {most:,}, got {got}"
+
+
+def level_range_message(got: str) -> str:
+    """What a level out of bounds is told (`got` as `shown` gives it)."""
+    return f"expected a whole number from 0 to {MAX_LEVEL}, got {got}"
+
+
 def unicode_safe(text: str) -> str:
     """`text` with any lone surrogate (which JSON's `\\ud800` escapes can produce, and no
     UTF-8 file can hold) written as its escape, so that a message quoting it can be printed."""
@@ -170,18 +181,19 @@ class Achievement(BaseModel):
         most = MAX_CREDITS if info.field_name == "credits" else MAX_HOURS
         if MIN_AMOUNT <= value <= most:
             return value
-        message = f"expected 0 or a number from {MIN_AMOUNT} to {most:,}, got {{got}}"
+        message = amount_range_message(info.field_name or "credits", "{got}")
         raise PydanticCustomError("sr_amount_range", message, {"got": shown(value)})
 
     @field_validator("level", mode="before")
     @classmethod
     def _whole(cls, value: Any) -> Any:
-        if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-            value = int(value)
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            if value is None or 0 <= value <= MAX_LEVEL:
-                return value
-            message = f"expected a whole number from 0 to {MAX_LEVEL}, got {{got}}"
+        if value is None:
+            return value
+        whole = isinstance(value, float) and value.is_integer()
+        if whole or (isinstance(value, int) and not isinstance(value, bool)):
+            if 0 <= value <= MAX_LEVEL:
+                return int(value)
+            message = level_range_message("{got}")
             raise PydanticCustomError("sr_level_range", message, {"got": shown(value)})
         raise PydanticCustomError(
             "sr_whole_number", "expected a whole number, got {got}", {"got": shown(value)}
