@@ -8,17 +8,20 @@ bounds, date arithmetic that saturates, strict CSV. Evaluation: near-linear in t
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stackrules.ast import Duration
 from stackrules.cli import cli
 from stackrules.dates import add_duration, subtract_duration
+from stackrules.evaluate import Ach, _conflict_masks
 from stackrules.records import LearnerRecord, load_records, parse_record_obj
 
 AS_OF = ["--as-of", "2026-11-22"]
@@ -322,3 +325,65 @@ def test_broken_csv_quoting_is_an_error_naming_the_row(
     assert code == 3 and out == ""
     assert f"error: {path}:row {row}: the file is not valid CSV: {reason}" in err
     assert "batch: 0 learners read, 0 reported, 0 in error" in err
+
+
+# --- evaluation: near-linear in the record's size ------------------------------------------
+
+
+def _ach(atoms: int, firing: int) -> Ach:
+    return Ach(
+        item="T:R", issuer="T", kind="course", grade=None, credits=1.0, hours=None,
+        completed_on=None, subject=None, level=None, tags=frozenset(), competencies={},
+        origin="record" if firing < 0 else "granted", atoms=atoms, firing=firing,
+    )  # fmt: skip
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**12 - 1), st.integers(-1, 3)), max_size=30))
+def test_conflict_masks_are_the_pairwise_conflicts(shape: list[tuple[int, int]]) -> None:
+    # The masks are built per atom (linear), not by comparing every pair (cubic in the
+    # attempts of a repeatable item): they must say exactly what `conflicts_with` says.
+    local = [_ach(atoms, firing) for atoms, firing in shape]
+    expected = [sum(1 << k for k, b in enumerate(local) if a.conflicts_with(b)) for a in local]
+    assert _conflict_masks(local) == expected
+
+
+def attempts(learner_id: str, n: int) -> dict[str, Any]:
+    """A learner with `n` passed attempts of the repeatable `T:R`, each on its own day."""
+    start = date(2000, 1, 1)
+    achievements = [
+        {
+            "item": "T:R",
+            "grade": "B",
+            "completed_on": (start + timedelta(days=i % 9000)).isoformat(),
+        }
+        for i in range(n)
+    ]
+    return {"learner": learner_id, "achievements": achievements}
+
+
+def test_a_record_of_thousands_of_attempts_is_evaluated(rules: str, tmp_path: Path) -> None:
+    path = tmp_path / "attempts.json"
+    path.write_text(json.dumps(attempts("L-1", 3000)))
+    code, out, err = run("evaluate", "--rules", rules, str(path), *AS_OF)
+    assert code == 0, err
+    report = json.loads(out)
+    assert [e["credential"] for e in report["earned"]] == ["T:TOPICS"]
+
+
+def test_the_learner_timeout_bounds_a_learner_with_a_huge_record(
+    rules: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "huge.jsonl"
+    lines = [learner(1), attempts("HUGE", 20_000), learner(2)]
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in lines))
+    errors = tmp_path / "errors.jsonl"
+    code, out, err = run(
+        "batch", "--rules", rules, "--records", str(path), *AS_OF, "--errors", str(errors),
+        "--learner-timeout", "0.01",
+    )  # fmt: skip
+    assert code == 3, err
+    assert "batch: 3 learners read, 2 reported, 1 in error" in err
+    assert [json.loads(line)["learner"] for line in out.splitlines()] == ["L0001", "L0002"]
+    (problem,) = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert (problem["learner"], problem["line"]) == ("HUGE", 2)
+    assert problem["message"].startswith("evaluation stopped after 0.01 s (--learner-timeout)")

@@ -348,15 +348,7 @@ class Evaluator:
                     pool[id(a)] = a
         local = sorted(pool.values(), key=_allocation_key)
         position = {id(a): k for k, a in enumerate(local)}
-        conflicts = []
-        for a in local:
-            # a.conflicts_with(b) for every b, inlined
-            mask = 0
-            firing, atoms = a.firing, a.atoms
-            for k, b in enumerate(local):
-                if a is b or ((firing < 0 or firing != b.firing) and atoms & b.atoms):
-                    mask |= 1 << k
-            conflicts.append(mask)
+        conflicts = _conflict_masks(local)
         eligible: list[Sequence[int]] = [
             sorted([position[id(a)] for a in ok]) if ok and type(leaf) is not CompetencyLeaf else ()
             for leaf, ok in zip(leaves, per_leaf, strict=True)
@@ -775,6 +767,45 @@ def _achievement_key(a: Achievement) -> tuple[object, ...]:
 
 def _recency(a: Achievement) -> tuple[date, tuple[object, ...]]:
     return (a.completed_on or date.min, _achievement_key(a))
+
+
+def _conflict_masks(local: Sequence[Ach]) -> list[int]:
+    """Per achievement, the bitmask of those it conflicts with (`Ach.conflicts_with`).
+
+    Built from who rests on each atom rather than by comparing every pair: a record of
+    thousands of attempts of one repeatable item has as many achievements, and comparing
+    every pair of their bitmasks takes time cubic in them.
+    """
+    atoms_of = [_atom_indexes(a.atoms) for a in local]
+    on_atom: dict[int, int] = {}  # atom -> the achievements resting on it
+    of_firing: dict[int, int] = {}  # firing -> its grants
+    for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
+        bit = 1 << k
+        for atom in atoms:
+            on_atom[atom] = on_atom.get(atom, 0) | bit
+        if a.firing >= 0:
+            of_firing[a.firing] = of_firing.get(a.firing, 0) | bit
+    masks = []
+    for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
+        mask = 0
+        for atom in atoms:
+            mask |= on_atom[atom]
+        if a.firing >= 0:  # grants of one firing may be counted together
+            mask &= ~of_firing[a.firing]
+        masks.append(mask | 1 << k)
+    return masks
+
+
+def _atom_indexes(atoms: int) -> Sequence[int]:
+    """The indexes of the bits set in `atoms` (most often one: a record achievement)."""
+    if atoms.bit_count() == 1:
+        return (atoms.bit_length() - 1,)
+    found = []
+    while atoms:
+        low = atoms & -atoms
+        found.append(low.bit_length() - 1)
+        atoms ^= low
+    return found
 
 
 def _allocation_key(a: Ach) -> tuple[object, ...]:
