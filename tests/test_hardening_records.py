@@ -8,6 +8,7 @@ bounds, date arithmetic that saturates, strict CSV. Evaluation: near-linear in t
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -387,3 +388,14 @@ def test_the_learner_timeout_bounds_a_learner_with_a_huge_record(
     (problem,) = [json.loads(line) for line in errors.read_text().splitlines()]
     assert (problem["learner"], problem["line"]) == ("HUGE", 2)
     assert problem["message"].startswith("evaluation stopped after 0.01 s (--learner-timeout)")
+
+
+def test_the_attempts_benchmark_runs() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_attempts
+
+    results = bench_attempts.measure([50, 100], "allof")
+    assert [(size, earned) for size, _, earned in results] == [
+        (50, ["T:CERT", "T:TOPICS"]),
+        (100, ["T:CERT", "T:TOPICS"]),
+    ]
