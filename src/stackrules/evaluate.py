@@ -432,7 +432,10 @@ class Evaluator:
             mode,
             values,
             tuple(map(tuple, problem.eligible)),
-            tuple(problem.conflicts),
+            # Every achievement conflicts with itself; only those that conflict with others
+            # too are kept (a record of thousands of attempts would otherwise make a key of
+            # thousands of thousand-bit masks, held as long as the answer is remembered).
+            tuple((k, m) for k, m in enumerate(problem.conflicts) if m.bit_count() > 1),
             tuple(lim.members for lim in problem.limits),
             tuple(problem.competency_met),
         )
@@ -777,22 +780,30 @@ def _conflict_masks(local: Sequence[Ach]) -> list[int]:
     every pair of their bitmasks takes time cubic in them.
     """
     atoms_of = [_atom_indexes(a.atoms) for a in local]
+    bits = [1 << k for k in range(len(local))]
     on_atom: dict[int, int] = {}  # atom -> the achievements resting on it
+    shared: set[int] = set()  # atoms more than one achievement rests on
     of_firing: dict[int, int] = {}  # firing -> its grants
     for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
-        bit = 1 << k
         for atom in atoms:
-            on_atom[atom] = on_atom.get(atom, 0) | bit
+            if atom in on_atom:
+                on_atom[atom] |= bits[k]
+                shared.add(atom)
+            else:
+                on_atom[atom] = bits[k]
         if a.firing >= 0:
-            of_firing[a.firing] = of_firing.get(a.firing, 0) | bit
+            of_firing[a.firing] = of_firing.get(a.firing, 0) | bits[k]
     masks = []
     for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
-        mask = 0
+        if not shared.intersection(atoms):
+            masks.append(bits[k])  # conflicts with itself alone (the common case)
+            continue
+        mask = bits[k]
         for atom in atoms:
             mask |= on_atom[atom]
         if a.firing >= 0:  # grants of one firing may be counted together
-            mask &= ~of_firing[a.firing]
-        masks.append(mask | 1 << k)
+            mask &= ~of_firing[a.firing] | bits[k]
+        masks.append(mask)
     return masks
 
 
