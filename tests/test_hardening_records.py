@@ -287,18 +287,21 @@ def test_a_csv_number_of_thousands_of_digits_is_an_error_for_its_row(
         f"L-2,T:A,{'9' * 4301},\n"
         f"L-3,T:A,,{'9' * 400}\n"
         "L-4,T:B,200,\n"
+        "L-5,T:B,1e400,\n"
     )
     records, errors = load_records(path)
     assert [r.learner for r in records] == ["L-1", "L-4"]
     assert [(e.learner, e.line, e.position_kind, e.field) for e in errors] == [
         ("L-2", 3, "row", "level"),
         ("L-3", 4, "row", "credits"),
+        ("L-5", 6, "row", "level"),
     ]
     assert errors[0].message.startswith("expected a whole number from 0 to 9999, got `999")
     assert errors[1].message.startswith("expected 0 or a number from 0.001 to 10,000, got `999")
+    assert errors[2].message == "expected a whole number from 0 to 9999, got `1e400`"
     code, _, err = run("batch", "--rules", rules, "--records", str(path), *AS_OF)
     assert code == 3
-    assert "batch: 4 learners read, 2 reported, 2 in error" in err
+    assert "batch: 5 learners read, 2 reported, 3 in error" in err
     assert f"{path}:row 3: learner L-2: field `level`: expected a whole number" in err
 
 

@@ -290,12 +290,13 @@ def achievement_cells(cells: Mapping[str, str]) -> tuple[dict[str, Any], list[tu
                 continue
             raw[name] = text if number is None else number
         elif name == "level":
-            if _INTEGER.fullmatch(text) and len(text) > 18:  # beyond any level, and int()
+            number = float(text) if _NUMBER.fullmatch(text) else None
+            if number is not None and not -1e18 < number < 1e18:  # beyond any level, and int()
                 problems.append((name, level_range_message(shown(text))))
             elif _INTEGER.fullmatch(text):
                 raw[name] = int(text)
             else:
-                raw[name] = float(text) if _NUMBER.fullmatch(text) else text
+                raw[name] = text if number is None else number
         elif name == "tags":
             raw[name] = [tag.strip() for tag in text.split(";") if tag.strip()]
         elif name == "competencies":
