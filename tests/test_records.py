@@ -24,6 +24,7 @@ from stackrules.records import (
     parse_record_obj,
     read_records,
 )
+from stackrules.records.model import MAX_CREDITS, MAX_LEVEL, MIN_AMOUNT
 
 DATA = Path(__file__).parent / "data" / "records"
 
@@ -571,8 +572,10 @@ _text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1
 ).filter(lambda s: s == s.strip())
 _word = _text.filter(lambda s: ";" not in s and "=" not in s)
-_amount = st.one_of(
-    st.none(), st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+_amount = st.one_of(  # within the bounds a record accepts (the smaller, for credits)
+    st.none(),
+    st.just(0.0),
+    st.floats(min_value=MIN_AMOUNT, max_value=MAX_CREDITS, allow_nan=False, allow_infinity=False),
 )
 _day = st.one_of(st.none(), st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)))
 achievements = st.builds(
@@ -585,7 +588,7 @@ achievements = st.builds(
     expires_on=_day,
     status=st.sampled_from(STATUSES),
     subject=st.one_of(st.none(), _text),
-    level=st.one_of(st.none(), st.integers(-(10**6), 10**6)),
+    level=st.one_of(st.none(), st.integers(0, MAX_LEVEL)),
     tags=st.lists(_word, max_size=3).map(tuple),
     competencies=st.dictionaries(_word, _word, max_size=3),
 )

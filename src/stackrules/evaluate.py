@@ -411,15 +411,7 @@ class Evaluator:
                     pool[id(a)] = a
         local = sorted(pool.values(), key=_allocation_key)
         position = {id(a): k for k, a in enumerate(local)}
-        conflicts = []
-        for a in local:
-            # a.conflicts_with(b) for every b, inlined
-            mask = 0
-            firing, atoms = a.firing, a.atoms
-            for k, b in enumerate(local):
-                if a is b or ((firing < 0 or firing != b.firing) and atoms & b.atoms):
-                    mask |= 1 << k
-            conflicts.append(mask)
+        conflicts = _conflict_masks(local)
         eligible: list[Sequence[int]] = [
             sorted([position[id(a)] for a in ok]) if ok and type(leaf) is not CompetencyLeaf else ()
             for leaf, ok in zip(leaves, per_leaf, strict=True)
@@ -550,7 +542,10 @@ class Evaluator:
             mode,
             values,
             tuple(map(tuple, problem.eligible)),
-            tuple(problem.conflicts),
+            # Every achievement conflicts with itself; only those that conflict with others
+            # too are kept (a record of thousands of attempts would otherwise make a key of
+            # thousands of thousand-bit masks, held as long as the answer is remembered).
+            tuple((k, m) for k, m in enumerate(problem.conflicts) if m.bit_count() > 1),
             tuple(lim.members for lim in problem.limits),
             tuple(problem.competency_met),
         )
@@ -983,6 +978,53 @@ def _achievement_key(a: Achievement) -> tuple[object, ...]:
 
 def _recency(a: Achievement) -> tuple[date, tuple[object, ...]]:
     return (a.completed_on or date.min, _achievement_key(a))
+
+
+def _conflict_masks(local: Sequence[Ach]) -> list[int]:
+    """Per achievement, the bitmask of those it conflicts with (`Ach.conflicts_with`).
+
+    Built from who rests on each atom rather than by comparing every pair: a record of
+    thousands of attempts of one repeatable item has as many achievements, and comparing
+    every pair of their bitmasks takes time cubic in them.
+    """
+    atoms_of = [_atom_indexes(a.atoms) for a in local]
+    bits = [1 << k for k in range(len(local))]
+    on_atom: dict[int, int] = {}  # atom -> the achievements resting on it
+    shared: set[int] = set()  # atoms more than one achievement rests on
+    of_firing: dict[int, int] = {}  # firing -> its grants
+    for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
+        for atom in atoms:
+            if atom in on_atom:
+                on_atom[atom] |= bits[k]
+                shared.add(atom)
+            else:
+                on_atom[atom] = bits[k]
+        if a.firing >= 0:
+            of_firing[a.firing] = of_firing.get(a.firing, 0) | bits[k]
+    masks = []
+    for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
+        if not shared.intersection(atoms):
+            masks.append(bits[k])  # conflicts with itself alone (the common case)
+            continue
+        mask = bits[k]
+        for atom in atoms:
+            mask |= on_atom[atom]
+        if a.firing >= 0:  # grants of one firing may be counted together
+            mask &= ~of_firing[a.firing] | bits[k]
+        masks.append(mask)
+    return masks
+
+
+def _atom_indexes(atoms: int) -> Sequence[int]:
+    """The indexes of the bits set in `atoms` (most often one: a record achievement)."""
+    if atoms.bit_count() == 1:
+        return (atoms.bit_length() - 1,)
+    found = []
+    while atoms:
+        low = atoms & -atoms
+        found.append(low.bit_length() - 1)
+        atoms ^= low
+    return found
 
 
 def _allocation_key(a: Ach) -> tuple[object, ...]:

@@ -21,14 +21,20 @@ A problem with the whole file is a `RecordError` without a `record_index`, colle
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from stackrules.records.csvfile import Row, check_header, group_rows, rows
+from stackrules.records.csvfile import (
+    CsvSyntaxError,
+    Row,
+    check_header,
+    csv_reader,
+    group_rows,
+    rows,
+)
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord
 
@@ -118,9 +124,8 @@ class Source:
                 message = f"the file is not UTF-8 text ({failure.reason})"
                 self.file_errors.append(RecordError(file=self.display, message=message))
                 return
-            except csv.Error as failure:
-                message = f"the file is not valid CSV ({failure})"
-                self.file_errors.append(RecordError(file=self.display, message=message))
+            except CsvSyntaxError as failure:
+                self.file_errors.append(failure.record_error(self.display))
                 return
         if first is None:
             return
@@ -133,13 +138,13 @@ class Source:
             yield Unit(ordinal, "csv", members[0].number, data, learner=learner)
 
     def _csv_groups(self, handle: io.TextIOWrapper) -> Iterator[tuple[str | None, list[Row]]]:
-        reader = csv.reader(handle)
+        reader = csv_reader(handle)
         header = next(reader, None)
         if header is None:
             message = "the file is empty (expected a header row)"
             self.file_errors.append(RecordError(file=self.display, message=message))
             return iter(())
-        names = [name.strip() for name in header]
+        names = [name.strip() for name in header[1]]
         problems = check_header(names, self.display)
         if problems:
             self.file_errors.extend(problems)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,7 +31,7 @@ from stackrules.interop.vc import looks_like_jwt
 from stackrules.pursuit import pursuing_errors
 from stackrules.records.csvfile import Row, parse_group
 from stackrules.records.errors import RecordError
-from stackrules.records.model import LearnerRecord, PositionKind
+from stackrules.records.model import LearnerRecord, PositionKind, unicode_safe
 from stackrules.records.parse import learner_of, parse_record_obj
 from stackrules.report import Report, dumps
 
@@ -116,7 +117,19 @@ def run_units(job: Job, units: list[Unit]) -> list[Outcome]:
 
 
 def read_unit(job: Job, unit: Unit) -> LearnerRecord | Outcome:
-    """The unit's validated record, or an error outcome."""
+    """The unit's validated record, or an error outcome; never raises.
+
+    Bad data is a worded record error where it is read; anything else that goes wrong while
+    reading one learner (a defect, or input no check foresaw) is that learner's error too,
+    so one line of a file can never stop a batch.
+    """
+    try:
+        return _read_unit(job, unit)
+    except Exception as failure:
+        return _failed(job, unit, unit.learner, _internal("reading", failure))
+
+
+def _read_unit(job: Job, unit: Unit) -> LearnerRecord | Outcome:
     if unit.kind == "object":
         if isinstance(unit.data, LearnerRecord):
             return unit.data
@@ -165,6 +178,14 @@ def read_unit(job: Job, unit: Unit) -> LearnerRecord | Outcome:
     except json.JSONDecodeError as failure:
         reason = failure.msg[:1].lower() + failure.msg[1:]
         error = RecordError(**base, column=failure.colno, message=f"invalid JSON: {reason}")
+        return Outcome(unit.ordinal, unit.position, None, errors=[error])
+    except RecursionError:
+        error = RecordError(**base, message="invalid JSON: values nested too deeply")
+        return Outcome(unit.ordinal, unit.position, None, errors=[error])
+    except ValueError:
+        # Python refuses to convert an integer of more than 4,300 digits to an int.
+        limit = sys.get_int_max_str_digits()
+        error = RecordError(**base, message=f"invalid JSON: a number of more than {limit:,} digits")
         return Outcome(unit.ordinal, unit.position, None, errors=[error])
     where: dict[str, Any] = {
         "file": job.file,
@@ -220,13 +241,19 @@ def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
             "the learner was not evaluated"
         )
     except Exception as failure:
-        message = (
-            "internal error while evaluating this learner "
-            f"({type(failure).__name__}: {failure}); please report it"
-        )
+        message = _internal("evaluating", failure)
     else:
         return outcome
     return _failed(job, unit, record.learner, message)
+
+
+def _internal(doing: str, failure: BaseException) -> str:
+    """The message for an unexpected exception: its type and text, never a traceback."""
+    text = unicode_safe(str(failure))
+    if len(text) > 200:
+        text = text[:197] + "..."
+    what = f"{type(failure).__name__}: {text}" if text else type(failure).__name__
+    return f"internal error while {doing} this learner ({what}); please report it"
 
 
 def died(job: Job, unit: Unit) -> Outcome:

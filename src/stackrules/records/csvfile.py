@@ -19,11 +19,17 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
   may leave `item` (and every other achievement column) empty when it carries only `pursuing`.
 - Rows are grouped by learner by `group_rows`: in memory for ordinary files, by an external
   merge sort for files too large for that.
+- Quoting is strict: a quoted value never closed (an unterminated quote, which would otherwise
+  swallow the rest of the file into one cell) or text after a closing quote makes the file
+  unreadable, reported at the row where it happens (`CsvSyntaxError`).
+- Numbers are checked against the record's bounds (`stackrules.records.model`) before they
+  are converted, so a value of thousands of digits is an error for its row like any other.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +39,15 @@ from pydantic import ValidationError
 
 from stackrules.records.errors import RecordError, from_validation, unknown_field
 from stackrules.records.extsort import Keyed, group
-from stackrules.records.model import ACHIEVEMENT_FIELDS, Achievement, LearnerRecord, Position
+from stackrules.records.model import (
+    ACHIEVEMENT_FIELDS,
+    Achievement,
+    LearnerRecord,
+    Position,
+    amount_range_message,
+    level_range_message,
+    shown,
+)
 from stackrules.records.parse import parse_achievement
 
 CSV_COLUMNS: tuple[str, ...] = ("learner", "catalog_date", "pursuing", *ACHIEVEMENT_FIELDS)
@@ -41,6 +55,47 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("learner", "item")
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
+
+
+class CsvSyntaxError(csv.Error):
+    """The file is not valid CSV at row `row` (the header is row 1), in words."""
+
+    def __init__(self, row: int, reason: str) -> None:
+        super().__init__(reason)
+        self.row = row
+        self.reason = reason
+
+    def record_error(self, file: str) -> RecordError:
+        """The whole-file error for it: nothing in the file can be trusted after it."""
+        message = f"the file is not valid CSV: {self.reason}"
+        return RecordError(file=file, line=self.row, position_kind="row", message=message)
+
+
+_CSV_REASONS = {
+    "unexpected end of data": "a quoted value that starts in this row is never closed",
+    "',' expected after '\"'": (
+        'text after the closing quote of a value (a quote inside a quoted value is written `""`)'
+    ),
+}
+
+
+def csv_reader(handle: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a CSV file, numbered from 1 (the header), read strictly.
+
+    Raises `CsvSyntaxError` naming the row where the file stops being valid CSV.
+    """
+    reader = csv.reader(handle, strict=True)
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as failure:
+            reason = str(failure)
+            raise CsvSyntaxError(number, _CSV_REASONS.get(reason, reason)) from None
+        yield number, cells
 
 
 @dataclass(slots=True)
@@ -62,12 +117,12 @@ def read_csv(
         return
     with handle:
         try:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
+            reader = csv_reader(handle)
+            first_row = next(reader, None)
+            if first_row is None:
                 yield RecordError(file=file, message="the file is empty (expected a header row)")
                 return
-            names = [name.strip() for name in header]
+            names = [name.strip() for name in first_row[1]]
             problems = check_header(names, file)
             if problems:
                 yield from problems
@@ -79,8 +134,8 @@ def read_csv(
         except UnicodeDecodeError as failure:
             yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
             return
-        except csv.Error as failure:
-            yield RecordError(file=file, message=f"the file is not valid CSV ({failure})")
+        except CsvSyntaxError as failure:
+            yield failure.record_error(file)
             return
     if first is None:
         return
@@ -114,9 +169,9 @@ def check_header(names: list[str], file: str) -> list[RecordError]:
     return problems
 
 
-def rows(reader: Iterable[list[str]], names: list[str]) -> Iterator[Row]:
-    """The non-blank rows after the header, numbered (the header is row 1)."""
-    for number, cells in enumerate(reader, start=2):
+def rows(reader: Iterable[tuple[int, list[str]]], names: list[str]) -> Iterator[Row]:
+    """The non-blank rows after the header (`csv_reader`'s, the header already read)."""
+    for number, cells in reader:
         values = [cell.strip() for cell in cells]
         if not any(values):
             continue
@@ -243,12 +298,19 @@ def achievement_cells(cells: Mapping[str, str]) -> tuple[dict[str, Any], list[tu
         if not text:
             continue
         if name in ("credits", "hours"):
-            raw[name] = float(text) if _NUMBER.fullmatch(text) else text
+            number = float(text) if _NUMBER.fullmatch(text) else None
+            if number is not None and not math.isfinite(number):  # thousands of digits
+                problems.append((name, amount_range_message(name, shown(text))))
+                continue
+            raw[name] = text if number is None else number
         elif name == "level":
-            if _INTEGER.fullmatch(text):
+            number = float(text) if _NUMBER.fullmatch(text) else None
+            if number is not None and not -1e18 < number < 1e18:  # beyond any level, and int()
+                problems.append((name, level_range_message(shown(text))))
+            elif _INTEGER.fullmatch(text):
                 raw[name] = int(text)
             else:
-                raw[name] = float(text) if _NUMBER.fullmatch(text) else text
+                raw[name] = text if number is None else number
         elif name == "tags":
             raw[name] = [tag.strip() for tag in text.split(";") if tag.strip()]
         elif name == "competencies":

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import ErrorDetails
 
 from stackrules.diagnostics import did_you_mean
@@ -20,6 +20,7 @@ from stackrules.records.model import (
     STATUSES,
     PositionKind,
     shown,
+    unicode_safe,
 )
 
 GRADE_EXPECTED = "expected a letter grade (A+ … D-, F or P)"
@@ -44,6 +45,13 @@ class RecordError(BaseModel):
     field: str | None = None
     message: str
     record_index: int | None = None
+
+    @field_validator("file", "learner", "field", "message")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # A key or value quoted from the record may hold a lone surrogate (a JSON `\ud800`
+        # escape), which no UTF-8 output can hold: keep it as its escape.
+        return value if value is None else unicode_safe(value)
 
     @property
     def whole_file(self) -> bool:
@@ -120,6 +128,8 @@ def translate(error: ErrorDetails) -> str:
         return f"expected a whole number, got {got}"
     if kind in ("string_type", "string_sub_type"):
         return f"expected text, got {got}"
+    if kind == "string_unicode":
+        return f"expected Unicode text, got {got} (a lone surrogate)"
     if kind == "string_too_short":
         return "expected a non-empty value"
     if kind in ("tuple_type", "list_type", "iterable_type"):

@@ -12,7 +12,15 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 Grade = Literal["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F", "P"]
@@ -40,8 +48,18 @@ LEARNER_FIELDS: tuple[str, ...] = ("learner", "catalog_date", "pursuing", "achie
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
+# Bounds on the numbers a record may give (docs/tutorial.md, "Limits"). Far beyond any real
+# record, they keep arithmetic exact and finite: a denormal credit value or a 400-digit level
+# would otherwise overflow in the allocator (dividing a need by a tiny amount) or in output.
+MIN_AMOUNT = 0.001  # the smallest non-zero credits or hours
+MAX_CREDITS = 10_000
+MAX_HOURS = 100_000
+MAX_LEVEL = 9_999
+
 NonEmptyStr = Annotated[StrictStr, Field(min_length=1)]
-Amount = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+Credits = Annotated[float, Field(strict=True, ge=0, le=MAX_CREDITS, allow_inf_nan=False)]
+Hours = Annotated[float, Field(strict=True, ge=0, le=MAX_HOURS, allow_inf_nan=False)]
+Level = Annotated[int, Field(ge=0, le=MAX_LEVEL)]
 
 
 class Position(BaseModel):
@@ -83,10 +101,32 @@ def _as_date(value: Any) -> Any:
 
 def shown(value: Any) -> str:
     """A value as a message quotes it: strings as written, anything else as JSON."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+    except ValueError:  # an integer of more digits than Python converts to text
+        return "a number too long to show"
+    except RecursionError:
+        return "a value nested too deeply to show"
     if len(text) > 60:
         text = text[:57] + "..."
-    return f"`{text}`"
+    return f"`{unicode_safe(text)}`"
+
+
+def amount_range_message(name: str, got: str) -> str:
+    """What a credits or hours value out of bounds is told (`got` as `shown` gives it)."""
+    most = MAX_CREDITS if name == "credits" else MAX_HOURS
+    return f"expected 0 or a number from {MIN_AMOUNT} to {most:,}, got {got}"
+
+
+def level_range_message(got: str) -> str:
+    """What a level out of bounds is told (`got` as `shown` gives it)."""
+    return f"expected a whole number from 0 to {MAX_LEVEL}, got {got}"
+
+
+def unicode_safe(text: str) -> str:
+    """`text` with any lone surrogate (which JSON's `\\ud800` escapes can produce, and no
+    UTF-8 file can hold) written as its escape, so that a message quoting it can be printed."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Achievement(BaseModel):
@@ -99,13 +139,19 @@ class Achievement(BaseModel):
 
     item: NonEmptyStr = Field(description="Item or credential identifier (or an alias of one).")
     grade: Grade | None = Field(default=None, description="Letter grade, or `P` for a pass.")
-    credits: Amount | None = Field(default=None, description="Credits earned.")
-    hours: Amount | None = Field(default=None, description="Hours completed.")
+    credits: Credits | None = Field(
+        default=None, description=f"Credits earned: 0, or {MIN_AMOUNT} to {MAX_CREDITS}."
+    )
+    hours: Hours | None = Field(
+        default=None, description=f"Hours completed: 0, or {MIN_AMOUNT} to {MAX_HOURS}."
+    )
     completed_on: date | None = Field(default=None, description="Completion date, YYYY-MM-DD.")
     expires_on: date | None = Field(default=None, description="Expiry date, YYYY-MM-DD.")
     status: Status = Field(default="completed", description="Whether the item was completed.")
     subject: NonEmptyStr | None = Field(default=None, description="Subject code.")
-    level: int | None = Field(default=None, description="Course level (100, 200, ...).")
+    level: Level | None = Field(
+        default=None, description=f"Course level (100, 200, ...), 0 to {MAX_LEVEL}."
+    )
     tags: tuple[NonEmptyStr, ...] = Field(default=(), description="Tags (CSV: `;`-separated).")
     competencies: dict[NonEmptyStr, NonEmptyStr] = Field(
         default_factory=dict,
@@ -116,13 +162,39 @@ class Achievement(BaseModel):
 
     _dates = field_validator("completed_on", "expires_on", mode="before")(_as_date)
 
+    @field_validator("grade", mode="before")
+    @classmethod
+    def _grade(cls, value: Any) -> Any:
+        # Letter grades in any case (`b+` is `B+`), on every path a record is read by.
+        if isinstance(value, str) and value.upper() in GRADES:
+            return value.upper()
+        return value
+
+    @field_validator("credits", "hours", mode="before")
+    @classmethod
+    def _amount(cls, value: Any, info: ValidationInfo) -> Any:
+        # Only numbers 0 or more are checked here; validation says what else is wrong.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if value != value or value < 0 or value == 0:  # NaN, negative, zero
+            return value
+        most = MAX_CREDITS if info.field_name == "credits" else MAX_HOURS
+        if MIN_AMOUNT <= value <= most:
+            return value
+        message = amount_range_message(info.field_name or "credits", "{got}")
+        raise PydanticCustomError("sr_amount_range", message, {"got": shown(value)})
+
     @field_validator("level", mode="before")
     @classmethod
     def _whole(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        if value is None:
             return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
+        whole = isinstance(value, float) and value.is_integer()
+        if whole or (isinstance(value, int) and not isinstance(value, bool)):
+            if 0 <= value <= MAX_LEVEL:
+                return int(value)
+            message = level_range_message("{got}")
+            raise PydanticCustomError("sr_level_range", message, {"got": shown(value)})
         raise PydanticCustomError(
             "sr_whole_number", "expected a whole number, got {got}", {"got": shown(value)}
         )

@@ -13,7 +13,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from stackrules.records.errors import RecordError, from_validation
-from stackrules.records.model import Achievement, LearnerRecord, Position, PositionKind, shown
+from stackrules.records.model import (
+    Achievement,
+    LearnerRecord,
+    Position,
+    PositionKind,
+    shown,
+    unicode_safe,
+)
 
 
 class AliasClash(Exception):
@@ -56,7 +63,8 @@ def learner_of(obj: Any) -> str | None:
     """The learner identifier of a raw object, when it has a usable one."""
     if isinstance(obj, dict):
         learner = obj.get("learner")
-        if isinstance(learner, str) and learner:
+        # Not one holding a lone surrogate: no output file could name it.
+        if isinstance(learner, str) and learner and unicode_safe(learner) == learner:
             return learner
     return None
 
