@@ -289,3 +289,25 @@ def test_a_one_line_transfer_looked_up_is_what_the_search_finds(s: Scenario) -> 
         Evaluator(ruleset).evaluate(s.record, s.as_of).model_dump_json()
         == searched.evaluate(s.record, s.as_of).model_dump_json()
     )
+
+
+def test_a_defect_evaluating_one_learner_is_that_learners_error(
+    rules_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = _write_records(tmp_path, _record("X:A"), _record("X:E", learner="L2"))
+    original = Evaluator.evaluate
+
+    def broken(self: Evaluator, record: LearnerRecord, *args: object, **kwargs: object) -> Report:
+        if record.learner == "L1":
+            raise ZeroDivisionError("a defect")
+        return original(self, record, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Evaluator, "evaluate", broken)
+    code, out, err = _cli(
+        "evaluate", "--rules", str(rules_dir), str(records), "--as-of", AS_OF.isoformat(),
+        "--format", "jsonl",
+    )  # fmt: skip
+    assert code == 3
+    assert [json.loads(line)["learner"] for line in out.splitlines()] == ["L2"]
+    assert "learner L1" in err and "internal error while evaluating" in err
+    assert "ZeroDivisionError: a defect" in err

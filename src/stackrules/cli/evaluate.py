@@ -42,6 +42,21 @@ from stackrules.report import Report, dumps, report_to_json
 from stackrules.textreport import render_text
 
 
+def internal_error(record: LearnerRecord, file: str, failure: Exception) -> RecordError:
+    """A learner the engine failed on: reported like bad data, so the others still are."""
+    where = record.position
+    return RecordError(
+        file=file,
+        learner=record.learner,
+        line=where.number if where is not None else None,
+        position_kind=where.kind if where is not None else None,
+        message=(
+            "internal error while evaluating this learner "
+            f"({type(failure).__name__}: {failure}); please report it"
+        ),
+    )
+
+
 @click.command("evaluate")
 @RULES_OPTION
 @click.argument("record", type=click.Path(path_type=str))
@@ -105,13 +120,17 @@ def evaluate_command(
         if problems:
             errors.extend(problems)
             continue
-        result = evaluate_record(
-            compiled,
-            apply_what_if(entry, additions, day, catalog_date),
-            day,
-            targets=targets,
-            in_progress=in_progress,
-        )
+        try:
+            result = evaluate_record(
+                compiled,
+                apply_what_if(entry, additions, day, catalog_date),
+                day,
+                targets=targets,
+                in_progress=in_progress,
+            )
+        except Exception as failure:  # a defect, never bad data: this learner's error
+            errors.append(internal_error(entry, record, failure))
+            continue
         if fmt == "jsonl":
             click.echo(dumps(result))
         elif fmt == "text":
