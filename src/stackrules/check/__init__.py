@@ -73,8 +73,9 @@ def check_paths(paths: Iterable[str | Path]) -> tuple[ast.RuleSetSyntax, list[Di
 
 def _guarded(run: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
     # The earnability pass recurses over requirement trees (every other pass walks them
-    # with an explicit stack); a tree nested deeper than Python's stack is pathological
-    # input, and SR308 is a warning that may then stay silent.
+    # with an explicit stack). The syntax stage never builds one deeper than
+    # syntax.MAX_NESTING (SR105); a tree built by hand may be, and SR308 is a warning that
+    # may then stay silent.
     try:
         return run()
     except RecursionError:
