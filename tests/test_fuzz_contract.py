@@ -165,11 +165,13 @@ def _rules_case(case: Path, tmp_path: Path) -> None:
 
 
 def _record_case(case: Path, tmp_path: Path) -> None:
-    """A hostile record: evaluated (exit 0) or refused with a message naming the file (3)."""
-    result = run(["evaluate", "--rules", FIXTURE_RULES, case, "--as-of", AS_OF])
-    assert result.exit_code in {0, 3}, result.output[-2000:]
-    if result.exit_code == 3:
-        assert case.name in result.output, result.output[-2000:]
+    """A hostile record: evaluated (exit 0) or refused with a message naming the file (3),
+    on an ordinary day and on the first and last days a date can name."""
+    for day in (AS_OF, "0001-01-01", "9999-12-31"):
+        result = run(["evaluate", "--rules", FIXTURE_RULES, case, "--as-of", day])
+        assert result.exit_code in {0, 3}, result.output[-2000:]
+        if result.exit_code == 3:
+            assert case.name in result.output, result.output[-2000:]
     if case.suffix in {".jsonl", ".csv"}:
         run_batch(case, FIXTURE_RULES, tmp_path)
         run(["credit-loss", "--rules", FIXTURE_RULES, case, "--as-of", AS_OF])

@@ -267,3 +267,59 @@ def test_a_huge_fractional_count_does_not_break_the_help(tmp_path: Path) -> None
     found = check(ast.RuleSetSyntax((rule_file,)))
     assert sorted(d.code for d in found) == ["SR306", "SR311"]
     assert all(len(d.render()) < 300 for d in found)
+
+
+AT_THE_BOUNDS = """issuer UFV "U" { hours per credit 0.000001 }
+issuer SFU "S" { hours per credit 1000 }
+course UFV:A1 "a" credits 10000 hours 100000 level 10000 valid for 200 years subject X
+course UFV:A2 "b" credits 0.000001 hours 0 level 0 valid for 2400 months subject X
+course UFV:A3 "c" credits 0 subject X
+course SFU:B1 "d" credits 10000 hours 100000 subject X
+equivalency SFU:EQ "e" {
+    from SFU:B1 within 200 years
+    grant UFV:A3 credits 10000 hours 100000 level 10000
+}
+transfer SFU => UFV {
+    SFU:B1 => UFV:A2 credits 10000 within 2400 months
+}
+credential UFV:C "c" {
+    credits 10000
+    valid for 200 years
+    core: 10000 of subject X within 200 years
+    more: 10000 credits from level >= 10000 within 2400 months
+    hrs: 100000 hours from subject X
+    any: 0 of (UFV:A1)
+    limit at most 10000 credits from transfer
+    limit at least 0.000001 hours
+    limit at most 10000 items from not level < 0.000001
+}
+credential UFV:D "d" {
+    core: all of (UFV:A1, UFV:A2, UFV:A3) within 200 years
+}
+"""
+
+
+def test_rules_at_every_bound_work_end_to_end(tmp_path: Path) -> None:
+    assert codes(AT_THE_BOUNDS) == []
+    rules = tmp_path / "bounds.stack"
+    rules.write_text(AT_THE_BOUNDS, "utf-8")
+    record = tmp_path / "record.json"
+    achieved = [
+        {"item": "UFV:A1", "grade": "A", "completed_on": "2023-04-28"},
+        {"item": "UFV:A2", "grade": "A", "completed_on": "2001-01-01"},
+        {"item": "SFU:B1", "grade": "B", "completed_on": "2020-12-31"},
+    ]
+    record.write_text(json.dumps({"learner": "L1", "achievements": achieved}), "utf-8")
+    day = "2024-09-01"
+    for args in (
+        ["evaluate", "--rules", rules, record, "--as-of", day],
+        ["nearest", "--rules", rules, record, "--as-of", day],
+        ["plan", "--rules", rules, record, "--target", "UFV:D", "--as-of", day],
+        ["credit-loss", "--rules", rules, record, "--as-of", day],
+        ["graph", "--rules", rules],
+        ["suggest", "--rules", rules],
+        ["where", "--rules", rules, "UFV:A1"],
+        ["fmt", rules],
+    ):
+        assert invoke(*map(str, args)).exit_code == 0, args
+    assert codes(rules.read_text("utf-8")) == []  # formatted, still within the bounds
