@@ -33,7 +33,7 @@ MAX_ERRORS_PER_FILE = 50
 # the first of them to give out is `fmt` at 139 levels of `all of (…)`, then `evaluate`,
 # `nearest` and `credit-loss` at 163; selector `not`s last to about 323. The limit leaves more
 # than twice that margin, for callers that are themselves deep in a stack. docs/language.md
-# ("Limits") states it.
+# ("Bounds") states it.
 MAX_NESTING = 64
 
 # The grammar rules that nest: each one met on the way down is one level deeper.
@@ -110,9 +110,10 @@ class _ToAst:
                 self.diagnostics.append(
                     diagnostic(
                         "SR105",
-                        f"requirements nest more than {MAX_NESTING} levels deep",
+                        f"nested more than {MAX_NESTING} levels deep",
                         self._span(err.meta),
-                        help="name the inner parts as separate requirements",
+                        help="every list, parenthesis and `not` is a level: "
+                        "name the inner parts as separate requirements",
                     )
                 )
         return declarations
