@@ -566,7 +566,28 @@ def _mutation(data: bytes) -> st.SearchStrategy[bytes]:
         lines(lambda ls, i: ls[:i] + ls[i + 1 :]),
         lines(lambda ls, i: ls[:i] + ls[i + 1 : i + 2] + ls[i : i + 1] + ls[i + 2 :]),
         deep.map(lambda t: data[: t[0]] + (t[2] * t[1]).encode() + data[t[0] :]),
+        _balanced_nesting(data),
     )
+
+
+_IDENTIFIER = re.compile(rb"\b[A-Z][A-Za-z0-9_-]*:[A-Za-z0-9][A-Za-z0-9_.-]*")
+_FILTER = re.compile(rb"\b(?:subject|tagged|issuer|kind|level|transfer)\b")
+
+
+def _balanced_nesting(data: bytes) -> st.SearchStrategy[bytes]:
+    """Nesting that still parses: an identifier in `n` parentheses, a filter under `n` nots."""
+    places = [(m.start(), m.end(), True) for m in _IDENTIFIER.finditer(data)]
+    places += [(m.start(), m.start(), False) for m in _FILTER.finditer(data)]
+    if not places:
+        return st.just(data)
+
+    def wrap(place: tuple[int, int, bool], n: int) -> bytes:
+        start, end, identifier = place
+        if identifier:
+            return data[:start] + b"(" * n + data[start:end] + b")" * n + data[end:]
+        return data[:start] + b"not " * n + data[start:]
+
+    return st.builds(wrap, st.sampled_from(places), st.sampled_from([2, 63, 64, 65, 139, 326]))
 
 
 @settings(FUZZ, max_examples=_examples(30))
