@@ -611,3 +611,5 @@ def test_any_rule_text_gets_a_worded_answer(case: tuple[str, bytes]) -> None:
         evaluated = run(["evaluate", "--rules", rules, record, "--as-of", AS_OF])
         # the rule set is refused by every command exactly when `check` finds errors
         assert evaluated.exit_code == checked.exit_code, evaluated.output[-2000:]
+        charted = run(["graph", "--rules", rules, "--format", "mermaid"])
+        assert charted.exit_code == checked.exit_code, charted.output[-2000:]
