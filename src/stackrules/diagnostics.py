@@ -30,7 +30,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "SR102": (Severity.ERROR, "syntax error: the file ends in the middle of a statement"),
     "SR103": (Severity.ERROR, "syntax error: a character or string that cannot start any token"),
     "SR104": (Severity.ERROR, "an invalid value (a date that does not exist, a bad number)"),
-    "SR105": (Severity.ERROR, "requirements nested too deeply to read"),
+    "SR105": (Severity.ERROR, "requirements nested more deeply than the language allows"),
     # SR2xx: names
     "SR201": (Severity.ERROR, "an identifier whose issuer is not declared"),
     "SR202": (Severity.ERROR, "a requirement name declared twice in one credential"),
@@ -54,6 +54,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "SR308": (Severity.WARNING, "a credential that no record can ever earn"),
     "SR309": (Severity.ERROR, "a credential with no requirements"),
     "SR310": (Severity.ERROR, "an equivalency without `from` or without `grant`"),
+    "SR311": (Severity.ERROR, "a number outside the bounds of the language"),
 }
 
 Code = str

@@ -27,6 +27,18 @@ from stackrules.span import Span
 
 MAX_ERRORS_PER_FILE = 50
 
+# How deeply requirements and selectors may nest (SR105): every parenthesised list or
+# requirement and every `not` is one level. The later stages (formatter, model, graph,
+# evaluator, advisor) walk rules recursively. Measured under Python's default recursion limit,
+# the first of them to give out is `fmt` at 139 levels of `all of (…)`, then `evaluate`,
+# `nearest` and `credit-loss` at 163; selector `not`s last to about 323. The limit leaves more
+# than twice that margin, for callers that are themselves deep in a stack. docs/language.md
+# ("Bounds") states it.
+MAX_NESTING = 64
+
+# The grammar rules that nest: each one met on the way down is one level deeper.
+_NESTING_RULES = frozenset(("list_group", "paren_req", "not_filter"))
+
 TOP_LEVEL_WORDS = (
     "issuer",
     "credential",
@@ -61,6 +73,14 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\([\"\\])", r"\1", text[1:-1])
 
 
+class _TooDeep(Exception):
+    """Nesting went past MAX_NESTING at `meta`: the declaration is left out."""
+
+    def __init__(self, meta: Meta) -> None:
+        super().__init__()
+        self.meta = meta
+
+
 class _ToAst:
     """Builds AST nodes bottom-up; every node gets the span of the text it came from.
 
@@ -74,13 +94,37 @@ class _ToAst:
         self.diagnostics: list[Diagnostic] = []
         self._handlers: dict[str, Any] = {}
 
-    def transform(self, tree: Tree[Token]) -> Any:
+    def file(self, tree: Tree[Token]) -> list[ast.Declaration]:
+        """The declarations of a whole file; one nested too deeply is left out, with SR105."""
+        declarations: list[ast.Declaration] = []
+        for child in tree.children:
+            assert isinstance(child, Tree)
+            try:
+                declarations.append(self.transform(child, 0))
+            except _TooDeep as err:
+                self.diagnostics.append(
+                    diagnostic(
+                        "SR105",
+                        f"nested more than {MAX_NESTING} levels deep",
+                        self._span(err.meta),
+                        help="every list, parenthesis and `not` is a level: "
+                        "name the inner parts as separate requirements",
+                    )
+                )
+        return declarations
+
+    def transform(self, tree: Tree[Token], depth: int) -> Any:
         handlers = self._handlers
         name = str(tree.data)
         handler = handlers.get(name)
         if handler is None:
             handler = handlers[name] = getattr(self, name)
-        children = [self.transform(c) if isinstance(c, Tree) else c for c in tree.children]
+        if name in _NESTING_RULES:
+            # Checked on the way down, so the walk never goes deeper than the limit allows.
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _TooDeep(tree.meta)
+        children = [self.transform(c, depth) if isinstance(c, Tree) else c for c in tree.children]
         return handler(tree.meta, children)
 
     # -- helpers
@@ -132,9 +176,6 @@ class _ToAst:
         return toks, rest
 
     # -- top level
-    def start(self, meta: Meta, children: list[ast.Declaration]) -> list[ast.Declaration]:
-        return children
-
     def title(self, meta: Meta, children: list[Token]) -> str:
         return _unquote(str(children[0]))
 
@@ -573,34 +614,11 @@ def _blank_before(text: str, offset: int) -> str:
 
 
 def _parse_all(text: str, path: str) -> tuple[list[ast.Declaration], list[Diagnostic]]:
+    # Lark's LALR parser keeps its stack in a list, so any depth parses; the walk that builds
+    # the syntax tree stops at MAX_NESTING.
     tree = _parser().parse(text)
     builder = _ToAst(path)
-    try:
-        result: list[ast.Declaration] = builder.transform(tree)
-    except RecursionError:
-        span = _deepest_span(tree, path)
-        return [], [
-            diagnostic(
-                "SR105",
-                "the rules nest too deeply to read",
-                span,
-                help="split deeply nested requirements into named requirements",
-            )
-        ]
-    return result, builder.diagnostics
-
-
-def _deepest_span(tree: Tree[Token], path: str, limit: int = 100) -> Span:
-    """Where nesting first goes deeper than `limit` levels (an iterative walk: the recursive
-    one is what ran out of stack)."""
-    stack: list[tuple[Tree[Token], int]] = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        meta = node.meta
-        if depth > limit and not getattr(meta, "empty", True):
-            return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
-        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
-    return Span(path, 1, 1, 1, 1)
+    return builder.file(tree), builder.diagnostics
 
 
 def parse_text(text: str, path: str = "<text>") -> tuple[ast.RuleFile, list[Diagnostic]]:

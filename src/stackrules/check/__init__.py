@@ -17,6 +17,8 @@ and returns diagnostics; it never raises and never stops at the first problem. T
   amount or limit list member that is not a plain identifier; SR305 `until` before
   `effective`; SR306 a non-whole `N of` (or `limit … N items`); SR309 a credential with no
   requirements; SR310 an equivalency without `from` or `grant`.
+- :mod:`.numbers` — SR311 a number outside the bounds of the language (credits, hours,
+  levels, counts, durations, decimal places).
 - :mod:`.cycles` — SR301 a cycle among credentials; SR307 (warning) a cycle among
   equivalencies.
 - :mod:`.earnable` — SR308 (warning) a credential that no record can ever earn (see there
@@ -36,6 +38,7 @@ from stackrules.check.context import Context
 from stackrules.check.cycles import credential_cycles, equivalency_cycles
 from stackrules.check.declarations import check_declarations
 from stackrules.check.earnable import check_earnable
+from stackrules.check.numbers import check_numbers
 from stackrules.check.references import check_references
 from stackrules.check.structure import check_structure
 from stackrules.diagnostics import Diagnostic
@@ -53,9 +56,11 @@ def check(syntax: ast.RuleSetSyntax) -> list[Diagnostic]:
     out += check_declarations(ctx)
     structural, broken = check_structure(ctx)
     out += structural
+    numeric, out_of_bounds = check_numbers(ctx)
+    out += numeric
     out += credential_cycles(ctx)[0]
     out += equivalency_cycles(ctx)
-    out += _guarded(lambda: check_earnable(ctx, broken))
+    out += _guarded(lambda: check_earnable(ctx, broken | out_of_bounds))
     return sorted(out, key=Diagnostic.sort_key)
 
 
@@ -68,8 +73,9 @@ def check_paths(paths: Iterable[str | Path]) -> tuple[ast.RuleSetSyntax, list[Di
 
 def _guarded(run: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
     # The earnability pass recurses over requirement trees (every other pass walks them
-    # with an explicit stack); a tree nested deeper than Python's stack is pathological
-    # input, and SR308 is a warning that may then stay silent.
+    # with an explicit stack). The syntax stage never builds one deeper than
+    # syntax.MAX_NESTING (SR105); a tree built by hand may be, and SR308 is a warning that
+    # may then stay silent.
     try:
         return run()
     except RecursionError:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from stackrules import ast
 from stackrules.check.context import Context, describe, requirement_roots, walk
+from stackrules.check.numbers import shown
 from stackrules.diagnostics import Diagnostic, diagnostic
 
 _SET_NOT_REQUIREMENTS = (
@@ -54,12 +55,14 @@ def _credential(cred: ast.CredentialDecl, out: list[Diagnostic]) -> None:
             _window(a.value, out)
     for limit in cred.limits:
         if limit.unit == "items" and not _whole(limit.amount):
+            # Beyond a million items SR311 speaks, and the help would be unreadable digits.
+            below = int(limit.amount) if limit.amount < 10**6 else None
             out.append(
                 diagnostic(
                     "SR306",
-                    f"a limit counts whole items, not `{limit.amount}`",
+                    f"a limit counts whole items, not `{shown(limit.amount)}`",
                     limit.span,
-                    f"write `{int(limit.amount)}` or `{int(limit.amount) + 1}` items",
+                    f"write `{below}` or `{below + 1}` items" if below is not None else None,
                 )
             )
         if isinstance(limit.group, ast.ListGroup):
@@ -116,7 +119,7 @@ def _requirement(root: ast.Requirement, out: list[Diagnostic]) -> None:
                 out.append(
                     diagnostic(
                         "SR306",
-                        f"`{node.count} of` needs a whole number of members",
+                        f"`{shown(node.count)} of` needs a whole number of members",
                         node.span,
                     )
                 )
@@ -125,8 +128,8 @@ def _requirement(root: ast.Requirement, out: list[Diagnostic]) -> None:
                 out.append(
                     diagnostic(
                         "SR302",
-                        f"`{node.count} of` a list of {size} member{'s' if size != 1 else ''} "
-                        "can never hold",
+                        f"`{shown(node.count)} of` a list of {size} "
+                        f"member{'s' if size != 1 else ''} can never hold",
                         node.span,
                         "lower the number or add members to the list",
                     )
