@@ -133,7 +133,7 @@ issuer T "Test"
 badge T:SAFE "Safety" valid for 5 years
 course T:OLD "Old" credits 3
 credential T:RECENT "Recent" {
-    core "Core": all of (T:OLD) within 8000 years
+    core "Core": all of (T:OLD) within 200 years
 }
 credential T:SAFETY "Safety ticket" {
     core "Core": all of (T:SAFE)
@@ -153,7 +153,9 @@ def test_any_record_date_with_any_rule_duration_is_evaluated(tmp_path: Path) -> 
     }
     path = tmp_path / "one.json"
     path.write_text(json.dumps(record))
-    code, out, err = run("evaluate", "--rules", str(rules), str(path), *AS_OF)
+    # `within 200 years` (the language's longest duration) reaches back before 0001-01-01 as
+    # of 0150-06-01; `valid for 5 years` from 9996 runs past 9999-12-31: both saturate
+    code, out, err = run("evaluate", "--rules", str(rules), str(path), "--as-of", "0150-06-01")
     assert code == 0, err
     report = json.loads(out)
     assert [e["credential"] for e in report["earned"]] == ["T:RECENT", "T:SAFETY"]
