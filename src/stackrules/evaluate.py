@@ -34,8 +34,8 @@ from stackrules.allocate import (
     deadline_after,
     solve,
     surely_incomplete,
-    value_of,
 )
+from stackrules.coverage import CredentialCatalog, credential_catalog, group_costs
 from stackrules.dates import add_duration, lapsed
 from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, selector_predicate
@@ -151,6 +151,8 @@ class _State:
     fired: set[int] = field(default_factory=set)
     earned: dict[str, Outcome] = field(default_factory=dict)
     next_atom: int = 0
+    # the items of the record's attempts, counting or not (what the learner holds, §4)
+    record_items: frozenset[str] = frozenset()
 
 
 # ---------------------------------------------------------------- the evaluator
@@ -190,7 +192,12 @@ class Evaluator:
         self._solved: OrderedDict[tuple[object, ...], Allocation | None] = OrderedDict()
         # per requirement tree (a credential version's or an equivalency's leaves, by id, kept
         # alive here so the id stays theirs): what every search over it shares, missing costs
-        self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
+        self._templates: dict[
+            int,
+            tuple[Sequence[LeafNode], Template, list[float], tuple[tuple[float, ...], ...]],
+        ] = {}
+        # per credential version (the rule set keeps it alive) and as-of date
+        self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
@@ -319,7 +326,11 @@ class Evaluator:
         achs: Sequence[Ach],
         as_of: date,
         hours_per_credit: float,
+        cred: Credential | None = None,
+        held: frozenset[str] = frozenset(),
     ) -> tuple[Problem, list[Ach]]:
+        """The allocation problem of a credential (`cred`: its catalog facts, and `held`: the
+        items the learner holds, for retakes) or of an equivalency's `from`."""
         # Only achievements some leaf accepts take part; canonical order keeps ties stable.
         per_leaf: list[Sequence[Ach]] = []
         pool: dict[int, Ach] = {}
@@ -339,9 +350,8 @@ class Evaluator:
                 continue
             mods = leaf.modifiers
             ok = [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
-            if type(leaf) is AmountLeaf:
-                unit = leaf.unit
-                ok = [a for a in ok if value_of(a, unit) > 0]
+            # (an amount node may count an achievement that adds nothing to it: it then counts
+            # for the credential's limits, §4)
             per_leaf.append(ok)
             if type(leaf) is not CompetencyLeaf:
                 for a in ok:
@@ -368,12 +378,29 @@ class Evaluator:
                 if self._limit_selects(lim, a, as_of):
                     members |= 1 << k
             specs.append(LimitSpec(lim.bound, lim.amount, lim.unit, members, hours_per_credit))
+        catalog = None if cred is None else self.catalog(cred, as_of)
+        if catalog is not None:
+            specs = [
+                LimitSpec(s.bound, s.amount, s.unit, s.members, s.hours_per_credit, cover)
+                for s, cover in zip(specs, catalog.covers, strict=True)
+            ]
         shared = self._templates.get(id(leaves))
         if shared is None:
-            costs = [self.selectors.missing_cost(leaf) for leaf in leaves]
-            tpl = Template.of(roots, leaves, costs, hours_per_credit)
-            shared = self._templates[id(leaves)] = (leaves, tpl, costs)
-        _, tpl, costs = shared
+            groups = (
+                catalog.group_costs
+                if catalog is not None
+                else tuple(group_costs(self.rules, self.selectors, leaf, "") for leaf in leaves)
+            )
+            costs = [
+                (min(groups[leaf.index], default=1.0) if groups[leaf.index] else 1.0)
+                if isinstance(leaf, AmountLeaf) and leaf.unit == "items"
+                else self.selectors.missing_cost(leaf)
+                for leaf in leaves
+            ]
+            tpl = Template.of(roots, leaves, costs, hours_per_credit, groups)
+            shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups)
+        _, tpl, costs, groups = shared
+        items = self.rules.items
         problem = Problem(
             roots=roots,
             leaves=leaves,
@@ -384,9 +411,25 @@ class Evaluator:
             competency_met=[bool(ok) for ok in per_leaf],
             missing_cost=costs,
             hours_per_credit=hours_per_credit,
+            held=[type(leaf) is ItemLeaf and leaf.item in held for leaf in leaves],
+            repeatable=[
+                type(leaf) is ItemLeaf and leaf.item in items and items[leaf.item].repeatable
+                for leaf in leaves
+            ],
+            group_costs=groups,
             template=tpl,
         )
         return problem, local
+
+    def catalog(self, cred: Credential, as_of: date) -> CredentialCatalog:
+        """What the catalog says about `cred`'s missing work (`coverage`), remembered."""
+        key = (id(cred), as_of)
+        found = self._catalogs.get(key)
+        if found is None:
+            found = self._catalogs[key] = credential_catalog(
+                self.rules, self.selectors, cred, as_of
+            )
+        return found
 
     def _by_item(self, achs: Sequence[Ach]) -> dict[str, list[Ach]]:
         """The achievements by item. The credentials of one fixpoint round all read the same
@@ -441,8 +484,9 @@ class Evaluator:
             values,
             tuple(map(tuple, problem.eligible)),
             tuple(problem.conflicts),
-            tuple(lim.members for lim in problem.limits),
+            tuple((lim.members, lim.cover) for lim in problem.limits),
             tuple(problem.competency_met),
+            tuple(problem.held),
         )
         # Each step is one operation on the dictionary, so that threads sharing the evaluator
         # cannot trip over each other: one that finds a problem just taken out by another
@@ -560,8 +604,16 @@ class Evaluator:
         started = [v for v in versions if v.window is not None and v.window.start <= catalog_date]
         return started[-1] if started else None
 
-    def least_to_do(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> LeastToDo:
-        """The allocation that leaves the least to do for `cred` (§4); earned when nothing."""
+    def least_to_do(
+        self,
+        cred: Credential,
+        achs: Sequence[Ach],
+        as_of: date,
+        record_items: frozenset[str] = frozenset(),
+    ) -> LeastToDo:
+        """The allocation that leaves the least to do for `cred` (§4); earned when nothing.
+        `record_items`: the items of the record's attempts, counting or not (with `achs`,
+        what the learner holds: a missing one needs a retake)."""
         problem, local = self._problem(
             [r.root for r in cred.requirements],
             cred.leaves,
@@ -569,13 +621,15 @@ class Evaluator:
             achs,
             as_of,
             cred.hours_per_credit,
+            cred,
+            record_items | {a.item for a in achs},
         )
         return LeastToDo(problem, local, lambda p: self._solve(cred, p, "least"))
 
     def _earn(
         self, cred: Credential, achs: Sequence[Ach], as_of: date, state: _State
     ) -> Outcome | None:
-        least = self.least_to_do(cred, achs, as_of)
+        least = self.least_to_do(cred, achs, as_of, state.record_items)
         state.least[cred.id] = least  # the in-progress report reuses it
         if surely_incomplete(least.problem):
             return None  # not earned; what remains is searched only if reported
@@ -599,6 +653,7 @@ class Evaluator:
                 allowed,
                 as_of,
                 cred.hours_per_credit,
+                cred,
             )
             if surely_incomplete(problem):
                 return False
@@ -661,7 +716,13 @@ class Evaluator:
     def _evaluate(self, record: LearnerRecord, as_of: date) -> report.Report:
         catalog_date = record.catalog_date or as_of
         counting, not_counted = self._achievements(record, as_of)
-        state = _State(achs=[ach for _, ach in counting], next_atom=len(counting))
+        state = _State(
+            achs=[ach for _, ach in counting],
+            next_atom=len(counting),
+            record_items=frozenset(
+                a.item for a in record.achievements if a.status in ("completed", "failed")
+            ),
+        )
         held = sorted({a.item for a in state.achs if a.origin == "held"})
         versions: dict[str, Credential] = {}
         pending: set[Target] = self._targets(state.achs)

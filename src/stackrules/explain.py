@@ -18,7 +18,7 @@ from stackrules import report
 from stackrules.allocate import Allocation, value_of
 from stackrules.dates import lapsed
 from stackrules.graph import Key, leaf_keys
-from stackrules.matching import first_failure, in_window
+from stackrules.matching import MAX_OPTIONS, first_failure, in_window
 from stackrules.model import (
     AmountLeaf,
     Choice,
@@ -268,10 +268,17 @@ class Explainer:
         if least is None:
             least = self.ev.least_to_do(cred, self.achs, self.as_of)
         problem, local = least.problem, least.achs
-        started = any(problem.eligible[leaf.index] for leaf in cred.leaves) or any(
+        # (an achievement that adds nothing to an amount does not start it, §4)
+        started = any(
             problem.competency_met[leaf.index]
-            for leaf in cred.leaves
             if isinstance(leaf, CompetencyLeaf)
+            else any(
+                value_of(problem.achievements[a], leaf.unit) > 0
+                for a in problem.eligible[leaf.index]
+            )
+            if isinstance(leaf, AmountLeaf)
+            else problem.eligible[leaf.index]
+            for leaf in cred.leaves
         )
         alloc = least.allocation
         if not started or alloc is None:
@@ -283,16 +290,12 @@ class Explainer:
         remaining: list[tuple[tuple[str, int], report.Remaining]] = []
         for req in cred.requirements:
             self._remaining(req.root, req.name, tree, held, remaining, root=True)
+        catalog = self.ev.catalog(cred, self.as_of)
         for k, lim in enumerate(cred.limits):
             short = alloc.limit_shortfall[k] if k < len(alloc.limit_shortfall) else 0.0
             if short > 1e-9:
-                limit_options: list[str] = []
-                if lim.ids is not None:
-                    limit_options = sorted(i for i in lim.ids if i not in held)
-                elif lim.selector is not None:
-                    limit_options = [
-                        e.id for e in self.ev.selectors.matching(lim.selector) if e.id not in held
-                    ][:50]
+                # only what the limit selects and some requirement node could count (§4)
+                limit_options = [i for i in catalog.limit_options[k] if i not in held]
                 remaining.append(
                     (
                         ("limit", k),
@@ -300,7 +303,9 @@ class Explainer:
                             requirement="limit",
                             need=round(short, 6),
                             unit=lim.unit,
-                            options=limit_options,
+                            options=limit_options[:MAX_OPTIONS],
+                            limit=lim.text.removeprefix("limit "),
+                            source=lim.where,
                         ),
                     )
                 )

@@ -46,7 +46,10 @@ def _requirement(r: RequirementResult) -> list[str]:
 def _remaining(r: Remaining) -> str:
     unit = r.unit if r.need != 1 or r.unit != "items" else "item"
     options = f": {', '.join(r.options)}" if r.options else ""
-    return f"    needs {_num(r.need)} more {unit} for {r.requirement}{options}"
+    what = r.requirement
+    if r.limit is not None:
+        what = f"limit `{r.limit}`" + (f" ({r.source})" if r.source else "")
+    return f"    needs {_num(r.need)} more {unit} for {what}{options}"
 
 
 def render_text(report: Report) -> str:
