@@ -153,6 +153,8 @@ class _State:
     next_atom: int = 0
     # the items of the record's attempts, counting or not (what the learner holds, §4)
     record_items: frozenset[str] = frozenset()
+    # grants that duplicate credit the learner holds (§2), reported as repeats
+    repeats: list[report.NotCounted] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- the evaluator
@@ -211,7 +213,16 @@ class Evaluator:
         issuer = a.item.split(":", 1)[0]
         credits = a.credits if a.credits is not None else (item.credits if item else None)
         hours = a.hours if a.hours is not None else (item.hours if item else None)
-        credits, hours = complete_amounts(self.rules.hours_per_credit(issuer), credits, hours)
+        rate = self.rules.hours_per_credit(issuer)
+        # A catalog value converted from the other (or in step with it) is converted again
+        # from the record's overriding value (§1: conversions start from it).
+        overrides_one = (a.credits is None) != (a.hours is None)
+        if rate and item is not None and overrides_one and _in_step(item.credits, item.hours, rate):
+            if a.credits is not None:
+                hours = None
+            else:
+                credits = None
+        credits, hours = complete_amounts(rate, credits, hours)
         comps = dict(item.teaches) if item else {}
         for comp, level in a.competencies.items():
             rank = self.rules.level_rank(level)
@@ -279,7 +290,17 @@ class Evaluator:
             issuer = self.rules.issuers.get(item_id.split(":", 1)[0])
             if issuer is not None and issuer.repeats == "latest":
                 completed = [i for i in attempts if rows[i].status in ("completed", "failed")]
-                keep = max(completed, key=lambda i: _recency(rows[i]), default=None)
+                # the most recent; among equally recent (or undated) ones, the best-graded
+                keep = max(
+                    completed,
+                    key=lambda i: (
+                        rows[i].completed_on or date.min,
+                        reasons[i] != "failed",
+                        grade_rank(rows[i].grade),
+                        _achievement_key(rows[i]),
+                    ),
+                    default=None,
+                )
             else:
                 passing = [i for i in attempts if reasons[i] is None]
                 keep = max(
@@ -541,8 +562,46 @@ class Evaluator:
             if not grants:
                 return False
         state.firings.append(Firing(eq, sources, grants))
-        state.achs.extend(grants)
+        for granted in grants:
+            self._hold(granted, achs, state)
         return True
+
+    def _hold(self, granted: Ach, snapshot: Sequence[Ach], state: _State) -> None:
+        """Add a grant to what the learner holds, unless it duplicates credit (§2): of a
+        non-repeatable item the learner holds once, a record attempt before any grant, and
+        among grants the best by §1's ranking. A grant of this round (not in the snapshot,
+        so nothing has counted it yet) gives way to a better one; an earlier one stays. The
+        grant that loses is reported as a `repeat`; its firing stays in `transfers`."""
+        item = self.rules.items.get(granted.item)
+        if item is not None and item.repeatable:
+            state.achs.append(granted)
+            return
+        held = next((a for a in state.achs if a.item == granted.item), None)
+        if held is None:
+            state.achs.append(granted)
+            return
+        loser = granted
+        this_round = held.origin == "granted" and all(a is not held for a in snapshot)
+        if this_round and self._grant_rank(granted) > self._grant_rank(held):
+            state.achs[state.achs.index(held)] = granted
+            loser = held
+        state.repeats.append(
+            report.NotCounted(
+                item=loser.item,
+                reason="repeat",
+                rule=loser.rule,
+                source=loser.where,
+                detail="granted again; another achievement of this item counts",
+            )
+        )
+
+    def _grant_rank(self, a: Ach) -> tuple[object, ...]:
+        """§1's ranking of one grant against another of the same item (higher is better)."""
+        issuer = self.rules.issuers.get(a.issuer)
+        day = a.completed_on or date.min
+        if issuer is not None and issuer.repeats == "latest":
+            return (day, grade_rank(a.grade))
+        return (grade_rank(a.grade), day)
 
     def _grant(
         self,
@@ -636,17 +695,25 @@ class Evaluator:
         best = least.allocation
         if best is None or not best.complete or any(best.limit_shortfall):
             return None
-        return Outcome(cred, best, least.achs, self._earliest(cred, achs, as_of))
+        held = state.record_items | {a.item for a in achs}
+        found = self._earliest(cred, achs, as_of, held)
+        assert found is not None  # earned on everything, so earned by the latest date
+        day, allocation, local = found
+        return Outcome(cred, allocation, local, day)
 
-    def _earliest(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> date | None:
-        """The least latest completion date over every allocation that earns it."""
+    def _earliest(
+        self, cred: Credential, achs: Sequence[Ach], as_of: date, held: frozenset[str]
+    ) -> tuple[date | None, Allocation, list[Ach]] | None:
+        """The least latest completion date over every allocation that earns it and uses a
+        dated achievement (none when none does), and an allocation that achieves it: one
+        counting only achievements dated on or before it (§3, §5). None when not earned."""
         dates = sorted({a.completed_on for a in achs if a.completed_on is not None})
 
-        def feasible(limit: date | None) -> bool:
+        def feasible(limit: date | None) -> tuple[Allocation, list[Ach]] | None:
             allowed = [
                 a for a in achs if a.completed_on is None or (limit and a.completed_on <= limit)
             ]
-            problem, _ = self._problem(
+            problem, local = self._problem(
                 [r.root for r in cred.requirements],
                 cred.leaves,
                 cred.limits,
@@ -654,22 +721,52 @@ class Evaluator:
                 as_of,
                 cred.hours_per_credit,
                 cred,
+                held,
             )
             if surely_incomplete(problem):
-                return False
+                return None
             best = self._solve(cred, problem, "least")
-            return best is not None and best.complete and not any(best.limit_shortfall)
+            if best is None or not best.complete or any(best.limit_shortfall):
+                return None
+            return best, local
 
-        if feasible(None):
-            return None
+        if not dates:
+            found = feasible(None)
+            return None if found is None else (None, *found)
+        undated = feasible(None)
+        if undated is not None:
+            # Earned without a date; the date is that of the first dated achievement an
+            # allocation could count as well (any leaf accepting it may take it too).
+            usable = [
+                a.completed_on
+                for a in achs
+                if a.completed_on is not None and self._accepted(cred, a, as_of)
+            ]
+            if not usable:
+                return (None, *undated)
+            day = min(usable)
+            found = feasible(day)
+            assert found is not None  # more achievements never lose an allocation
+            return (day, *found)
         lo, hi = 0, len(dates) - 1
+        if feasible(dates[hi]) is None:
+            return None
         while lo < hi:
             mid = (lo + hi) // 2
-            if feasible(dates[mid]):
+            if feasible(dates[mid]) is not None:
                 hi = mid
             else:
                 lo = mid + 1
-        return dates[lo] if dates else None
+        found = feasible(dates[lo])
+        assert found is not None
+        return (dates[lo], *found)
+
+    def _accepted(self, cred: Credential, a: Ach, as_of: date) -> bool:
+        """Whether some leaf of `cred` would count `a` (competency leaves only look)."""
+        return any(
+            not isinstance(leaf, CompetencyLeaf) and self.eligible(leaf, a, as_of)
+            for leaf in cred.leaves
+        )
 
     def _earned_ach(self, outcome: Outcome, state: _State, as_of: date) -> Ach | None:
         cred = outcome.credential
@@ -753,9 +850,12 @@ class Evaluator:
                         if ach is not None:
                             state.achs.append(ach)
                             new.append(ach)
+            # (all added after the snapshot: a grant of this round may have replaced another)
+            new = state.achs[len(snapshot) :]
             # what the new achievements could feed; rules with no index key see everything
             pending = self._targets(new) if new else set()
             touched |= pending
+        not_counted.extend(state.repeats)
         return self._report(
             record, as_of, catalog_date, state, versions, touched, not_counted, counting, held
         )
@@ -832,6 +932,10 @@ def _achievement_key(a: Achievement) -> tuple[object, ...]:
         tuple(sorted(a.tags)),
         tuple(sorted(a.competencies.items())),
     )
+
+
+def _in_step(credits: float | None, hours: float | None, rate: float) -> bool:
+    return credits is not None and hours is not None and abs(credits * rate - hours) < 1e-9
 
 
 def _recency(a: Achievement) -> tuple[date, tuple[object, ...]]:

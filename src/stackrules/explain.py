@@ -208,13 +208,22 @@ class Explainer:
 
     # ------------------------------------------------------------ credentials
     def _requirements(
-        self, cred: Credential, tree: _Tree
+        self, cred: Credential, tree: _Tree, by: date | None = None
     ) -> tuple[list[report.RequirementResult], set[int]]:
+        """Each named requirement and what it uses; a competency leaf that holds lists the
+        achievement that shows the competency at the highest level, looked at, not used up
+        (§5; for an earned credential, one dated no later than `by`)."""
         results = []
         used_ids: set[int] = set()
         for requirement in self._static.requirements(cred):
             req = requirement.req
             used = tree.used_by(requirement.leaves)
+            for k in requirement.leaves:
+                leaf = cred.leaves[k]
+                if isinstance(leaf, CompetencyLeaf) and tree.holds(leaf):
+                    witness = self._witness(leaf, by)
+                    if witness is not None and all(a is not witness for a in used):
+                        used.append(witness)
             used_ids.update(map(id, used))
             results.append(
                 report.RequirementResult(
@@ -227,6 +236,22 @@ class Explainer:
             )
         return results, used_ids
 
+    def _witness(self, leaf: CompetencyLeaf, by: date | None) -> Ach | None:
+        """The achievement that shows the leaf's competency at the highest level (then the
+        allocation order: record evidence first, better grades, newer dates)."""
+        shown = [
+            a
+            for a in self.achs
+            if (by is None or a.completed_on is None or a.completed_on <= by)
+            and self.ev.eligible(leaf, a, self.as_of)
+        ]
+        if not shown:
+            return None
+        return min(
+            shown,
+            key=lambda a: (-a.competencies.get(leaf.competency, -1), a.candidate().sort_key),
+        )
+
     def _evidence_of(self, a: Ach) -> report.Evidence:
         found = self._evidence.get(id(a))
         if found is None:
@@ -236,7 +261,7 @@ class Explainer:
     def earned(self, outcome: Outcome) -> tuple[report.EarnedCredential, set[int]]:
         cred = outcome.credential
         tree = _Tree(outcome.allocation, outcome.achs)
-        requirements, used_ids = self._requirements(cred, tree)
+        requirements, used_ids = self._requirements(cred, tree, outcome.earned_on)
         counted = [
             outcome.achs[i] for i in range(len(outcome.achs)) if (outcome.allocation.used >> i) & 1
         ]
@@ -490,8 +515,8 @@ class Explainer:
         return first
 
     def unused(self, achs: Sequence[Ach], used: set[int], rejected: set[int]) -> list[str]:
-        """Counting record and granted achievements that no reported allocation relies on,
-        directly or as the source of a grant it uses (fall-through)."""
+        """Counting record and granted achievements, and held credentials, that no reported
+        allocation relies on, directly or as the source of a grant it uses (fall-through)."""
         closure: set[int] = set()
         stack = [a for a in achs if id(a) in used]
         while stack:
@@ -502,7 +527,7 @@ class Explainer:
         return sorted(
             a.item
             for a in achs
-            if a.origin in ("record", "granted") and id(a) not in closure | rejected
+            if a.origin in ("record", "granted", "held") and id(a) not in closure | rejected
         )
 
 
