@@ -478,10 +478,12 @@ class _Search:
                 return first
         roots: tuple[Node, ...] = tuple(self.p.roots)
         fixed: tuple[Node, ...] = ()
-        if self.mode == "least" and self.margin == 0.0:
+        covering = any(lim.cover for lim in self.p.limits)
+        if self.mode == "least" and self.margin == 0.0 and not covering:
             # Named requirements no achievement can touch cost the same in every allocation:
             # search the others alone and add these afterwards as the search would have
-            # completed them (see `_untouched`).
+            # completed them (see `_untouched`). (Not where a limit's shortfall may be covered
+            # by missing work: what they miss must be in the allocation the search finishes.)
             fixed = tuple(r for r in roots if self._untouched(r))
             roots = tuple(r for r in roots if not self._untouched(r))
         totals = tuple(0.0 for _ in self.p.limits)

@@ -12,12 +12,12 @@ and the report need and no learner changes:
   options in `remaining`).
 
 A catalog item stands for a future achievement: no grade, completed on the as-of date, taken
-directly (not transfer) or, for an item some equivalency grants across issuers, either way.
+directly (not transfer) or, for an item some equivalency grants, either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -84,6 +84,9 @@ def group_costs(
 def credential_catalog(
     rules: RuleSet, index: SelectorIndex, cred: Credential, as_of: date
 ) -> CredentialCatalog:
+    groups = tuple(group_costs(rules, index, leaf, cred.id) for leaf in cred.leaves)
+    if not cred.limits:
+        return CredentialCatalog(groups, (), ())
     by_id = {e.id: e for e in index.entries}
     futures: dict[str, list[_Future]] = {}
     for e in index.entries:
@@ -103,12 +106,7 @@ def credential_catalog(
             else:
                 assert leaf.selector is not None
                 match = selector_predicate(leaf.selector)
-                pool = [
-                    f
-                    for e in index.matching(leaf.selector)
-                    for f in futures.get(e.id, [])
-                    if match(f)
-                ]
+                pool = [f for fs in futures.values() for f in fs if match(f)]
         else:
             continue
         admitted[leaf.index] = [f for f in pool if first_failure(leaf.modifiers, f, as_of) is None]
@@ -130,14 +128,10 @@ def credential_catalog(
                 cover.append(entry)
         covers.append(tuple(cover) if lim.bound == "at least" else ())
         options.append(tuple(e.id for e in _by_cost(countable, by_id)))
-    return CredentialCatalog(
-        tuple(group_costs(rules, index, leaf, cred.id) for leaf in cred.leaves),
-        tuple(covers),
-        tuple(options),
-    )
+    return CredentialCatalog(groups, tuple(covers), tuple(options))
 
 
-def _limit_predicate(lim: Limit, as_of: date):  # type: ignore[no-untyped-def]
+def _limit_predicate(lim: Limit, as_of: date) -> Callable[[_Future], bool]:
     match = selector_predicate(lim.selector) if lim.selector is not None else None
     ids = lim.ids
 
