@@ -473,12 +473,15 @@ class Evaluator:
         each candidate's values, item, grade and date, and of those only on:
 
         - items: whether one is an item that an identifier leaf of the tree names
-          (`Template.named`: using it elsewhere could make a second copy), and which one;
+          (`Template.named`: using it elsewhere could leave a leaf that names it missing,
+          a retake), and which one;
         - grades and dates, for the least-to-do search: which candidates share both (it treats
           them as interchangeable);
         - grades and dates, for an equivalency's sources: also their order (the best worst
           grade, then the most recent dates, of one set against another), so their ranks
-          among the problem's candidates stand for them.
+          among the problem's candidates stand for them;
+        - which identifier leaves name an item the learner holds (missing, a retake), and
+          which leaves' missing work covers each limit (fixed per credential and as-of date).
 
         Learners who share those share the answer: its indexes mean the same in their
         problems, whose candidates are in the same order (`_allocation_order`; the search
@@ -735,19 +738,20 @@ class Evaluator:
             return None if found is None else (None, *found)
         undated = feasible(None)
         if undated is not None:
-            # Earned without a date; the date is that of the first dated achievement an
-            # allocation could count as well (any leaf accepting it may take it too).
-            usable = [
-                a.completed_on
-                for a in achs
-                if a.completed_on is not None and self._accepted(cred, a, as_of)
-            ]
-            if not usable:
-                return (None, *undated)
-            day = min(usable)
-            found = feasible(day)
-            assert found is not None  # more achievements never lose an allocation
-            return (day, *found)
+            # Earned without a date; the date is that of the first dated achievement some
+            # allocation that earns it counts as well (none if no allocation counts one).
+            for a in sorted(
+                (a for a in achs if a.completed_on is not None and self._accepted(cred, a, as_of)),
+                key=lambda a: a.completed_on or date.min,
+            ):
+                day = a.completed_on
+                assert day is not None
+                allowed = [b for b in achs if b.completed_on is None or b.completed_on <= day]
+                if self._earns_counting(cred, allowed, a, as_of, held):
+                    found = feasible(day)
+                    assert found is not None  # more achievements never lose an allocation
+                    return (day, *found)
+            return (None, *undated)
         lo, hi = 0, len(dates) - 1
         if feasible(dates[hi]) is None:
             return None
@@ -760,6 +764,42 @@ class Evaluator:
         found = feasible(dates[lo])
         assert found is not None
         return (dates[lo], *found)
+
+    def _earns_counting(
+        self, cred: Credential, achs: Sequence[Ach], a: Ach, as_of: date, held: frozenset[str]
+    ) -> bool:
+        """Whether some allocation of `achs` earns `cred` and counts `a`: the credential's
+        tree with one more named requirement that only `a` meets (`a` then counts toward
+        the limits as if a leaf of the tree had taken it)."""
+        problem, local = self._problem(
+            [r.root for r in cred.requirements],
+            cred.leaves,
+            cred.limits,
+            achs,
+            as_of,
+            cred.hours_per_credit,
+            cred,
+            held,
+        )
+        position = next(k for k, b in enumerate(local) if b is a)
+        n = len(cred.leaves)
+        extra = ItemLeaf(n, "", (), cred.where, a.item)
+        forced = Problem(
+            roots=[*problem.roots, extra],
+            leaves=[*problem.leaves, extra],
+            achievements=problem.achievements,
+            eligible=[*problem.eligible, [position]],
+            conflicts=problem.conflicts,
+            limits=problem.limits,
+            competency_met=[*problem.competency_met, False],
+            missing_cost=[*problem.missing_cost, 1.0],
+            hours_per_credit=problem.hours_per_credit,
+            held=[*problem.held, False],
+            repeatable=[*problem.repeatable, True],
+            group_costs=[*problem.group_costs, ()],
+        )
+        best = solve(forced, "least", getattr(_EVALUATION, "deadline", None))
+        return best is not None and best.complete and not any(best.limit_shortfall)
 
     def _accepted(self, cred: Credential, a: Ach, as_of: date) -> bool:
         """Whether some leaf of `cred` would count `a` (competency leaves only look)."""
