@@ -23,6 +23,10 @@ Interpretations the spec leaves open, fixed here and documented (the engine agre
   group cover a credit or hour limit by k times the least value of an item both admit;
 - the learner holds (for retakes) the items of its counting achievements and of its record
   rows completed or failed, whether they count or not;
+- a competency leaf only looks: its witness dates a credential only where the credential
+  cannot be earned without dated evidence (then the date is the least D by which the record
+  earns it); where undated evidence alone earns it, the date is that of the first dated
+  achievement an earning allocation counts (consumes), none if none does;
 - a grant that loses to another grant of the same item in the same round gives way; one
   that counted in an earlier round stays (nothing is taken back);
 - an equivalency's sources are the achievements its `from` requirement consumes; the
@@ -427,13 +431,19 @@ class Reference:
         return any(True for _ in self.valid(cred, achs))
 
     def earned_on(self, cred: Credential, achs: Sequence[RAch]) -> date | None:
-        """Over every allocation that earns it and counts a dated achievement, the least
-        latest date; none when no allocation counts one (§3)."""
-        for d in sorted({a.day for a in achs if a.day is not None}):
+        """The least D such that the achievements completed by D (or undated) earn it; where
+        undated ones alone earn it, the least latest date over the allocations that earn it
+        and count a dated achievement, none when none counts one (§3)."""
+        days = sorted({a.day for a in achs if a.day is not None})
+        if not self.earns(cred, [a for a in achs if a.day is None]):
+            for d in days:
+                if self.earns(cred, [a for a in achs if a.day is None or a.day <= d]):
+                    return d
+            raise AssertionError("earned_on called on a credential that is not earned")
+        for d in days:
             upto = [a for a in achs if a.day is None or a.day <= d]
             if any(any(a.day is not None for a in counted) for counted in self.valid(cred, upto)):
                 return d
-        assert self.earns(cred, achs), "earned_on called on a credential that is not earned"
         return None
 
     # -------------------------------------------------------------- §4 least to do

@@ -339,3 +339,16 @@ def test_work_in_hours_is_summarised_in_hours() -> None:
     )
     report = _evaluate(text, _rec({"item": "A:M1"}))
     assert "A:C A:C [rule x.stack:6]: 90 hours of work remain" in render_text(report)
+
+
+def test_a_dated_competency_witness_dates_a_credential_nothing_undated_earns() -> None:
+    # Found by the differential run: competency leaves only look, but where no undated
+    # achievement shows the competency the record met the credential on the witness's date.
+    text = (
+        'issuer A\ncompetency A:K "K"\ncourse A:X teaches A:K at developing\n'
+        "credential A:C { valid for 1 years r: competency A:K at developing }"
+    )
+    record = _rec({"item": "A:X", "completed_on": "2018-05-01"})
+    report = _evaluate(text, record)
+    assert [(e.completed_on, e.expired) for e in report.earned] == [(date(2018, 5, 1), True)]
+    check_agreement(text, record)
