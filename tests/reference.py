@@ -16,8 +16,19 @@ equally good attempts of a repeated item), the reference does not guess: it expl
 choice and returns the set of possible outcomes. The engine must produce one of them.
 
 Interpretations the spec leaves open, fixed here and documented (the engine agrees):
-- an achievement that adds nothing to an amount node (no credits for `N credits`) is not
-  counted by it (so it cannot be used to meet a limit through that node);
+- a catalog item stands for a future achievement when §4 asks what a node or a limit could
+  count (coverage of a limit's shortfall, a limit's options): no grade, completed on the
+  as-of date, not transfer (or transfer, for an item some equivalency grants); a missing
+  amount in credits or hours covers an `items` limit by one item, and k missing members of a
+  group cover a credit or hour limit by k times the least value of an item both admit;
+- the learner holds (for retakes) the items of its counting achievements and of its record
+  rows completed or failed, whether they count or not;
+- a competency leaf only looks: its witness dates a credential only where the credential
+  cannot be earned without dated evidence (then the date is the least D by which the record
+  earns it); where undated evidence alone earns it, the date is that of the first dated
+  achievement an earning allocation counts (consumes), none if none does;
+- a grant that loses to another grant of the same item in the same round gives way; one
+  that counted in an earlier round stays (nothing is taken back);
 - an equivalency's sources are the achievements its `from` requirement consumes; the
   generators keep competency requirements out of `from` (whether a competency witness is a
   source is not specified);
@@ -159,6 +170,7 @@ class Reference:
     def __init__(self, rules: RuleSet, as_of: date) -> None:
         self.rules = rules
         self.as_of = as_of
+        self._futures: dict[str, list[RAch]] = {}
 
     # -------------------------------------------------------------- §1
     def base_reason(self, a: Achievement) -> str | None:
@@ -207,7 +219,11 @@ class Reference:
             issuer = self.rules.issuers.get(item_id.split(":", 1)[0])
             if issuer is not None and issuer.repeats == "latest":
                 pool = [i for i in attempts if rows[i].status in ("completed", "failed")]
-                score: Callable[[int], tuple[object, ...]] = lambda i: (recency(i),)  # noqa: E731
+                score: Callable[[int], tuple[object, ...]] = lambda i: (  # noqa: E731
+                    recency(i),
+                    reasons[i] != "failed",
+                    rank(rows[i].grade),
+                )
             else:
                 pool = [i for i in attempts if reasons[i] is None]
                 score = lambda i: (rank(rows[i].grade), recency(i))  # noqa: E731
@@ -236,11 +252,25 @@ class Reference:
 
     def record_ach(self, a: Achievement, atom: int) -> RAch:
         item = self.rules.items.get(a.item)
-        credits, hours = self.complete(
-            a.item,
-            a.credits if a.credits is not None else (item.credits if item else None),
-            a.hours if a.hours is not None else (item.hours if item else None),
+        credits = a.credits if a.credits is not None else (item.credits if item else None)
+        hours = a.hours if a.hours is not None else (item.hours if item else None)
+        issuer = self.rules.issuers.get(a.item.split(":", 1)[0])
+        rate = issuer.hours_per_credit if issuer else None
+        in_step = (
+            rate
+            and item
+            and item.credits is not None
+            and item.hours is not None
+            and abs(item.credits * rate - item.hours) < EPS
         )
+        if in_step:
+            # the catalog's other value came from (or agrees with) a conversion: convert the
+            # record's value instead (§1)
+            if a.credits is not None and a.hours is None:
+                hours = None
+            elif a.hours is not None and a.credits is None:
+                credits = None
+        credits, hours = self.complete(a.item, credits, hours)
         comps = dict(item.teaches) if item else {}
         for c, lvl in a.competencies.items():
             r = self.rules.levels.index(lvl) if lvl in self.rules.levels else -1
@@ -307,7 +337,8 @@ class Reference:
             return a.item == leaf.item
         if isinstance(leaf, CompetencyLeaf):
             return a.comps.get(leaf.competency, -1) >= leaf.level
-        return self.in_group(leaf.ids, leaf.selector, a) and value(a, leaf.unit) > EPS
+        # an achievement that adds nothing to an amount may still be counted by it (§4)
+        return self.in_group(leaf.ids, leaf.selector, a)
 
     # -------------------------------------------------------------- allocations
     def assignments(
@@ -379,7 +410,8 @@ class Reference:
             return False
         return all(self.modifier_ok(m, a) for m in lim.modifiers)
 
-    def earns(self, cred: Credential, achs: Sequence[RAch]) -> bool:
+    def valid(self, cred: Credential, achs: Sequence[RAch]) -> Iterator[list[RAch]]:
+        """What each allocation that earns `cred` counts."""
         met = self.comp_met(cred.leaves, achs)
         for assign in self.assignments(cred.leaves, achs):
             counted = [a for used in assign.values() for a in used]
@@ -393,17 +425,26 @@ class Reference:
                 if lim.bound == "at least" and t < lim.amount - EPS:
                     ok = False
             if ok:
-                return True
-        return False
+                yield counted
+
+    def earns(self, cred: Credential, achs: Sequence[RAch]) -> bool:
+        return any(True for _ in self.valid(cred, achs))
 
     def earned_on(self, cred: Credential, achs: Sequence[RAch]) -> date | None:
-        """The least D such that the achievements completed by D (or undated) earn it."""
-        if self.earns(cred, [a for a in achs if a.day is None]):
-            return None
-        for d in sorted({a.day for a in achs if a.day is not None}):
-            if self.earns(cred, [a for a in achs if a.day is None or a.day <= d]):
+        """The least D such that the achievements completed by D (or undated) earn it; where
+        undated ones alone earn it, the least latest date over the allocations that earn it
+        and count a dated achievement, none when none counts one (§3)."""
+        days = sorted({a.day for a in achs if a.day is not None})
+        if not self.earns(cred, [a for a in achs if a.day is None]):
+            for d in days:
+                if self.earns(cred, [a for a in achs if a.day is None or a.day <= d]):
+                    return d
+            raise AssertionError("earned_on called on a credential that is not earned")
+        for d in days:
+            upto = [a for a in achs if a.day is None or a.day <= d]
+            if any(any(a.day is not None for a in counted) for counted in self.valid(cred, upto)):
                 return d
-        raise AssertionError("earned_on called on a credential that is not earned")
+        return None
 
     # -------------------------------------------------------------- §4 least to do
     def item_cost(self, ident: str) -> float:
@@ -413,72 +454,143 @@ class Reference:
     def cheapest(self, candidates: Sequence[str]) -> float:
         return min((self.item_cost(i) for i in candidates), default=1.0)
 
+    def granted(self, ident: str) -> bool:
+        return any(g.item == ident for eq in self.rules.equivalencies for g in eq.grants)
+
+    def probe(self, ident: str, transfer: bool, day: date | None = None) -> RAch:
+        item = self.rules.items[ident]
+        return RAch(
+            item.id,
+            item.kind,
+            None,
+            item.credits,
+            item.hours,
+            day,
+            item.subject,
+            item.level,
+            item.tags,
+            dict(item.teaches),
+            frozenset(),
+            transfer=transfer,
+        )
+
     def catalog_matches(self, selector: ast.Selector) -> list[str]:
         out = []
         for item in self.rules.items.values():
-            probe = RAch(
-                item.id,
-                item.kind,
-                None,
-                item.credits,
-                item.hours,
-                None,
-                item.subject,
-                item.level,
-                item.tags,
-                {},
-                frozenset(),
-            )
+            probe = self.probe(item.id, self.granted(item.id))
             if all(self.filter_ok(f, probe) for f in selector.filters):
                 out.append(item.id)
         return out
+
+    def futures(self, owner: str) -> list[RAch]:
+        """Catalog items as achievements the learner could still make (never the credential
+        itself): no grade, dated the as-of date, taken directly or, if granted, by transfer."""
+        found = self._futures.get(owner)
+        if found is not None:
+            return found
+        out = self._futures[owner] = []
+        for ident in sorted(self.rules.items):
+            if ident == owner:
+                continue
+            out.append(self.probe(ident, False, self.as_of))
+            if self.granted(ident):
+                out.append(self.probe(ident, True, self.as_of))
+        return out
+
+    def node_admits(self, leaf: ItemLeaf | AmountLeaf, f: RAch) -> bool:
+        if not all(self.modifier_ok(m, f) for m in leaf.modifiers):
+            return False
+        if isinstance(leaf, ItemLeaf):
+            return f.item == leaf.item
+        return self.in_group(leaf.ids, leaf.selector, f)
+
+    def covers(self, cred: Credential, lim: Limit, leaf: Node, missing: float, hpc: float) -> float:
+        """How much of `lim`'s shortfall the missing work of `leaf` covers, in its unit."""
+        if not isinstance(leaf, ItemLeaf | AmountLeaf) or missing <= EPS:
+            return 0.0
+        both = [
+            f
+            for f in self.futures(cred.id)
+            if self.node_admits(leaf, f) and self.limit_selects(lim, f)
+        ]
+        if not both:
+            return 0.0
+        if isinstance(leaf, ItemLeaf):
+            return value(both[0], lim.unit)
+        if leaf.unit == "items":
+            if lim.unit == "items":
+                return missing
+            return missing * min(value(f, lim.unit) for f in both)
+        if lim.unit == "items":
+            return 1.0
+        if leaf.unit == lim.unit:
+            return missing
+        return missing * hpc if leaf.unit == "credits" else missing / hpc
+
+    def group_cost(self, leaf: AmountLeaf, k: int, owner: str) -> float:
+        """k missing members of a group: the k cheapest distinct items it admits."""
+        members = (
+            sorted(set(leaf.ids)) if leaf.ids is not None else self.catalog_matches(leaf.selector)  # type: ignore[arg-type]
+        )
+        costs = sorted(self.item_cost(i) for i in members if i != owner)
+        return sum(costs[:k]) + max(0, k - len(costs)) * 1.0
 
     def leaf_shortfalls(
         self,
         node: Node,
         assign: dict[int, list[RAch]],
         met: dict[int, bool],
-        held: set[str],
         hpc: float,
-    ) -> set[tuple[int, float]]:
-        """Every way to complete `node` from this assignment: (second copies, credits)."""
+        owner: str,
+    ) -> set[tuple[float, frozenset[tuple[int, float]]]]:
+        """Every way to complete `node` from this assignment: (credits, the leaves missing
+        and by how much)."""
         if isinstance(node, Choice):
-            options: set[tuple[int, float]] = set()
-            kids = [self.leaf_shortfalls(c, assign, met, held, hpc) for c in node.children]
+            options: set[tuple[float, frozenset[tuple[int, float]]]] = set()
+            kids = [self.leaf_shortfalls(c, assign, met, hpc, owner) for c in node.children]
             for subset in itertools.combinations(range(len(kids)), node.need):
                 for combo in itertools.product(*(kids[k] for k in subset)):
-                    options.add((sum(c[0] for c in combo), round(sum(c[1] for c in combo), 9)))
+                    options.add(
+                        (
+                            round(sum(c[0] for c in combo), 9),
+                            frozenset().union(*(c[1] for c in combo)),
+                        )
+                    )
             return options
         if isinstance(node, ItemLeaf):
             if assign.get(node.index):
-                return {(0, 0.0)}
-            return {(1 if node.item in held else 0, self.item_cost(node.item))}
+                return {(0.0, frozenset())}
+            return {(self.item_cost(node.item), frozenset({(node.index, 1.0)}))}
         if isinstance(node, CompetencyLeaf):
             if met[node.index]:
-                return {(0, 0.0)}
+                return {(0.0, frozenset())}
             teachers = [
                 i.id
                 for i in self.rules.items.values()
-                if any(c == node.competency and r >= node.level for c, r in i.teaches)
+                if i.id != owner
+                and any(c == node.competency and r >= node.level for c, r in i.teaches)
             ]
-            return {(0, self.cheapest(teachers))}
+            return {(self.cheapest(teachers), frozenset())}
         got = sum(value(a, node.unit) for a in assign.get(node.index, []))
         missing = node.amount - got
         if missing <= EPS:
-            return {(0, 0.0)}
+            return {(0.0, frozenset())}
+        short = frozenset({(node.index, round(missing, 9))})
         if node.unit == "credits":
-            return {(0, missing)}
+            return {(missing, short)}
         if node.unit == "hours":
-            return {(0, missing / hpc)}
-        members = list(node.ids) if node.ids is not None else self.catalog_matches(node.selector)  # type: ignore[arg-type]
-        return {(0, missing * self.cheapest(members))}
+            return {(missing / hpc, short)}
+        return {(self.group_cost(node, round(missing), owner), short)}
 
-    def least_to_do(self, cred: Credential, achs: Sequence[RAch]) -> float | None:
+    def least_to_do(self, cred: Credential, achs: Sequence[RAch], holds: set[str]) -> float | None:
         """The missing credits of the allocation that leaves the least to do (None: not
-        started). A completion needing a second copy ranks after every one that does not."""
+        started). Fewer retakes first (a missing identifier the learner holds); a completion
+        that counts a non-repeatable item and misses it elsewhere is none. A `limit at least`
+        shortfall adds what the missing work of the requirements does not cover."""
         met = self.comp_met(cred.leaves, achs)
         started = any(met.values()) or any(
             self.accepts(leaf, a)
+            and (not isinstance(leaf, AmountLeaf) or value(a, leaf.unit) > EPS)
             for leaf in cred.leaves
             if not isinstance(leaf, CompetencyLeaf)
             for a in achs
@@ -487,29 +599,45 @@ class Reference:
             return None
         issuer = self.rules.issuers.get(cred.id.split(":", 1)[0])
         hpc = issuer.hours_per_credit if issuer and issuer.hours_per_credit else 15.0
+        leaves = {leaf.index: leaf for leaf in cred.leaves}
         best: tuple[int, float] | None = None
         for assign in self.assignments(cred.leaves, achs):
             counted = [a for used in assign.values() for a in used]
-            extra = 0.0
+            shorts = []
             feasible = True
             for lim in cred.limits:
                 t = self.limit_total(lim, counted)
                 if lim.bound == "at most" and t > lim.amount + EPS:
                     feasible = False
-                elif lim.bound == "at least" and t < lim.amount - EPS:
-                    short = lim.amount - t
-                    extra += short / hpc if lim.unit == "hours" else short
+                shorts.append(lim.amount - t if lim.bound == "at least" else 0.0)
             if not feasible:
                 continue
-            held = {a.item for a in counted}
+            items = {a.item for a in counted}
             per_req = [
-                self.leaf_shortfalls(r.root, assign, met, held, hpc) for r in cred.requirements
+                self.leaf_shortfalls(r.root, assign, met, hpc, cred.id) for r in cred.requirements
             ]
             for combo in itertools.product(*per_req):
-                key = (
-                    1 if any(c[0] for c in combo) else 0,
-                    round(sum(c[1] for c in combo) + extra, 9),
-                )
+                missing = [m for c in combo for m in c[1]]
+                retakes = 0
+                valid = True
+                for index, _ in missing:
+                    leaf = leaves[index]
+                    if not isinstance(leaf, ItemLeaf):
+                        continue
+                    item = self.rules.items.get(leaf.item)
+                    if leaf.item in items and not (item and item.repeatable):
+                        valid = False
+                    if leaf.item in holds:
+                        retakes += 1
+                if not valid:
+                    continue
+                extra = 0.0
+                for lim, short in zip(cred.limits, shorts, strict=True):
+                    covered = sum(self.covers(cred, lim, leaves[i], m, hpc) for i, m in missing)
+                    rest = short - covered
+                    if rest > EPS:
+                        extra += rest / hpc if lim.unit == "hours" else rest
+                key = (retakes, round(sum(c[0] for c in combo) + extra, 9))
                 if best is None or key < best:
                     best = key
         return None if best is None else best[1]
@@ -664,7 +792,8 @@ class Reference:
                         tuple(g.item for g in grants),
                     )
                 )
-                achs.extend(grants)
+                for g in grants:
+                    self.hold(g, achs, snapshot, ch)
                 added = added or bool(grants)
             if not added:
                 break
@@ -672,7 +801,10 @@ class Reference:
         for ident, cred in creds.items():
             if ident in earned or ident in held:
                 continue
-            cost = self.least_to_do(cred, achs)
+            holds = {a.item for a in achs} | {
+                a.item for a in record.achievements if a.status in ("completed", "failed")
+            }
+            cost = self.least_to_do(cred, achs, holds)
             if cost is not None:
                 in_progress[ident] = cost
         return Outcome(
@@ -681,6 +813,31 @@ class Reference:
             transfers=tuple(sorted(firings)),
             held=tuple(sorted(held)),
         )
+
+    def hold(self, g: RAch, achs: list[RAch], snapshot: Sequence[RAch], ch: Chooser) -> None:
+        """No duplicate credit (§2): a non-repeatable item is held once, a record attempt
+        before any grant, among grants the best by §1's ranking."""
+        item = self.rules.items.get(g.item)
+        if item is not None and item.repeatable:
+            achs.append(g)
+            return
+        others = [a for a in achs if a.item == g.item]
+        if not others:
+            achs.append(g)
+            return
+        old = others[0]
+        if old.firing is None or any(a is old for a in snapshot):
+            return  # a record attempt, or a grant already counted in an earlier round
+
+        def score(a: RAch) -> tuple[object, ...]:
+            issuer = self.rules.issuers.get(a.issuer)
+            day = a.day or date.min
+            if issuer is not None and issuer.repeats == "latest":
+                return (day, rank(a.grade))
+            return (rank(a.grade), day)
+
+        if score(g) > score(old) or (score(g) == score(old) and ch.choose(2) == 1):
+            achs[achs.index(old)] = g
 
     def outcomes(self, record: LearnerRecord) -> set[Outcome]:
         return {o for o in all_worlds(lambda ch: self.world(record, ch))}  # type: ignore[misc]

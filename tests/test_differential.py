@@ -118,10 +118,11 @@ def test_fixed_cases_agree(case: str) -> None:
 # open bug is pinned as a strict xfail with its minimal reproducer.
 
 
-def test_second_copy_ranks_after_a_completion_without_one() -> None:
-    # Fixed in 8f6f421. X graded C cannot meet `r0` (min grade B). Counting it for `r1`
-    # leaves X missing from `r0` while X is used in the same credential: a second copy,
-    # ranked after every completion without one. The only such completion counts nothing.
+def test_a_retake_replaces_the_held_attempt() -> None:
+    # Fixed in 8f6f421 (as a "second copy"; §4 now says retake). X graded C cannot meet `r0`
+    # (min grade B). Counting it for `r1` leaves X missing from `r0` while X is used in the
+    # same credential: a retake of a non-repeatable item replaces the held attempt, so that
+    # completion relies on both and is none. The only completion counts nothing.
     text = "issuer A\ncourse A:X credits 1\ncredential A:C { r0: A:X min grade B r1: A:X }"
     report = Evaluator(compile_text(text)).evaluate(_rec({"item": "A:X", "grade": "C"}), AS_OF)
     assert [c.remaining_credits for c in report.in_progress] == [2.0]
@@ -136,7 +137,8 @@ def test_at_least_limit_shortfall_is_reduced_by_counting_more() -> None:
     )
     check_agreement(text, _rec({"item": "A:X"}, {"item": "A:Y"}))
     report = Evaluator(compile_text(text)).evaluate(_rec({"item": "A:X"}, {"item": "A:Y"}), AS_OF)
-    assert [c.remaining_credits for c in report.in_progress] == [2.0]
+    # Z missing (1) covers the limit's last item (§4): X for r0, Y counted as well
+    assert [c.remaining_credits for c in report.in_progress] == [1.0]
 
 
 def test_interchangeable_achievements_differ_in_limit_value() -> None:
@@ -194,16 +196,17 @@ def test_unkeyed_equivalency_sees_grants() -> None:
     assert sorted(g for t in report.transfers for g in t.grants) == ["A:G", "A:H"]
 
 
-def test_limit_extension_keeps_the_completion_without_a_second_copy() -> None:
+def test_limit_extension_keeps_the_completion_without_a_held_attempt_and_its_retake() -> None:
     # Found against 6784aaf (allocate.py): extending an allocation toward a `limit at least`
-    # counted X in a leaf, which made the completion need a second copy of X, and the
-    # allocation counting nothing (no second copy, ranked first by §4) was lost.
-    # Counting X anywhere leaves another `A:X` leaf missing while X is used: a second copy.
-    # Without one: r0 2 + r1 2 + r2 1 + the limit's 3 = 8. Engine: 4 (X counted for r0).
+    # counted X in a leaf, which made the completion rely on X and on a retake of it, and
+    # the allocation counting nothing (the only completion, §4) was lost. Counting X
+    # anywhere leaves another `A:X` leaf missing while X is used. Counting nothing: r0 2 +
+    # r1 2 + r2 1 = 5; the limit's shortfall of 3 is covered by that missing work (§4).
     text = (
         "issuer A\ncourse A:X credits 2\n"
         "credential A:C { r0: A:X r1: A:X r2: 1 credits from (A:X) limit at least 3 credits }"
     )
     record = _rec({"item": "A:X"})
     report = Evaluator(compile_text(text)).evaluate(record, AS_OF)
-    assert [c.remaining_credits for c in report.in_progress] == [8.0]
+    assert [c.remaining_credits for c in report.in_progress] == [5.0]
+    check_agreement(text, record)

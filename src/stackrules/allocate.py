@@ -4,9 +4,10 @@ Takes one credential's (or equivalency's) requirement tree, the learner's eligib
 achievements per leaf, a conflict relation (units of evidence) and the limits; returns the best
 allocation under an objective:
 
-- ``least``: the allocation that leaves the least to do — key (second-copy penalty, missing
-  credits, missing items). A key of all zeros with every limit met means *earned*; this is
-  how earning is decided, so it is exact by construction.
+- ``least``: the allocation that leaves the least to do — key (retakes, missing credits,
+  missing items), where the credits include the part of each `limit at least` shortfall that
+  the missing work of the requirements cannot cover (§4). A key of all zeros with every limit
+  met means *earned*; this is how earning is decided, so it is exact by construction.
 - ``sources``: only complete allocations; the smallest set of achievements, then the best
   worst grade, then the most recent dates (how an equivalency picks its sources).
 
@@ -64,14 +65,13 @@ class _AmountGoal:
 @dataclass(slots=True)
 class _Extension:
     """`_extend`'s search: the slots (achievement, leaf) it may add, the most slots `i…` could
-    still add to each limit, the items missing from identifier leaves (a second copy of one is
-    penalised), the best key possible, and the best found (key, used, totals, additions)."""
+    still add to each limit, what the requirements' missing work covers of each limit, and the
+    best found (uncovered shortfall, used, totals, additions)."""
 
     slots: list[tuple[int, int]]
     most: list[list[float]]
-    missing_items: list[str]
-    perfect: tuple[float, float]
-    best: tuple[tuple[float, float], int, tuple[float, ...], dict[int, list[int]]]
+    covered: list[float]
+    best: tuple[float, int, tuple[float, ...], dict[int, list[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,9 @@ class LimitSpec:
     unit: Literal["credits", "hours", "items"]
     members: int  # bitmask of the achievements the limit selects
     hours_per_credit: float
+    # the requirement leaves whose missing work could cover an `at least` shortfall (§4):
+    # (leaf index, per missing unit, once when missing), in the limit's unit
+    cover: tuple[tuple[int, float, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -106,6 +109,12 @@ class Problem:
     competency_met: Sequence[bool] = ()  # per leaf index (competency leaves only)
     missing_cost: Sequence[float] = ()  # per leaf: cost of a missing identifier/competency/member
     hours_per_credit: float = 15.0
+    # per leaf (identifier leaves): whether the learner holds its item (missing, it is a retake)
+    held: Sequence[bool] = ()
+    # per leaf (identifier leaves): whether its item is `repeatable`
+    repeatable: Sequence[bool] = ()
+    # per leaf (`N of` a group): the costs of the distinct items the group admits, cheapest first
+    group_costs: Sequence[Sequence[float]] = ()
     # what every search over this tree shares (`Template.of`); built here when not given
     template: Template | None = None
 
@@ -135,6 +144,7 @@ class Template:
         leaves: Sequence[LeafNode],
         missing_cost: Sequence[float],
         hours_per_credit: float,
+        group_costs: Sequence[Sequence[float]] = (),
     ) -> Template:
         # the bounds are those of a search with no achievement at all: one computation
         empty = _Search(
@@ -147,6 +157,7 @@ class Template:
                 competency_met=[False] * len(leaves),
                 missing_cost=missing_cost,
                 hours_per_credit=hours_per_credit,
+                group_costs=group_costs,
                 template=_NO_TEMPLATE,
             ),
             "least",
@@ -168,7 +179,8 @@ class Template:
             order=empty._order,
             parent=parent,
             named={item: tuple(ixs) for item, ixs in named.items()},
-            exact=_exact_tree(leaves, missing_cost, hours_per_credit),
+            exact=_exact_tree(leaves, missing_cost, hours_per_credit)
+            and all(_dyadic(c) for costs in group_costs for c in costs),
         )
 
 
@@ -224,7 +236,10 @@ class _Search:
         users: list[set[int]] = [set() for _ in range(n)]
         for leaf in p.leaves:
             for a in p.eligible[leaf.index]:
-                users[a].add(leaf.index)
+                # an achievement that adds nothing to an amount is counted there only to
+                # help a limit (`_extend`), never by the search itself
+                if not isinstance(leaf, AmountLeaf) or value_of(p.achievements[a], leaf.unit) > 0:
+                    users[a].add(leaf.index)
         at_most = 0
         for lim in p.limits:
             if lim.bound == "at most":
@@ -232,12 +247,12 @@ class _Search:
         self.users = users
         given = p.template
         tpl = (
-            Template.of(p.roots, p.leaves, p.missing_cost, p.hours_per_credit)
+            Template.of(p.roots, p.leaves, p.missing_cost, p.hours_per_credit, p.group_costs)
             if given is None
             else given
         )
         # Items that identifier leaves name: using an achievement of one of them elsewhere can
-        # turn a missing leaf into a "second copy" (§4), so such achievements are never free.
+        # leave such a leaf missing, a retake (§4), so such achievements are never free.
         self.penalty_items = tpl.named.keys()
         # An achievement is "free" for a leaf when taking it there can never hurt. That holds
         # for the least-to-do objective only: when choosing an equivalency's sources, every
@@ -259,15 +274,19 @@ class _Search:
         ]
 
         self.limit_totals = [sum(values) for values in self.limit_values]
-        # What the `at least` limits must fall short by whatever is counted: every member
+        # The most the requirements' missing work could cover of each limit: every covering
+        # leaf missing all it can (an identifier leaf its item, an amount leaf its amount).
+        self.cover_most = [
+            sum(const + per * _most_missing(p.leaves[leaf]) for leaf, per, const in lim.cover)
+            for lim in p.limits
+        ]
+        # What the `at least` limits must leave uncovered whatever is counted: every member
         # counted at most once, so no allocation can count more than `limit_totals`. Part of
         # every path's lower bound, it stops the search from proving, branch by branch, that a
         # shortfall no choice can mend is the same everywhere.
-        static_short = self._shortfalls(self.limit_totals)
-        self.short_lb = (
-            self._shortfall_cost(self.limit_totals),
-            float(sum(1 for s in static_short if s > 1e-9)),
-        )
+        self.short_lb = (self._uncovered_cost(self.limit_totals, self.cover_most), 0.0)
+        self._held_leaf = [bool(h) for h in p.held] or [False] * len(p.leaves)
+        self._repeatable_leaf = [bool(r) for r in p.repeatable] or [False] * len(p.leaves)
         # With every value a small multiple of 1/256, sums are exact and a branch whose lower
         # bound only ties the best allocation cannot beat it: prune ties too (the search keeps
         # the first of equal allocations, so this never changes the answer). Otherwise keep a
@@ -282,7 +301,6 @@ class _Search:
                 if not isinstance(leaf, AmountLeaf) or value_of(p.achievements[a], leaf.unit) > 0:
                     mask |= 1 << a
             self.leaf_masks[leaf.index] = mask
-        self.held_items = {c.item for c in p.achievements}
         self._rest_memo: dict[tuple[int, int], bool] = {}
         self._blocked_memo: dict[int, int] = {}
         self._dyn_memo: dict[tuple[int, int], tuple[float, float]] = {}
@@ -303,15 +321,14 @@ class _Search:
     def _touched(self, tpl: Template) -> set[int]:
         """The nodes (by id) whose bound is not what it is with no achievement at all: the
         leaves that accept an achievement, the identifier leaves that name an item the learner
-        holds (it could become a second copy), the competency leaves that hold, and every node
-        above one of them. (The template's own search has none: it computes every node.)"""
+        holds (missing, it is a retake), the competency leaves that hold, and every node above
+        one of them. (The template's own search has none: it computes every node.)"""
         p = self.p
         if tpl is _NO_TEMPLATE:
             return {id(leaf) for leaf in p.leaves}
         leaves = p.leaves
-        start = [leaves[i] for i, mask in self.leaf_masks.items() if mask]
-        for item in self.held_items:
-            start.extend(leaves[i] for i in tpl.named.get(item, ()))
+        start = [leaf for leaf in leaves if p.eligible[leaf.index]]
+        start.extend(leaf for leaf in leaves if self._held_leaf[leaf.index])
         start.extend(
             leaf
             for leaf in leaves
@@ -346,7 +363,11 @@ class _Search:
         else:
             total = sum(value_of(p.achievements[a], node.unit) for a in p.eligible[node.index])
             short = node.amount - total
-            lb = (self._amount_cost(node, short), 1.0) if short > 1e-9 else (0.0, 0.0)
+            lb = (
+                (self._amount_cost(node, short), _amount_items(node, short))
+                if short > 1e-9
+                else (0.0, 0.0)
+            )
         self._lb[key] = lb
         return lb
 
@@ -399,9 +420,7 @@ class _Search:
                         low = members & -members
                         best_totals[k] += values[low.bit_length() - 1]
                         members ^= low
-            short = self._shortfalls(best_totals)
-            lb_cost += self._shortfall_cost(best_totals)
-            lb_items += sum(1 for x in short if x > 1e-9)
+            lb_cost += self._uncovered_cost(best_totals, self.cover_most)
         return (0.0, cost[1] + lb_cost - self.margin, cost[2] + lb_items)
 
     def _blocked(self, used: int) -> int:
@@ -441,7 +460,11 @@ class _Search:
                 total += value_of(achievements[low.bit_length() - 1], node.unit)
                 avail ^= low
             short = node.amount - total
-            lb = (self._amount_cost(node, short), 1.0) if short > 1e-9 else (0.0, 0.0)
+            lb = (
+                (self._amount_cost(node, short), _amount_items(node, short))
+                if short > 1e-9
+                else (0.0, 0.0)
+            )
         self._dyn_memo[key] = lb
         return lb
 
@@ -455,10 +478,12 @@ class _Search:
                 return first
         roots: tuple[Node, ...] = tuple(self.p.roots)
         fixed: tuple[Node, ...] = ()
-        if self.mode == "least" and self.margin == 0.0:
+        covering = any(lim.cover for lim in self.p.limits)
+        if self.mode == "least" and self.margin == 0.0 and not covering:
             # Named requirements no achievement can touch cost the same in every allocation:
             # search the others alone and add these afterwards as the search would have
-            # completed them (see `_untouched`).
+            # completed them (see `_untouched`). (Not where a limit's shortfall may be covered
+            # by missing work: what they miss must be in the allocation the search finishes.)
             fixed = tuple(r for r in roots if self._untouched(r))
             roots = tuple(r for r in roots if not self._untouched(r))
         totals = tuple(0.0 for _ in self.p.limits)
@@ -525,9 +550,9 @@ class _Search:
 
     def _first_path(self) -> Allocation | None:
         """The allocation the search would find first, built directly (no search state).
-        None when it needs a second copy: then a costlier path may rank first (§4)."""
+        None when it needs a retake: then a costlier path may rank first (§4)."""
         assign, relied, used, cost, items = self._path(self.p.roots)
-        if self._second_copies(used, assign):
+        if self._retakes(used, assign) != 0:
             return None
         return Allocation((0.0, cost, items), assign, used, [], relied)
 
@@ -582,7 +607,7 @@ class _Search:
                     used |= 1 << a
                 if missing:
                     cost += self._amount_cost(node, missing)
-                    items += 1
+                    items += _amount_items(node, missing)
 
         return assign, relied, used, cost, items
 
@@ -810,7 +835,11 @@ class _Search:
             result = LeafResult(list(picked), missing, True)
             cost = g.cost
             if missing > 1e-9:
-                cost = (cost[0], cost[1] + self._amount_cost(leaf, missing), cost[2] + 1)
+                cost = (
+                    cost[0],
+                    cost[1] + self._amount_cost(leaf, missing),
+                    cost[2] + _amount_items(leaf, missing),
+                )
             self._dfs(g.rest, u, t, cost, {**g.assign, leaf.index: result}, g.relied)
             return
         members = [a for a in ordered[k] if not self.p.conflicts[a] & u]
@@ -830,11 +859,7 @@ class _Search:
             self._choose(g, k + 1, need - n * v, [*picked, *members[:n]], u2, t2)
 
     def _amount_cost(self, leaf: AmountLeaf, missing: float) -> float:
-        if leaf.unit == "credits":
-            return missing
-        if leaf.unit == "hours":
-            return missing / self.p.hours_per_credit
-        return missing * self.p.missing_cost[leaf.index]
+        return amount_cost(self.p, leaf, missing)
 
     # ---------------------------------------------------------------- limits
     def _finish(
@@ -845,33 +870,38 @@ class _Search:
         assign: dict[int, LeafResult],
         relied: frozenset[int],
     ) -> None:
+        retakes = self._retakes(used, assign) if self.mode == "least" else 0
+        if retakes < 0:
+            return  # relies on a held attempt and on its retake: not a completion (§4)
+        covered = self._covered(assign)
         short = self._shortfalls(totals)
-        if any(short) and self._extension_could_help(cost, totals):
-            used, totals, assign = self._extend(used, totals, assign)
+        if any(short) and self._extension_could_help(retakes, cost, totals, covered):
+            used, totals, assign = self._extend(used, totals, assign, covered)
             short = self._shortfalls(totals)
         if any(short):
             if self.mode == "sources":
                 return
-            extra = self._shortfall_cost(totals)
-            cost = (cost[0], cost[1] + extra, cost[2] + sum(1 for s in short if s))
-        penalty = self._second_copies(used, assign)
+            cost = (cost[0], cost[1] + self._uncovered_cost(totals, covered), cost[2])
         if self.mode == "least":
-            key: tuple[float, ...] = (float(penalty), cost[1], cost[2])
+            key: tuple[float, ...] = (float(retakes), cost[1], cost[2])
         else:
             key = self._source_key(used)
         if self.best is None or key < self.best.key:
             self.best = Allocation(key, dict(assign), used, short, set(relied))
 
     def _extension_could_help(
-        self, cost: tuple[float, float, float], totals: tuple[float, ...]
+        self,
+        retakes: int,
+        cost: tuple[float, float, float],
+        totals: tuple[float, ...],
+        covered: list[float],
     ) -> bool:
         """Whether extending toward `at least` limits could beat the best allocation so far,
         even if every achievement could be counted (a cheap optimistic bound)."""
         if self.best is None or self.mode != "least":
             return True
         optimistic = [t + total for t, total in zip(totals, self.limit_totals, strict=True)]
-        short_items = sum(1 for s in self._shortfalls(optimistic) if s > 1e-9)
-        bound = (0.0, cost[1] + self._shortfall_cost(optimistic), cost[2] + short_items)
+        bound = (float(retakes), cost[1] + self._uncovered_cost(optimistic, covered), cost[2])
         return bound < self.best.key
 
     def _shortfalls(self, totals: Sequence[float]) -> list[float]:
@@ -880,31 +910,67 @@ class _Search:
             for k, lim in enumerate(self.p.limits)
         ]
 
-    def _shortfall_cost(self, totals: Sequence[float]) -> float:
-        """What the `at least` shortfalls cost, in credits (hours at hours-per-credit)."""
+    def _covered(self, assign: dict[int, LeafResult]) -> list[float]:
+        """What the allocation's missing work covers of each limit, in the limit's unit: a
+        future achievement that fills a requirement node counts toward every limit that
+        selects it (§4)."""
+        out = []
+        for lim in self.p.limits:
+            total = 0.0
+            for leaf, per, const in lim.cover:
+                r = assign.get(leaf)
+                if r is not None and r.missing > 1e-9:
+                    total += const + per * r.missing
+            out.append(total)
+        return out
+
+    def _uncovered_cost(self, totals: Sequence[float], covered: Sequence[float]) -> float:
+        """What the `at least` shortfalls leave uncovered, in credits (hours at
+        hours-per-credit; a missing item counts 1)."""
         total = 0.0
-        for s, lim in zip(self._shortfalls(totals), self.p.limits, strict=True):
-            total += s / lim.hours_per_credit if lim.unit == "hours" else s
+        for s, c, lim in zip(self._shortfalls(totals), covered, self.p.limits, strict=True):
+            rest = s - c
+            if rest > 1e-9:
+                total += rest / lim.hours_per_credit if lim.unit == "hours" else rest
         return total
 
     def _extend(
-        self, used: int, totals: tuple[float, ...], assign: dict[int, LeafResult]
+        self,
+        used: int,
+        totals: tuple[float, ...],
+        assign: dict[int, LeafResult],
+        covered: list[float],
     ) -> tuple[int, tuple[float, ...], dict[int, LeafResult]]:
         """Count more achievements toward `at least` limits: in amount leaves that are already
-        met (any number) and in leaves the allocation does not use. (Taking more into a leaf
-        that falls short is a choice the main search already made.) Exact: a depth-first
-        search over every subset for the least (second-copy penalty, shortfall), pruned by what
-        the remaining candidates could add at most; no extension is the first candidate."""
+        met (any number), in leaves the allocation does not use, and, in amount leaves that
+        fall short, achievements that add nothing to the amount. (Taking more of what adds to
+        a leaf that falls short is a choice the main search already made.) Never an
+        achievement of a non-repeatable item that an identifier leaf misses: that would rely
+        on both the held attempt and its retake. Exact: a depth-first search over every subset
+        for the least uncovered shortfall, pruned by what the remaining candidates could add
+        at most; no extension is the first candidate."""
         p = self.p
+        barred = {
+            p.leaves[index].item  # type: ignore[union-attr]
+            for index, r in assign.items()
+            if r.missing
+            and isinstance(p.leaves[index], ItemLeaf)
+            and not self._repeatable_leaf[index]
+        }
         slots: list[tuple[int, int]] = []  # (achievement, leaf)
         for leaf in p.leaves:
             if isinstance(leaf, CompetencyLeaf):
                 continue
             current = assign.get(leaf.index)
-            if current is not None and (isinstance(leaf, ItemLeaf) or current.missing):
+            if current is not None and isinstance(leaf, ItemLeaf):
                 continue
             for a in p.eligible[leaf.index]:
-                if isinstance(leaf, AmountLeaf) and value_of(p.achievements[a], leaf.unit) <= 0:
+                adds = not isinstance(leaf, AmountLeaf) or (
+                    value_of(p.achievements[a], leaf.unit) > 0
+                )
+                if adds and current is not None and current.missing:
+                    continue
+                if p.achievements[a].item in barred:
                     continue
                 if not (used >> a) & 1 and any(
                     self.limit_values[k][a]
@@ -917,14 +983,8 @@ class _Search:
         for i in range(len(slots) - 1, -1, -1):
             a = slots[i][0]
             most[i] = [most[i + 1][k] + self.limit_values[k][a] for k in range(len(p.limits))]
-        missing_items = [
-            p.leaves[index].item  # type: ignore[union-attr]
-            for index, r in assign.items()
-            if r.missing and isinstance(p.leaves[index], ItemLeaf)
-        ]
-
-        start = (float(self._penalty(missing_items, used)), self._shortfall_cost(totals))
-        x = _Extension(slots, most, missing_items, (start[0], 0.0), (start, used, totals, {}))
+        start = self._uncovered_cost(totals, covered)
+        x = _Extension(slots, most, covered, (start, used, totals, {}))
         self._extend_from(x, 0, used, totals, {})
         _, u, t, extra = x.best
         merged = dict(assign)
@@ -933,9 +993,25 @@ class _Search:
             merged[leaf_index] = LeafResult([*old.used, *acs], old.missing, True)
         return u, t, merged
 
-    def _penalty(self, missing_items: list[str], u: int) -> int:
-        items = self._items_of(u)
-        return sum(1 for item in missing_items if item in items)
+    def _retakes(self, used: int, assign: dict[int, LeafResult]) -> int:
+        """How many missing identifier leaves name an item the learner holds (§4: each needs
+        a retake); -1 when a missing one names a non-repeatable item the allocation counts (a
+        retake replaces the held attempt, so the two cannot both count)."""
+        p = self.p
+        count = 0
+        items: set[str] | None = None
+        for index, r in assign.items():
+            leaf = p.leaves[index]
+            if not isinstance(leaf, ItemLeaf) or not r.missing:
+                continue
+            if not self._repeatable_leaf[index]:
+                if items is None:
+                    items = self._items_of(used)
+                if leaf.item in items:
+                    return -1
+            if self._held_leaf[index]:
+                count += 1
+        return count
 
     def _items_of(self, used: int) -> set[str]:
         """The items of the achievements in the bitmask `used`."""
@@ -949,13 +1025,13 @@ class _Search:
         if self.deadline is not None:
             self._tick()
         p = self.p
-        key = (float(self._penalty(x.missing_items, u)), self._shortfall_cost(t))
+        key = self._uncovered_cost(t, x.covered)
         if key < x.best[0]:
             x.best = (key, u, t, extra)
-        if x.best[0] == x.perfect or i == len(x.slots) or key[1] <= 1e-12:
-            return  # with no shortfall left, more achievements could only add penalty
+        if i == len(x.slots) or key <= 1e-12:
+            return  # with no shortfall left, more achievements cannot help
         optimistic = [t[k] + x.most[i][k] for k in range(len(t))]
-        if (key[0], self._shortfall_cost(optimistic)) >= x.best[0]:
+        if self._uncovered_cost(optimistic, x.covered) >= x.best[0]:
             return
         a, leaf_index = x.slots[i]
         leaf = p.leaves[leaf_index]
@@ -967,15 +1043,6 @@ class _Search:
                 self._extend_from(x, i + 1, u | (1 << a), t2, e2)
         self._extend_from(x, i + 1, u, t, extra)
 
-    def _second_copies(self, used: int, assign: dict[int, LeafResult]) -> int:
-        held = self._items_of(used)
-        count = 0
-        for index, r in assign.items():
-            leaf = self.p.leaves[index]
-            if isinstance(leaf, ItemLeaf) and r.missing and leaf.item in held:
-                count += 1
-        return count
-
     def _source_key(self, used: int) -> tuple[float, ...]:
         picked = [
             self.p.achievements[a] for a in range(len(self.p.achievements)) if (used >> a) & 1
@@ -984,6 +1051,17 @@ class _Search:
         dates = sorted((c.date_ordinal for c in picked), reverse=True)
         # smaller is better: fewer sources, better worst grade, more recent dates
         return (0.0, 0.0, 0.0, float(len(picked)), float(-worst), *(-float(d) for d in dates))
+
+
+def _most_missing(leaf: LeafNode) -> float:
+    """The most a leaf can miss: its amount, or one item."""
+    return leaf.amount if isinstance(leaf, AmountLeaf) else 1.0
+
+
+def _amount_items(leaf: AmountLeaf, missing: float) -> float:
+    """What a missing amount counts in the tie-break: each missing member of a group one
+    item, an amount in credits or hours one item."""
+    return float(max(1, round(missing))) if leaf.unit == "items" else 1.0
 
 
 def _dyadic(x: float | None) -> bool:
@@ -1070,6 +1148,21 @@ def solve(
     return _Search(problem, mode, deadline).run()
 
 
+def amount_cost(p: Problem, leaf: AmountLeaf, missing: float) -> float:
+    """What `missing` of an amount node costs, in credits (§4)."""
+    if leaf.unit == "credits":
+        return missing
+    if leaf.unit == "hours":
+        return missing / p.hours_per_credit
+    # k missing members of a group: the k cheapest distinct items it admits (1 each beyond
+    # those known)
+    k = round(missing)
+    costs = p.group_costs[leaf.index] if p.group_costs else ()
+    if not costs:
+        return k * p.missing_cost[leaf.index]
+    return float(sum(costs[:k])) + max(0, k - len(costs)) * 1.0
+
+
 def least_cost_bound(problem: Problem) -> tuple[float, float]:
     """A lower bound on the (missing credits, missing items) of every allocation of
     `problem` (the second and third parts of a least-to-do key, each bounded on its own, so
@@ -1111,8 +1204,4 @@ def _static_bound(
     short = node.amount - total
     if short <= 1e-9:
         return (0.0, 0.0)
-    if node.unit == "credits":
-        return (short, 1.0)
-    if node.unit == "hours":
-        return (short / p.hours_per_credit, 1.0)
-    return (short * p.missing_cost[node.index], 1.0)
+    return (amount_cost(p, node, short), _amount_items(node, short))

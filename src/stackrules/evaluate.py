@@ -39,6 +39,7 @@ from stackrules.allocate import (
     surely_incomplete,
     value_of,
 )
+from stackrules.coverage import CredentialCatalog, credential_catalog, group_costs
 from stackrules.dates import add_duration, lapsed
 from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, selector_predicate
@@ -139,6 +140,7 @@ class LeastToDo:
     its best allocation. A credential that is surely not earned and not shown never has more
     than its matches and light problem made."""
 
+    credential: Credential
     matches: list[Sequence[Ach]]
     light: Problem
     assemble: Callable[[], tuple[Problem, list[Ach]]]
@@ -149,8 +151,14 @@ class LeastToDo:
     @property
     def started(self) -> bool:
         """Some leaf is met or partly met (§4): it accepts an achievement (an amount: one
-        adding something), or its competency holds."""
-        return any(self.matches)
+        that adds something to it), or its competency holds."""
+        for leaf, ok in zip(self.credential.leaves, self.matches, strict=True):
+            if type(leaf) is AmountLeaf:
+                if any(value_of(a, leaf.unit) > 0 for a in ok):
+                    return True
+            elif ok:
+                return True
+        return False
 
     @property
     def problem(self) -> Problem:
@@ -179,6 +187,10 @@ class _State:
     fired: set[int] = field(default_factory=set)
     earned: dict[str, Outcome] = field(default_factory=dict)
     next_atom: int = 0
+    # the items of the record's attempts, counting or not (what the learner holds, §4)
+    record_items: frozenset[str] = frozenset()
+    # grants that duplicate credit the learner holds (§2), reported as repeats
+    repeats: list[report.NotCounted] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- the evaluator
@@ -221,7 +233,12 @@ class Evaluator:
         self._solved: OrderedDict[tuple[object, ...], Allocation | None] = OrderedDict()
         # per requirement tree (a credential version's or an equivalency's leaves, by id, kept
         # alive here so the id stays theirs): what every search over it shares, missing costs
-        self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
+        self._templates: dict[
+            int,
+            tuple[Sequence[LeafNode], Template, list[float], tuple[tuple[float, ...], ...]],
+        ] = {}
+        # per credential version (the rule set keeps it alive) and as-of date
+        self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
         self._last_selected: tuple[Sequence[Ach], int, dict[object, list[Ach]]] | None = None
 
@@ -236,7 +253,16 @@ class Evaluator:
         issuer = a.item.split(":", 1)[0]
         credits = a.credits if a.credits is not None else (item.credits if item else None)
         hours = a.hours if a.hours is not None else (item.hours if item else None)
-        credits, hours = complete_amounts(self.rules.hours_per_credit(issuer), credits, hours)
+        rate = self.rules.hours_per_credit(issuer)
+        # A catalog value converted from the other (or in step with it) is converted again
+        # from the record's overriding value (§1: conversions start from it).
+        overrides_one = (a.credits is None) != (a.hours is None)
+        if rate and item is not None and overrides_one and _in_step(item.credits, item.hours, rate):
+            if a.credits is not None:
+                hours = None
+            else:
+                credits = None
+        credits, hours = complete_amounts(rate, credits, hours)
         comps = dict(item.teaches) if item else {}
         for comp, level in a.competencies.items():
             rank = self.rules.level_rank(level)
@@ -304,7 +330,17 @@ class Evaluator:
             issuer = self.rules.issuers.get(item_id.split(":", 1)[0])
             if issuer is not None and issuer.repeats == "latest":
                 completed = [i for i in attempts if rows[i].status in ("completed", "failed")]
-                keep = max(completed, key=lambda i: _recency(rows[i]), default=None)
+                # the most recent; among equally recent (or undated) ones, the best-graded
+                keep = max(
+                    completed,
+                    key=lambda i: (
+                        rows[i].completed_on or date.min,
+                        reasons[i] != "failed",
+                        grade_rank(rows[i].grade),
+                        _achievement_key(rows[i]),
+                    ),
+                    default=None,
+                )
             else:
                 passing = [i for i in attempts if reasons[i] is None]
                 keep = max(
@@ -351,15 +387,19 @@ class Evaluator:
         achs: Sequence[Ach],
         as_of: date,
         hours_per_credit: float,
+        cred: Credential | None = None,
+        held: frozenset[str] = frozenset(),
     ) -> tuple[Problem, list[Ach]]:
+        """The allocation problem of a credential (`cred`: its catalog facts, and `held`: the
+        items the learner holds, for retakes) or of an equivalency's `from`."""
         matches = self._matches(leaves, achs, as_of)
-        return self._assemble(roots, leaves, limits, matches, as_of, hours_per_credit)
+        return self._assemble(roots, leaves, limits, matches, as_of, hours_per_credit, cred, held)
 
     def _matches(
         self, leaves: Sequence[LeafNode], achs: Sequence[Ach], as_of: date
     ) -> list[Sequence[Ach]]:
-        """Per leaf, the achievements it accepts (an amount: those adding something; a
-        competency leaf: those showing the competency)."""
+        """Per leaf, the achievements it accepts (a competency leaf: those showing the
+        competency; an amount: those in its group, adding something to it or not)."""
         per_leaf: list[Sequence[Ach]] = []
         by_item = self._by_item(achs)
         selected: dict[object, list[Ach]] | None = None
@@ -387,9 +427,8 @@ class Evaluator:
                 continue
             mods = leaf.modifiers
             ok = [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
-            if type(leaf) is AmountLeaf:
-                unit = leaf.unit
-                ok = [a for a in ok if value_of(a, unit) > 0]
+            # (an amount node may count an achievement that adds nothing to it: it then counts
+            # for the credential's limits, §4)
             per_leaf.append(ok)
         return per_leaf
 
@@ -401,6 +440,8 @@ class Evaluator:
         per_leaf: Sequence[Sequence[Ach]],
         as_of: date,
         hours_per_credit: float,
+        cred: Credential | None = None,
+        held: frozenset[str] = frozenset(),
     ) -> tuple[Problem, list[Ach]]:
         """The allocation problem of these matches. Only achievements some leaf accepts take
         part; their canonical order keeps ties stable."""
@@ -423,7 +464,14 @@ class Evaluator:
                 if self._limit_selects(lim, a, as_of):
                     members |= 1 << k
             specs.append(LimitSpec(lim.bound, lim.amount, lim.unit, members, hours_per_credit))
-        tpl, costs = self._template(roots, leaves, hours_per_credit)
+        catalog = None if cred is None else self.catalog(cred, as_of)
+        if catalog is not None:
+            specs = [
+                LimitSpec(s.bound, s.amount, s.unit, s.members, s.hours_per_credit, cover)
+                for s, cover in zip(specs, catalog.covers, strict=True)
+            ]
+        tpl, costs, groups = self._template(roots, leaves, hours_per_credit, catalog)
+        items = self.rules.items
         problem = Problem(
             roots=roots,
             leaves=leaves,
@@ -434,23 +482,45 @@ class Evaluator:
             competency_met=[bool(ok) for ok in per_leaf],
             missing_cost=costs,
             hours_per_credit=hours_per_credit,
+            held=[type(leaf) is ItemLeaf and leaf.item in held for leaf in leaves],
+            repeatable=[
+                type(leaf) is ItemLeaf and leaf.item in items and items[leaf.item].repeatable
+                for leaf in leaves
+            ],
+            group_costs=groups,
             template=tpl,
         )
         return problem, local
 
     def _template(
-        self, roots: Sequence[Node], leaves: Sequence[LeafNode], hours_per_credit: float
-    ) -> tuple[Template, list[float]]:
+        self,
+        roots: Sequence[Node],
+        leaves: Sequence[LeafNode],
+        hours_per_credit: float,
+        catalog: CredentialCatalog | None,
+    ) -> tuple[Template, list[float], tuple[tuple[float, ...], ...]]:
+        """What every search over this tree shares, its missing costs and its groups' costs,
+        made once per tree."""
         shared = self._templates.get(id(leaves))
         if shared is None:
-            costs = [self.selectors.missing_cost(leaf) for leaf in leaves]
-            tpl = Template.of(roots, leaves, costs, hours_per_credit)
-            shared = self._templates[id(leaves)] = (leaves, tpl, costs)
-        return shared[1], shared[2]
+            groups = (
+                catalog.group_costs
+                if catalog is not None
+                else tuple(group_costs(self.rules, self.selectors, leaf, "") for leaf in leaves)
+            )
+            costs = [
+                (min(groups[leaf.index], default=1.0) if groups[leaf.index] else 1.0)
+                if isinstance(leaf, AmountLeaf) and leaf.unit == "items"
+                else self.selectors.missing_cost(leaf)
+                for leaf in leaves
+            ]
+            tpl = Template.of(roots, leaves, costs, hours_per_credit, groups)
+            shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups)
+        return shared[1], shared[2], shared[3]
 
-    def _light(self, cred: Credential, matches: Sequence[Sequence[Ach]]) -> Problem:
-        """The problem of `matches` without conflicts or limits: what `surely_incomplete`
-        and `least_cost_bound` read of a problem, and nothing more."""
+    def _light(self, cred: Credential, matches: Sequence[Sequence[Ach]], as_of: date) -> Problem:
+        """The problem of `matches` without conflicts, limits or retakes: what
+        `surely_incomplete` and `least_cost_bound` read of a problem, and nothing more."""
         pool: dict[int, int] = {}
         achievements: list[Candidate] = []
         eligible: list[Sequence[int]] = []
@@ -467,7 +537,9 @@ class Evaluator:
                 indexes.append(k)
             eligible.append(indexes)
         roots = [r.root for r in cred.requirements]
-        tpl, costs = self._template(roots, cred.leaves, cred.hours_per_credit)
+        tpl, costs, groups = self._template(
+            roots, cred.leaves, cred.hours_per_credit, self.catalog(cred, as_of)
+        )
         return Problem(
             roots=roots,
             leaves=cred.leaves,
@@ -477,6 +549,7 @@ class Evaluator:
             competency_met=[bool(ok) for ok in matches],
             missing_cost=costs,
             hours_per_credit=cred.hours_per_credit,
+            group_costs=groups,
             template=tpl,
         )
 
@@ -488,6 +561,16 @@ class Evaluator:
             return last[2]
         found: dict[object, list[Ach]] = {}
         self._last_selected = (achs, len(achs), found)
+        return found
+
+    def catalog(self, cred: Credential, as_of: date) -> CredentialCatalog:
+        """What the catalog says about `cred`'s missing work (`coverage`), remembered."""
+        key = (id(cred), as_of)
+        found = self._catalogs.get(key)
+        if found is None:
+            found = self._catalogs[key] = credential_catalog(
+                self.rules, self.selectors, cred, as_of
+            )
         return found
 
     def _by_item(self, achs: Sequence[Ach]) -> dict[str, list[Ach]]:
@@ -511,12 +594,15 @@ class Evaluator:
         each candidate's values, item, grade and date, and of those only on:
 
         - items: whether one is an item that an identifier leaf of the tree names
-          (`Template.named`: using it elsewhere could make a second copy), and which one;
+          (`Template.named`: using it elsewhere could leave a leaf that names it missing,
+          a retake), and which one;
         - grades and dates, for the least-to-do search: which candidates share both (it treats
           them as interchangeable);
         - grades and dates, for an equivalency's sources: also their order (the best worst
           grade, then the most recent dates, of one set against another), so their ranks
-          among the problem's candidates stand for them.
+          among the problem's candidates stand for them;
+        - which identifier leaves name an item the learner holds (missing, a retake), and
+          which leaves' missing work covers each limit (fixed per credential and as-of date).
 
         Learners who share those share the answer: its indexes mean the same in their
         problems, whose candidates are in the same order (`_allocation_order`; the search
@@ -546,8 +632,9 @@ class Evaluator:
             # too are kept (a record of thousands of attempts would otherwise make a key of
             # thousands of thousand-bit masks, held as long as the answer is remembered).
             tuple((k, m) for k, m in enumerate(problem.conflicts) if m.bit_count() > 1),
-            tuple(lim.members for lim in problem.limits),
+            tuple((lim.members, lim.cover) for lim in problem.limits),
             tuple(problem.competency_met),
+            tuple(problem.held),
         )
         # Each step is one operation on the dictionary, so that threads sharing the evaluator
         # cannot trip over each other: one that finds a problem just taken out by another
@@ -612,8 +699,46 @@ class Evaluator:
             if not grants:
                 return False
         state.firings.append(Firing(eq, sources, grants))
-        state.achs.extend(grants)
+        for granted in grants:
+            self._hold(granted, achs, state)
         return True
+
+    def _hold(self, granted: Ach, snapshot: Sequence[Ach], state: _State) -> None:
+        """Add a grant to what the learner holds, unless it duplicates credit (§2): of a
+        non-repeatable item the learner holds once, a record attempt before any grant, and
+        among grants the best by §1's ranking. A grant of this round (not in the snapshot,
+        so nothing has counted it yet) gives way to a better one; an earlier one stays. The
+        grant that loses is reported as a `repeat`; its firing stays in `transfers`."""
+        item = self.rules.items.get(granted.item)
+        if item is not None and item.repeatable:
+            state.achs.append(granted)
+            return
+        held = next((a for a in state.achs if a.item == granted.item), None)
+        if held is None:
+            state.achs.append(granted)
+            return
+        loser = granted
+        this_round = held.origin == "granted" and all(a is not held for a in snapshot)
+        if this_round and self._grant_rank(granted) > self._grant_rank(held):
+            state.achs[state.achs.index(held)] = granted
+            loser = held
+        state.repeats.append(
+            report.NotCounted(
+                item=loser.item,
+                reason="repeat",
+                rule=loser.rule,
+                source=loser.where,
+                detail="granted again; another achievement of this item counts",
+            )
+        )
+
+    def _grant_rank(self, a: Ach) -> tuple[object, ...]:
+        """§1's ranking of one grant against another of the same item (higher is better)."""
+        issuer = self.rules.issuers.get(a.issuer)
+        day = a.completed_on or date.min
+        if issuer is not None and issuer.repeats == "latest":
+            return (day, grade_rank(a.grade))
+        return (grade_rank(a.grade), day)
 
     def _grant(
         self,
@@ -675,19 +800,29 @@ class Evaluator:
         started = [v for v in versions if v.window is not None and v.window.start <= catalog_date]
         return started[-1] if started else None
 
-    def least_to_do(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> LeastToDo:
-        """The allocation that leaves the least to do for `cred` (§4); earned when nothing."""
+    def least_to_do(
+        self,
+        cred: Credential,
+        achs: Sequence[Ach],
+        as_of: date,
+        record_items: frozenset[str] = frozenset(),
+    ) -> LeastToDo:
+        """The allocation that leaves the least to do for `cred` (§4); earned when nothing.
+        `record_items`: the items of the record's attempts, counting or not (with `achs`,
+        what the learner holds: a missing one needs a retake)."""
         matches = self._matches(cred.leaves, achs, as_of)
         roots = [r.root for r in cred.requirements]
 
         def assemble() -> tuple[Problem, list[Ach]]:
+            held = record_items | {a.item for a in achs}
             return self._assemble(
-                roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit
+                roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit, cred, held
             )
 
         return LeastToDo(
+            cred,
             matches,
-            self._light(cred, matches),
+            self._light(cred, matches, as_of),
             assemble,
             lambda p: self._solve(cred, p, "least"),
         )
@@ -695,46 +830,122 @@ class Evaluator:
     def _earn(
         self, cred: Credential, achs: Sequence[Ach], as_of: date, state: _State
     ) -> Outcome | None:
-        least = self.least_to_do(cred, achs, as_of)
+        least = self.least_to_do(cred, achs, as_of, state.record_items)
         state.least[cred.id] = least  # the in-progress report reuses it
         if surely_incomplete(least.light) or surely_incomplete(least.problem):
             return None  # not earned; what remains is searched only if reported
         best = least.allocation
         if best is None or not best.complete or any(best.limit_shortfall):
             return None
-        return Outcome(cred, best, least.achs, self._earliest(cred, achs, as_of))
+        held = state.record_items | {a.item for a in achs}
+        found = self._earliest(cred, achs, as_of, held)
+        assert found is not None  # earned on everything, so earned by the latest date
+        day, allocation, local = found
+        return Outcome(cred, allocation, local, day)
 
-    def _earliest(self, cred: Credential, achs: Sequence[Ach], as_of: date) -> date | None:
-        """The least latest completion date over every allocation that earns it."""
+    def _earliest(
+        self, cred: Credential, achs: Sequence[Ach], as_of: date, held: frozenset[str]
+    ) -> tuple[date | None, Allocation, list[Ach]] | None:
+        """The least latest completion date over every allocation that earns it and uses a
+        dated achievement (none when none does), and an allocation that achieves it: one
+        counting only achievements dated on or before it (§3, §5). None when not earned."""
         dates = sorted({a.completed_on for a in achs if a.completed_on is not None})
 
-        def feasible(limit: date | None) -> bool:
+        def feasible(limit: date | None) -> tuple[Allocation, list[Ach]] | None:
             allowed = [
                 a for a in achs if a.completed_on is None or (limit and a.completed_on <= limit)
             ]
-            problem, _ = self._problem(
+            problem, local = self._problem(
                 [r.root for r in cred.requirements],
                 cred.leaves,
                 cred.limits,
                 allowed,
                 as_of,
                 cred.hours_per_credit,
+                cred,
+                held,
             )
             if surely_incomplete(problem):
-                return False
+                return None
             best = self._solve(cred, problem, "least")
-            return best is not None and best.complete and not any(best.limit_shortfall)
+            if best is None or not best.complete or any(best.limit_shortfall):
+                return None
+            return best, local
 
-        if feasible(None):
-            return None
+        if not dates:
+            found = feasible(None)
+            return None if found is None else (None, *found)
+        undated = feasible(None)
+        if undated is not None:
+            # Earned without a date; the date is that of the first dated achievement some
+            # allocation that earns it counts as well (none if no allocation counts one).
+            for a in sorted(
+                (a for a in achs if a.completed_on is not None and self._accepted(cred, a, as_of)),
+                key=lambda a: a.completed_on or date.min,
+            ):
+                day = a.completed_on
+                assert day is not None
+                allowed = [b for b in achs if b.completed_on is None or b.completed_on <= day]
+                if self._earns_counting(cred, allowed, a, as_of, held):
+                    found = feasible(day)
+                    assert found is not None  # more achievements never lose an allocation
+                    return (day, *found)
+            return (None, *undated)
         lo, hi = 0, len(dates) - 1
+        if feasible(dates[hi]) is None:
+            return None
         while lo < hi:
             mid = (lo + hi) // 2
-            if feasible(dates[mid]):
+            if feasible(dates[mid]) is not None:
                 hi = mid
             else:
                 lo = mid + 1
-        return dates[lo] if dates else None
+        found = feasible(dates[lo])
+        assert found is not None
+        return (dates[lo], *found)
+
+    def _earns_counting(
+        self, cred: Credential, achs: Sequence[Ach], a: Ach, as_of: date, held: frozenset[str]
+    ) -> bool:
+        """Whether some allocation of `achs` earns `cred` and counts `a`: the credential's
+        tree with one more named requirement that only `a` meets (`a` then counts toward
+        the limits as if a leaf of the tree had taken it)."""
+        problem, local = self._problem(
+            [r.root for r in cred.requirements],
+            cred.leaves,
+            cred.limits,
+            achs,
+            as_of,
+            cred.hours_per_credit,
+            cred,
+            held,
+        )
+        position = next(k for k, b in enumerate(local) if b is a)
+        n = len(cred.leaves)
+        extra = ItemLeaf(n, "", (), cred.where, a.item)
+        forced = Problem(
+            roots=[*problem.roots, extra],
+            leaves=[*problem.leaves, extra],
+            achievements=problem.achievements,
+            eligible=[*problem.eligible, [position]],
+            conflicts=problem.conflicts,
+            limits=problem.limits,
+            competency_met=[*problem.competency_met, False],
+            missing_cost=[*problem.missing_cost, 1.0],
+            hours_per_credit=problem.hours_per_credit,
+            held=[*problem.held, False],
+            repeatable=[*problem.repeatable, True],
+            group_costs=[*problem.group_costs, ()],
+        )
+        best = solve(forced, "least", getattr(_EVALUATION, "deadline", None))
+        return best is not None and best.complete and not any(best.limit_shortfall)
+
+    def _accepted(self, cred: Credential, a: Ach, as_of: date) -> bool:
+        """Whether some leaf of `cred` would count `a` (competency leaves only look)."""
+        return any(
+            not isinstance(leaf, CompetencyLeaf) and self.eligible(leaf, a, as_of)
+            for leaf in cred.leaves
+        )
 
     def _earned_ach(self, outcome: Outcome, state: _State, as_of: date) -> Ach | None:
         cred = outcome.credential
@@ -796,7 +1007,13 @@ class Evaluator:
     def _evaluate(self, record: LearnerRecord, as_of: date, scope: Scope) -> report.Report:
         catalog_date = record.catalog_date or as_of
         counting, not_counted = self._achievements(record, as_of)
-        state = _State(achs=[ach for _, ach in counting], next_atom=len(counting))
+        state = _State(
+            achs=[ach for _, ach in counting],
+            next_atom=len(counting),
+            record_items=frozenset(
+                a.item for a in record.achievements if a.status in ("completed", "failed")
+            ),
+        )
         held = sorted({a.item for a in state.achs if a.origin == "held"})
         versions: dict[str, Credential] = {}
         pending: set[Target] = self._targets(state.achs)
@@ -827,9 +1044,12 @@ class Evaluator:
                         if ach is not None:
                             state.achs.append(ach)
                             new.append(ach)
+            # (all added after the snapshot: a grant of this round may have replaced another)
+            new = state.achs[len(snapshot) :]
             # what the new achievements could feed; rules with no index key see everything
             pending = self._targets(new) if new else set()
             touched |= pending
+        not_counted.extend(state.repeats)
         return self._report(
             record,
             as_of,
@@ -878,7 +1098,9 @@ class Evaluator:
             cred = versions.get(ident) or self.version(ident, catalog_date)
             if cred is None:
                 continue
-            least = state.least.get(ident) or self.least_to_do(cred, state.achs, as_of)
+            least = state.least.get(ident) or self.least_to_do(
+                cred, state.achs, as_of, state.record_items
+            )
             if least.started:
                 versions[ident] = cred
                 started[ident] = least
@@ -889,7 +1111,9 @@ class Evaluator:
             if cred is None:
                 in_progress.append(explainer.not_offered(self.rules.credentials[ident]))
                 continue
-            least = started.get(ident) or self.least_to_do(cred, state.achs, as_of)
+            least = started.get(ident) or self.least_to_do(
+                cred, state.achs, as_of, state.record_items
+            )
             entry_ip, ids = explainer.in_progress(cred, least, pursued=ident in pursued)
             in_progress.append(entry_ip)
             used |= ids
@@ -974,6 +1198,10 @@ def _achievement_key(a: Achievement) -> tuple[object, ...]:
         tuple(sorted(a.tags)),
         tuple(sorted(a.competencies.items())),
     )
+
+
+def _in_step(credits: float | None, hours: float | None, rate: float) -> bool:
+    return credits is not None and hours is not None and abs(credits * rate - hours) < 1e-9
 
 
 def _recency(a: Achievement) -> tuple[date, tuple[object, ...]]:

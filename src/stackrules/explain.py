@@ -18,7 +18,7 @@ from stackrules import report
 from stackrules.allocate import Allocation, value_of
 from stackrules.dates import lapsed
 from stackrules.graph import Key, leaf_keys
-from stackrules.matching import first_failure, in_window
+from stackrules.matching import MAX_OPTIONS, first_failure, in_window
 from stackrules.model import (
     AmountLeaf,
     Choice,
@@ -208,13 +208,22 @@ class Explainer:
 
     # ------------------------------------------------------------ credentials
     def _requirements(
-        self, cred: Credential, tree: _Tree
+        self, cred: Credential, tree: _Tree, by: date | None = None
     ) -> tuple[list[report.RequirementResult], set[int]]:
+        """Each named requirement and what it uses; a competency leaf that holds lists the
+        achievement that shows the competency at the highest level, looked at, not used up
+        (§5; for an earned credential, one dated no later than `by`)."""
         results = []
         used_ids: set[int] = set()
         for requirement in self._static.requirements(cred):
             req = requirement.req
             used = tree.used_by(requirement.leaves)
+            for k in requirement.leaves:
+                leaf = cred.leaves[k]
+                if isinstance(leaf, CompetencyLeaf) and tree.holds(leaf):
+                    witness = self._witness(leaf, by)
+                    if witness is not None and all(a is not witness for a in used):
+                        used.append(witness)
             used_ids.update(map(id, used))
             results.append(
                 report.RequirementResult(
@@ -227,6 +236,22 @@ class Explainer:
             )
         return results, used_ids
 
+    def _witness(self, leaf: CompetencyLeaf, by: date | None) -> Ach | None:
+        """The achievement that shows the leaf's competency at the highest level (then the
+        allocation order: record evidence first, better grades, newer dates)."""
+        shown = [
+            a
+            for a in self.achs
+            if (by is None or a.completed_on is None or a.completed_on <= by)
+            and self.ev.eligible(leaf, a, self.as_of)
+        ]
+        if not shown:
+            return None
+        return min(
+            shown,
+            key=lambda a: (-a.competencies.get(leaf.competency, -1), a.candidate().sort_key),
+        )
+
     def _evidence_of(self, a: Ach) -> report.Evidence:
         found = self._evidence.get(id(a))
         if found is None:
@@ -238,7 +263,7 @@ class Explainer:
     ) -> tuple[report.EarnedCredential, set[int]]:
         cred = outcome.credential
         tree = _Tree(outcome.allocation, outcome.achs)
-        requirements, used_ids = self._requirements(cred, tree)
+        requirements, used_ids = self._requirements(cred, tree, outcome.earned_on)
         counted = [
             outcome.achs[i] for i in range(len(outcome.achs)) if (outcome.allocation.used >> i) & 1
         ]
@@ -279,16 +304,12 @@ class Explainer:
         remaining: list[tuple[tuple[str, int], report.Remaining]] = []
         for req in cred.requirements:
             self._remaining(req.root, req.name, tree, held, remaining, root=True)
+        catalog = self.ev.catalog(cred, self.as_of)
         for k, lim in enumerate(cred.limits):
             short = alloc.limit_shortfall[k] if k < len(alloc.limit_shortfall) else 0.0
             if short > 1e-9:
-                limit_options: list[str] = []
-                if lim.ids is not None:
-                    limit_options = sorted(i for i in lim.ids if i not in held)
-                elif lim.selector is not None:
-                    limit_options = [
-                        e.id for e in self.ev.selectors.matching(lim.selector) if e.id not in held
-                    ][:50]
+                # only what the limit selects and some requirement node could count (§4)
+                limit_options = [i for i in catalog.limit_options[k] if i not in held]
                 remaining.append(
                     (
                         ("limit", k),
@@ -296,7 +317,9 @@ class Explainer:
                             requirement="limit",
                             need=round(short, 6),
                             unit=lim.unit,
-                            options=limit_options,
+                            options=limit_options[:MAX_OPTIONS],
+                            limit=lim.text.removeprefix("limit "),
+                            source=lim.where,
                         ),
                     )
                 )
@@ -495,8 +518,8 @@ class Explainer:
         return first
 
     def unused(self, achs: Sequence[Ach], used: set[int], rejected: set[int]) -> list[str]:
-        """Counting record and granted achievements that no reported allocation relies on,
-        directly or as the source of a grant it uses (fall-through)."""
+        """Counting record and granted achievements, and held credentials, that no reported
+        allocation relies on, directly or as the source of a grant it uses (fall-through)."""
         closure: set[int] = set()
         stack = [a for a in achs if id(a) in used]
         while stack:
@@ -507,7 +530,7 @@ class Explainer:
         return sorted(
             a.item
             for a in achs
-            if a.origin in ("record", "granted") and id(a) not in closure | rejected
+            if a.origin in ("record", "granted", "held") and id(a) not in closure | rejected
         )
 
 

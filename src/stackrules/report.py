@@ -9,6 +9,7 @@ a value is absent). `stackrules.schemas` publishes the JSON Schema generated fro
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any, Literal
 
@@ -36,6 +37,15 @@ class _ReportModel(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
     )
+
+
+def _optional(*names: str) -> Callable[[dict[str, Any]], None]:
+    """A schema edit: these fields are written only when they have a value."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        schema["required"] = [r for r in schema.get("required", []) if r not in names]
+
+    return edit
 
 
 class Evidence(_ReportModel):
@@ -89,6 +99,12 @@ class Remaining(_ReportModel):
     need: int | float
     unit: Unit
     options: list[str] = Field(default_factory=list)
+    # a `limit` entry: the limit as `stackrules fmt` writes it after the word `limit`, and
+    # where it is (`file:line`); left out of every other entry
+    limit: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    source: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    model_config = ConfigDict(json_schema_extra=_optional("limit", "source"))
 
     @field_serializer("need")
     def _whole_need(self, need: int | float) -> int | float:

@@ -6,7 +6,13 @@ that made it (`file:line`), every granted achievement its equivalency and source
 
 from __future__ import annotations
 
-from stackrules.report import Evidence, Remaining, Report, RequirementResult
+from stackrules.report import (
+    Evidence,
+    InProgressCredential,
+    Remaining,
+    Report,
+    RequirementResult,
+)
 
 
 def _num(value: float) -> str:
@@ -46,7 +52,22 @@ def _requirement(r: RequirementResult) -> list[str]:
 def _remaining(r: Remaining) -> str:
     unit = r.unit if r.need != 1 or r.unit != "items" else "item"
     options = f": {', '.join(r.options)}" if r.options else ""
-    return f"    needs {_num(r.need)} more {unit} for {r.requirement}{options}"
+    what = r.requirement
+    if r.limit is not None:
+        what = f"limit `{r.limit}`" + (f" ({r.source})" if r.source else "")
+    return f"    needs {_num(r.need)} more {unit} for {what}{options}"
+
+
+def _work(p: InProgressCredential) -> str:
+    """What remains, in hours where everything that remains is measured in hours (the
+    requirements' own shortfalls; a limit's only where nothing else remains), else in
+    credits (§4's measure)."""
+    if p.remaining and all(r.unit == "hours" for r in p.remaining):
+        needs = [r.need for r in p.remaining if r.limit is None] or [r.need for r in p.remaining]
+        hours = sum(needs)
+        return f"{_num(hours)} hour{'' if hours == 1 else 's'}"
+    credits = p.remaining_credits
+    return f"{_num(credits)} credit{'' if credits == 1 else 's'}"
 
 
 def _scope(report: Report) -> str:
@@ -100,9 +121,7 @@ def render_text(report: Report) -> str:
             continue
         pursued = " (pursued)" if p.pursued else ""
         out.append(
-            f"  {p.credential} {p.title}{pursued} [rule {p.source}]: "
-            f"{_num(p.remaining_credits)} credit{'' if p.remaining_credits == 1 else 's'} "
-            "of work remain"
+            f"  {p.credential} {p.title}{pursued} [rule {p.source}]: {_work(p)} of work remain"
         )
         for r in p.requirements:
             out += _requirement(r)

@@ -172,12 +172,17 @@ class Planner:
         # A retake of an item the record holds with a grade never counts where the issuer
         # keeps the best attempt: a planned completion carries no grade, which ranks lower.
         kept_graded = {a.item for a in record_achs if a.grade is not None}
+        # No duplicate credit (§2): taking a course the learner holds through transfer only
+        # replaces the grant, so it is never part of a cheapest plan.
+        granted = {g for t in base.transfers for g in t.grants}
         candidates = []
         for ident in sorted(scope.items):
             it = self.rules.items[ident]
             issuer = self.rules.issuers.get(it.issuer)
             best_kept = issuer is None or issuer.repeats == "best"
             if ident in kept_graded and not it.repeatable and best_kept:
+                continue
+            if ident in granted and not it.repeatable:
                 continue
             copies = self.copy_bound(scope, ident) if it.repeatable else 1
             cost = self.item_cost(ident)
