@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from stackrules import report
 from stackrules.allocate import (
@@ -40,6 +40,8 @@ from stackrules.allocate import (
     value_of,
 )
 from stackrules.dates import add_duration, lapsed
+from stackrules.exceptions.learner import Overlays
+from stackrules.exceptions.overlay import AdjustedLeaves, OverlayCredential
 from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, selector_predicate
 from stackrules.model import (
@@ -56,6 +58,9 @@ from stackrules.model import (
     grade_rank,
 )
 from stackrules.records import Achievement, LearnerRecord
+
+if TYPE_CHECKING:
+    from stackrules.exceptions.learner import LearnerExceptions
 
 Origin = Literal["record", "granted", "earned", "held"]
 # remembered allocation problems per evaluator, the least recently used forgotten first (about
@@ -179,6 +184,7 @@ class _State:
     fired: set[int] = field(default_factory=set)
     earned: dict[str, Outcome] = field(default_factory=dict)
     next_atom: int = 0
+    exceptions: LearnerExceptions | None = None  # the learner's exceptions, if any
 
 
 # ---------------------------------------------------------------- the evaluator
@@ -223,6 +229,8 @@ class Evaluator:
         # alive here so the id stays theirs): what every search over it shares, missing costs
         self._templates: dict[int, tuple[Sequence[LeafNode], Template, list[float]]] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
+        # credentials as learners' exceptions leave them (`stackrules.exceptions`)
+        self.overlays = Overlays(self)
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -380,6 +388,8 @@ class Evaluator:
                 unit = leaf.unit
                 ok = [a for a in ok if value_of(a, unit) > 0]
             per_leaf.append(ok)
+        if type(leaves) is AdjustedLeaves:  # a learner's exceptions (`stackrules.exceptions`)
+            return leaves.adjusted(per_leaf, by_item, as_of)
         return per_leaf
 
     def _assemble(
@@ -439,7 +449,7 @@ class Evaluator:
         self, roots: Sequence[Node], leaves: Sequence[LeafNode], hours_per_credit: float
     ) -> tuple[Template, list[float]]:
         shared = self._templates.get(id(leaves))
-        if shared is None:
+        if shared is None or shared[0] is not leaves:
             costs = [self.selectors.missing_cost(leaf) for leaf in leaves]
             tpl = Template.of(roots, leaves, costs, hours_per_credit)
             shared = self._templates[id(leaves)] = (leaves, tpl, costs)
@@ -525,7 +535,7 @@ class Evaluator:
                 for c, item in zip(candidates, items, strict=True)
             )
         key = (
-            id(rule),
+            rule.token if type(rule) is OverlayCredential else id(rule),
             mode,
             values,
             tuple(map(tuple, problem.eligible)),
@@ -781,9 +791,13 @@ class Evaluator:
         catalog_date = record.catalog_date or as_of
         counting, not_counted = self._achievements(record, as_of)
         state = _State(achs=[ach for _, ach in counting], next_atom=len(counting))
-        held = sorted({a.item for a in state.achs if a.origin == "held"})
         versions: dict[str, Credential] = {}
+        if record.exceptions:
+            counting = self._lay_exceptions(record, as_of, catalog_date, counting, state)
+            versions.update(state.exceptions.credentials if state.exceptions else {})
+        held = sorted({a.item for a in state.achs if a.origin == "held"})
         pending: set[Target] = self._targets(state.achs)
+        pending |= {("credential", ident) for ident in versions}
         touched: set[Target] = set(pending)
         while pending:
             snapshot = list(state.achs)
@@ -814,7 +828,7 @@ class Evaluator:
             # what the new achievements could feed; rules with no index key see everything
             pending = self._targets(new) if new else set()
             touched |= pending
-        return self._report(
+        result = self._report(
             record,
             as_of,
             catalog_date,
@@ -826,6 +840,55 @@ class Evaluator:
             held,
             scope,
         )
+        if state.exceptions is not None:
+            from stackrules.exceptions.audit import annotate
+
+            result = annotate(result, state.exceptions)
+        return result
+
+    def _lay_exceptions(
+        self,
+        record: LearnerRecord,
+        as_of: date,
+        catalog_date: date,
+        counting: list[tuple[Achievement, Ach]],
+        state: _State,
+    ) -> list[tuple[Achievement, Ach]]:
+        """The learner's exceptions laid over the rules (`stackrules.exceptions`): exclusions
+        taken out of what counts, grants added as firings, overlaid credentials."""
+        from stackrules.exceptions.learner import prepare
+
+        reasons = {}
+        for a in record.achievements:
+            reason = self._base_reason(a, as_of)
+            if reason is not None:
+                reasons.setdefault(a.item, reason)
+        found = prepare(self, record, as_of, catalog_date, counting, reasons)
+        state.exceptions = found
+        state.achs = [ach for _, ach in found.counting]
+        state.achs.extend(found.grants)
+        state.firings.extend(found.firings)
+        state.next_atom = found.next_atom
+        return found.counting
+
+    def share_template(self, base: Credential, overlay: Credential) -> None:
+        """An overlay whose tree is its base's shares the base's search template."""
+        if overlay.requirements == base.requirements:
+            roots = [r.root for r in base.requirements]
+            _, tpl, costs = self._templates.get(id(base.leaves)) or (
+                None,
+                *self._template(roots, base.leaves, base.hours_per_credit),
+            )
+            self._templates[id(overlay.leaves)] = (overlay.leaves, tpl, costs)
+
+    def forget(self, *objects: object) -> None:
+        """Forget what is remembered by these objects' ids (an overlay no longer kept)."""
+        from stackrules.explain import forget
+
+        for obj in objects:
+            self._templates.pop(id(getattr(obj, "leaves", None)), None)
+            self._matchers.pop(id(obj), None)
+        forget(self, objects)
 
     # ------------------------------------------------------------ §4, §5 the report
     def _report(
@@ -880,6 +943,8 @@ class Evaluator:
         transfers = explainer.transfers(state.firings)
         rejected = explainer.rejected(counting, versions, touched)
         not_counted.extend(entry for entry, _ in rejected)
+        if state.exceptions is not None:
+            not_counted.extend(state.exceptions.excluded)
         unused = explainer.unused(state.achs, used, {id(a) for _, a in rejected})
         return report.Report(
             learner=record.learner,
