@@ -26,6 +26,7 @@ from stackrules.cli.common import (
     AS_OF_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
+    EXCEPTIONS_OPTION,
     EXIT_USAGE,
     IN_PROGRESS_OPTION,
     LEARNER_OPTION,
@@ -36,6 +37,7 @@ from stackrules.cli.common import (
     print_diagnostics,
 )
 from stackrules.cli.plan import load_additions, what_if_options
+from stackrules.exceptions.files import Loaded, joined
 from stackrules.pursuit import pursuing_errors
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps, report_to_json
@@ -57,6 +59,7 @@ from stackrules.textreport import render_text
 @TARGET_OPTION
 @IN_PROGRESS_OPTION
 @LEARNER_OPTION
+@EXCEPTIONS_OPTION
 @what_if_options
 def evaluate_command(
     rules: tuple[str, ...],
@@ -66,6 +69,7 @@ def evaluate_command(
     targets: tuple[str, ...] = (),
     in_progress: int | None = 5,
     learners: tuple[str, ...] = (),
+    exceptions: str | None = None,
     adds: tuple[str, ...] = (),
     catalog_date: date | None = None,
 ) -> None:
@@ -87,6 +91,9 @@ def evaluate_command(
     seen: set[str] = set()
     reports: list[Report] = []
     errors: list[RecordError] = []
+    table = Loaded(exceptions) if exceptions is not None else None
+    if table is not None:
+        errors.extend(table.file_errors)
     for entry in read_records(record, aliases=compiled.aliases):
         learner = entry.learner
         if learner is not None:
@@ -105,6 +112,20 @@ def evaluate_command(
         if problems:
             errors.extend(problems)
             continue
+        if entry.exceptions or table is not None:
+            extra, extra_errors = table.lookup(learner or "") if table else ([], [])
+            entry, problems = joined(
+                entry,
+                extra,
+                extra_errors,
+                compiled.model,
+                file=record,
+                exceptions_file=exceptions,
+                record_index=None,
+            )
+            if problems:
+                errors.extend(problems)
+                continue
         result = evaluate_record(
             compiled,
             apply_what_if(entry, additions, day, catalog_date),

@@ -8,7 +8,7 @@ cannot be applied as its approver meant must not be silently ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stackrules.diagnostics import did_you_mean
@@ -71,13 +71,15 @@ def problems(exceptions: Sequence[RegistrarException], rules: RuleSet) -> list[P
             bad(name, f"not a field of a `{exc.kind}` exception")
         if exc.kind in ("waive", "adjust") and exc.requirement and exc.limit:
             bad("limit", "name a requirement or a limit, not both")
-        if exc.kind == "adjust" and not (exc.requirement or exc.limit):
-            bad("requirement", "required for an `adjust` exception (or `limit`)")
+        if exc.kind in ("waive", "adjust") and not (exc.requirement or exc.limit):
+            bad("requirement", f"required for a `{exc.kind}` exception (or `limit`)")
         _names(exc, rules, bad)
     return out
 
 
-def _names(exc: RegistrarException, rules: RuleSet, bad: _Bad) -> None:
+def _names(
+    exc: RegistrarException, rules: RuleSet, bad: Callable[[str, str], None]
+) -> None:
     """Whether the credential, requirement, limit and items exist (in some version)."""
     for field, ident in (("item", exc.item), ("for", exc.for_)):
         if ident is not None and ident not in rules.items:
@@ -103,24 +105,26 @@ def _names(exc: RegistrarException, rules: RuleSet, bad: _Bad) -> None:
             bad("limit", _unknown(what, limit_name(exc.limit), texts))
 
 
-class _Bad:  # the `bad` callback's type, for mypy
-    def __call__(self, field: str, message: str) -> None: ...
-
-
 def record_errors(
-    record: LearnerRecord, rules: RuleSet, *, file: str, record_index: int | None
+    record: LearnerRecord,
+    rules: RuleSet,
+    *,
+    file: str,
+    record_index: int | None,
+    files: Mapping[str, str] | None = None,
 ) -> list[RecordError]:
-    """One record error per problem with the record's exceptions (those of an exceptions
-    file included, once joined to the record), located where the record was read."""
+    """One record error per problem with the record's exceptions, located where the record
+    was read, or (`files`: exception id to file) in the exceptions file it came from."""
     if not record.exceptions:
         return []
     position = record.position
+    elsewhere = files or {}
     return [
         RecordError(
-            file=file,
+            file=elsewhere.get(p.exception, file),
             learner=record.learner,
-            line=position.number if position is not None else None,
-            position_kind=position.kind if position is not None else None,
+            line=position.number if position and p.exception not in elsewhere else None,
+            position_kind=position.kind if position and p.exception not in elsewhere else None,
             field=f"exceptions[{p.exception}].{p.field}",
             message=p.message,
             record_index=record_index,
