@@ -76,11 +76,23 @@ def _as_date(value: Any) -> Any:
     )
 
 
+def _require(schema: dict[str, Any], *names: str) -> None:
+    required = schema.setdefault("required", [])
+    required.extend(n for n in names if n not in required)
+
+
 class RegistrarException(BaseModel):
     """A registrar's decision for one learner (`exceptions.md`): a waiver, an adjusted amount,
     a substitution, an also-allow, a course directive, an exclusion or a grant."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # The schema lists the approval as required (as it is: `check` makes its absence a record
+    # error naming the exception); the model lets it through so that the error can name it.
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra=lambda schema: _require(schema, "approved_by", "approved_on"),
+    )
 
     id: _Text = Field(description="The registrar's reference; unique per learner.")
     kind: Kind = Field(description="What the exception does.")
