@@ -246,3 +246,36 @@ class IndexReader:
 
     def __getstate__(self) -> dict[str, Any]:  # a connection never travels to a worker
         return {"path": self.path, "_db": None}
+
+
+# per process: the index readers opened so far, by path (a worker opens each once)
+_READERS: dict[str, IndexReader] = {}
+
+
+def join_exceptions(
+    record: LearnerRecord,
+    rules: RuleSet,
+    *,
+    index: str | None,
+    file: str,
+    exceptions_file: str | None,
+    record_index: int | None,
+) -> tuple[LearnerRecord, list[RecordError]]:
+    """A batch unit's record joined to its exceptions in the index (if any), checked."""
+    extra: list[RegistrarException] = []
+    extra_errors: list[RecordError] = []
+    if index is not None:
+        reader = _READERS.get(index)
+        if reader is None:
+            reader = _READERS[index] = IndexReader(index)
+        extra, extra_errors = reader.lookup(record.learner)
+        extra_errors = [e.model_copy(update={"record_index": record_index}) for e in extra_errors]
+    return joined(
+        record,
+        extra,
+        extra_errors,
+        rules,
+        file=file,
+        exceptions_file=exceptions_file,
+        record_index=record_index,
+    )

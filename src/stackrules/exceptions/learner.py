@@ -124,6 +124,10 @@ def prepare(
     out = LearnerExceptions(exceptions, kept, excluded, next_atom=len(counting))
     # credentials
     for ident, excs in sorted(credential_exceptions(exceptions).items()):
+        if ident not in ev.rules.credentials:  # (rules other than those it was checked with)
+            for e in excs:
+                effects[e.id] = (False, f"`{ident}` is not a credential of these rules")
+            continue
         base = ev.version(ident, catalog_date)
         if base is None:
             for e in excs:
