@@ -124,14 +124,20 @@ def test_adjust_amount_and_count(evaluator: Evaluator) -> None:
     r = run(evaluator, achs, [exc("A1", "adjust", credential="X:BA", requirement="more", amount=3)])
     assert "X:BA" in earned(r)
     assert requirement(r, "X:BA", "more").exceptions == ["A1"]
-    r = run(evaluator, [ach("X:M100")], [exc("A2", "adjust", credential="X:TWO", requirement="pick", amount=1)])
+    r = run(
+        evaluator,
+        [ach("X:M100")],
+        [exc("A2", "adjust", credential="X:TWO", requirement="pick", amount=1)],
+    )
     assert "X:TWO" in earned(r)
     assert effects(r)["A2"] == (True, "X:TWO pick: 2 of 3 becomes 1")
 
 
 def test_adjust_limit(evaluator: Evaluator) -> None:
     achs = [ach("X:M100"), ach("X:E100"), ach("X:M151"), ach("X:M200")]
-    adjust = exc("A3", "adjust", credential="X:BA", limit="at most 3 credits from subject MATH", amount=9)
+    adjust = exc(
+        "A3", "adjust", credential="X:BA", limit="at most 3 credits from subject MATH", amount=9
+    )
     assert "X:BA" in earned(run(evaluator, achs, [adjust]))
 
 
@@ -196,7 +202,13 @@ def test_exclude_everywhere_and_in_one_credential(evaluator: Evaluator) -> None:
     assert "X:BSC" not in earned(r)
     assert r.not_counted == []
     assert "X:TWO" not in earned(r)  # still counts elsewhere: X:TWO needs two
-    assert "X:M100" in {e.item for c in r.in_progress if c.credential == "X:TWO" for q in c.requirements for e in q.evidence}
+    assert "X:M100" in {
+        e.item
+        for c in r.in_progress
+        if c.credential == "X:TWO"
+        for q in c.requirements
+        for e in q.evidence
+    }
 
 
 def test_grant_with_transfer_source_counts_against_a_transfer_cap(evaluator: Evaluator) -> None:
@@ -229,21 +241,34 @@ def test_never_lets_a_failed_achievement_in(evaluator: Evaluator) -> None:
     sub = exc("S1", "substitute", credential="X:BA", item="X:M151", **{"for": "X:M100"})
     r = run(evaluator, [ach("X:M151", "F"), ach("X:E100"), ach("X:E200"), ach("X:S200")], [sub])
     assert "X:BA" not in earned(r)
-    assert effects(r)["S1"] == (False, "`X:M151` does not count (failed): an exception never lets it in")
+    assert effects(r)["S1"] == (
+        False,
+        "`X:M151` does not count (failed): an exception never lets it in",
+    )
     grant = exc("G1", "grant", item="X:M200", **{"from": ["Y:ALG"]})
     r = run(evaluator, [ach("Y:ALG", status="in-progress")], [grant])
     assert r.transfers == [] and not effects(r)["G1"][0]
 
 
 def test_not_applied_when_not_offered() -> None:
-    ev = Evaluator(compile_text(CATALOG + 'credential X:NEW "New" { effective 2030-01-01\n req: X:M100 }\n'))
+    ev = Evaluator(
+        compile_text(CATALOG + 'credential X:NEW "New" { effective 2030-01-01\n req: X:M100 }\n')
+    )
     r = run(ev, [ach("X:E100")], [exc("W9", "waive", credential="X:NEW", requirement="req")])
     assert effects(r)["W9"] == (False, "`X:NEW` is not offered at the learner's catalog date")
 
 
 def test_learners_share_an_overlay_but_keep_their_ids(evaluator: Evaluator) -> None:
-    a = run(evaluator, [ach("X:M100"), ach("X:E100")], [exc("W1", "waive", credential="X:BA", requirement="more")])
-    b = run(evaluator, [ach("X:M100"), ach("X:E100")], [exc("OTHER", "waive", credential="X:BA", requirement="more")])
+    a = run(
+        evaluator,
+        [ach("X:M100"), ach("X:E100")],
+        [exc("W1", "waive", credential="X:BA", requirement="more")],
+    )
+    b = run(
+        evaluator,
+        [ach("X:M100"), ach("X:E100")],
+        [exc("OTHER", "waive", credential="X:BA", requirement="more")],
+    )
     assert requirement(a, "X:BA", "more").exceptions == ["W1"]
     assert requirement(b, "X:BA", "more").exceptions == ["OTHER"]
 
@@ -254,10 +279,24 @@ def test_learners_share_an_overlay_but_keep_their_ids(evaluator: Evaluator) -> N
 def test_no_exceptions_no_change(evaluator: Evaluator) -> None:
     achs = [ach("X:M100"), ach("X:E100"), ach("X:M151"), ach("Y:ALG")]
     fresh = Evaluator(compile_text(CATALOG))
-    before = dumps(fresh.evaluate(LearnerRecord.model_validate({"learner": "L", "achievements": achs}), AS_OF))
+    before = dumps(
+        fresh.evaluate(LearnerRecord.model_validate({"learner": "L", "achievements": achs}), AS_OF)
+    )
     # the same evaluator after learners with exceptions: nothing of theirs leaks
-    run(evaluator, achs, [exc("X1", "exclude", item="X:M100"), exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M151")])
-    after = dumps(evaluator.evaluate(LearnerRecord.model_validate({"learner": "L", "achievements": achs, "exceptions": []}), AS_OF))
+    run(
+        evaluator,
+        achs,
+        [
+            exc("X1", "exclude", item="X:M100"),
+            exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M151"),
+        ],
+    )
+    after = dumps(
+        evaluator.evaluate(
+            LearnerRecord.model_validate({"learner": "L", "achievements": achs, "exceptions": []}),
+            AS_OF,
+        )
+    )
     assert before == after
     assert '"exceptions"' not in after
 
@@ -285,12 +324,23 @@ def files(tmp_path: Path) -> Path:
 def cli_run(folder: Path, *args: str) -> Any:
     return CliRunner().invoke(
         cli,
-        ["evaluate", "--rules", str(folder / "rules.stack"), str(folder / "learners.json"), "--as-of", "2026-11-22", *args],
+        [
+            "evaluate",
+            "--rules",
+            str(folder / "rules.stack"),
+            str(folder / "learners.json"),
+            "--as-of",
+            "2026-11-22",
+            *args,
+        ],
     )
 
 
 def test_the_same_from_the_record_jsonl_and_csv(files: Path) -> None:
-    directive = {"learner": "L1", **exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M100")}
+    directive = {
+        "learner": "L1",
+        **exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M100"),
+    }
     (files / "exc.jsonl").write_text(json.dumps(directive) + "\n")
     (files / "exc.csv").write_text(
         "learner,id,kind,credential,requirement,item,approved_by,approved_on\n"
@@ -322,18 +372,44 @@ def test_text_audit_prints_who_approved(files: Path) -> None:
 
 
 BAD = [
-    (exc("E1", "waive", credential="X:BAA", requirement="more"), "exceptions[E1].credential", "did you mean `X:BA`?"),
-    (exc("E1", "waive", credential="X:BA", requirement="mroe"), "exceptions[E1].requirement", "did you mean `more`?"),
-    (exc("E1", "waive", credential="X:BA", limit="at most 4 credits from subject MATH"), "exceptions[E1].limit", "did you mean `at most 3 credits from subject MATH`?"),
-    (exc("E1", "substitute", credential="X:BA", item="X:M15", **{"for": "X:M100"}), "exceptions[E1].item", "did you mean `X:M151`?"),
+    (
+        exc("E1", "waive", credential="X:BAA", requirement="more"),
+        "exceptions[E1].credential",
+        "did you mean `X:BA`?",
+    ),
+    (
+        exc("E1", "waive", credential="X:BA", requirement="mroe"),
+        "exceptions[E1].requirement",
+        "did you mean `more`?",
+    ),
+    (
+        exc("E1", "waive", credential="X:BA", limit="at most 4 credits from subject MATH"),
+        "exceptions[E1].limit",
+        "did you mean `at most 3 credits from subject MATH`?",
+    ),
+    (
+        exc("E1", "substitute", credential="X:BA", item="X:M15", **{"for": "X:M100"}),
+        "exceptions[E1].item",
+        "did you mean `X:M151`?",
+    ),
     (exc("E1", "substitute", credential="X:BA", item="X:M151"), "exceptions[E1].for", "required"),
-    ({"id": "E1", "kind": "exclude", "item": "X:M100", "approved_on": "2026-01-01"}, "exceptions[E1].approved_by", "cannot be signed"),
-    (exc("E1", "grant", item="X:M200", **{"from": ["Y:CAL"]}), "exceptions[E1].from[0]", "did you mean `Y:CALC`?"),
+    (
+        {"id": "E1", "kind": "exclude", "item": "X:M100", "approved_on": "2026-01-01"},
+        "exceptions[E1].approved_by",
+        "cannot be signed",
+    ),
+    (
+        exc("E1", "grant", item="X:M200", **{"from": ["Y:CAL"]}),
+        "exceptions[E1].from[0]",
+        "did you mean `Y:CALC`?",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("bad", "field", "hint"), BAD)
-def test_bad_exception_is_a_record_error(files: Path, bad: dict[str, Any], field: str, hint: str) -> None:
+def test_bad_exception_is_a_record_error(
+    files: Path, bad: dict[str, Any], field: str, hint: str
+) -> None:
     (files / "exc.jsonl").write_text(json.dumps({"learner": "L1", **bad}) + "\n")
     result = cli_run(files, "--exceptions", str(files / "exc.jsonl"))
     assert result.exit_code == 3
@@ -345,16 +421,16 @@ def test_duplicate_id_is_a_record_error(files: Path) -> None:
     record = json.loads((files / "learners.json").read_text())
     record["exceptions"] = [exc("E1", "exclude", item="X:M100")]
     (files / "learners.json").write_text(json.dumps(record))
-    (files / "exc.jsonl").write_text(json.dumps({"learner": "L1", **exc("E1", "exclude", item="X:M151")}) + "\n")
+    (files / "exc.jsonl").write_text(
+        json.dumps({"learner": "L1", **exc("E1", "exclude", item="X:M151")}) + "\n"
+    )
     result = cli_run(files, "--exceptions", str(files / "exc.jsonl"))
     assert result.exit_code == 3
     assert "field `exceptions[E1].id`" in result.output and "given twice" in result.output
 
 
 def test_unreadable_rows_are_record_errors(files: Path) -> None:
-    (files / "exc.csv").write_text(
-        "learner,id,kind,item,approved_by,approved_on,colour\n"
-    )
+    (files / "exc.csv").write_text("learner,id,kind,item,approved_by,approved_on,colour\n")
     result = cli_run(files, "--exceptions", str(files / "exc.csv"))
     assert result.exit_code == 3 and "unknown field `colour`" in result.output
     (files / "exc.csv").write_text(

@@ -858,7 +858,7 @@ class Evaluator:
         taken out of what counts, grants added as firings, overlaid credentials."""
         from stackrules.exceptions.learner import prepare
 
-        reasons = {}
+        reasons: dict[str, str] = {}
         for a in record.achievements:
             reason = self._base_reason(a, as_of)
             if reason is not None:

@@ -25,7 +25,6 @@ from stackrules import load_rules
 from stackrules.batch import ResumeRefused, StateError, Summary, run_file
 from stackrules.batch.source import Source, Unit, open_source
 from stackrules.batch.work import Job
-from stackrules.exceptions.files import ExceptionIndex
 from stackrules.cli.common import (
     AS_OF_OPTION,
     EXCEPTIONS_OPTION,
@@ -41,6 +40,7 @@ from stackrules.cli.common import (
     print_diagnostics,
     stderr_is_terminal,
 )
+from stackrules.exceptions.files import ExceptionIndex
 from stackrules.records import RecordError
 from stackrules.span import printable
 

@@ -24,9 +24,9 @@ from stackrules import load_rules
 from stackrules.advisor.whatif import apply_what_if
 from stackrules.cli.common import (
     AS_OF_OPTION,
+    EXCEPTIONS_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
-    EXCEPTIONS_OPTION,
     EXIT_USAGE,
     IN_PROGRESS_OPTION,
     LEARNER_OPTION,

@@ -67,13 +67,13 @@ def _requirements(
                 ev = ev.model_copy(update={"exceptions": by})
                 ids.extend(i for i in by if i not in ids)
             evidence.append(ev)
-        out.append(
-            r.model_copy(update={"exceptions": ids, "evidence": evidence}) if ids else r
-        )
+        out.append(r.model_copy(update={"exceptions": ids, "evidence": evidence}) if ids else r)
     return out
 
 
-def _admits(exc: RegistrarException, credential: str, requirement: str, ev: report.Evidence) -> bool:
+def _admits(
+    exc: RegistrarException, credential: str, requirement: str, ev: report.Evidence
+) -> bool:
     if exc.kind == "grant":
         return ev.origin == "granted" and ev.rule == exc.id
     if exc.kind not in _ADMITTING or exc.credential != credential or ev.item != exc.item:

@@ -77,9 +77,7 @@ def problems(exceptions: Sequence[RegistrarException], rules: RuleSet) -> list[P
     return out
 
 
-def _names(
-    exc: RegistrarException, rules: RuleSet, bad: Callable[[str, str], None]
-) -> None:
+def _names(exc: RegistrarException, rules: RuleSet, bad: Callable[[str, str], None]) -> None:
     """Whether the credential, requirement, limit and items exist (in some version)."""
     for field, ident in (("item", exc.item), ("for", exc.for_)):
         if ident is not None and ident not in rules.items:
@@ -91,7 +89,10 @@ def _names(
         return
     versions = rules.credentials.get(exc.credential)
     if versions is None:
-        bad("credential", _unknown("a credential of the rule set", exc.credential, rules.credentials))
+        bad(
+            "credential",
+            _unknown("a credential of the rule set", exc.credential, rules.credentials),
+        )
         return
     if exc.requirement is not None:
         names = {r.name for v in versions for r in v.requirements}

@@ -152,7 +152,6 @@ class Loaded:
         return [e for e in self.errors if e.learner is None]
 
 
-
 def joined(
     record: LearnerRecord,
     extra: Sequence[RegistrarException],
@@ -171,15 +170,11 @@ def joined(
     if full.exceptions:
         own = {e.id for e in record.exceptions}
         from_file = {e.id: exceptions_file or file for e in extra if e.id not in own}
-        errors += record_errors(
-            full, rules, file=file, record_index=record_index, files=from_file
-        )
+        errors += record_errors(full, rules, file=file, record_index=record_index, files=from_file)
     return full, errors
 
 
-def with_exceptions(
-    record: LearnerRecord, extra: Sequence[RegistrarException]
-) -> LearnerRecord:
+def with_exceptions(record: LearnerRecord, extra: Sequence[RegistrarException]) -> LearnerRecord:
     """The record with an exceptions file's exceptions for it after its own."""
     if not extra:
         return record
@@ -194,7 +189,9 @@ class ExceptionIndex:
         self.source = source
         self.path = index
         self.errors: list[RecordError] = []  # only rows naming no learner: the rest are kept
-        fd = os.open(index, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(
+            index, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
         os.close(fd)
         db = sqlite3.connect(index)
         try:

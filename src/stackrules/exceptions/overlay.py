@@ -132,7 +132,9 @@ def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
     reject: list[set[str]] = [set() for _ in range(n)]
     dead = [False] * n
     roots: dict[str, Node] = {r.name: r.root for r in base.requirements}
-    under: dict[str, list[LeafNode]] = {r.name: list(all_leaves([r.root])) for r in base.requirements}
+    under: dict[str, list[LeafNode]] = {
+        r.name: list(all_leaves([r.root])) for r in base.requirements
+    }
     limits: list[Limit | None] = list(base.limits)
     replaced: dict[int, LeafNode] = {}  # leaf index -> a new leaf (an adjusted amount)
     effects: dict[tuple[object, ...], tuple[str | None, str]] = {}
@@ -221,8 +223,8 @@ def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
             done(exc, f"{where}: {exc.item} excluded")
     new_leaves = [replaced.get(leaf.index, leaf) for leaf in base.leaves]
     requirements = tuple(
-        replace(r, root=_swap(roots[r.name], replaced)) if roots[r.name] is not r.root
-        or _touches(r.root, replaced)
+        replace(r, root=_swap(roots[r.name], replaced))
+        if roots[r.name] is not r.root or _touches(r.root, replaced)
         else r
         for r in base.requirements
     )
@@ -301,4 +303,3 @@ def credential_exceptions(
         if exc.kind in CREDENTIAL_KINDS and exc.credential is not None:
             by.setdefault(exc.credential, []).append(exc)
     return by
-
