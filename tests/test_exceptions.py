@@ -438,3 +438,95 @@ def test_unreadable_rows_are_record_errors(files: Path) -> None:
     )
     result = cli_run(files, "--exceptions", str(files / "exc.csv"))
     assert result.exit_code == 3 and "approved_on" in result.output
+
+
+# ---------------------------------------------------------------- batch
+
+
+def batch_run(folder: Path, *args: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        ["batch", "--rules", str(folder / "rules.stack"), "--records", str(folder / "many.jsonl")]
+        + ["--as-of", "2026-11-22", *args],
+    )
+
+
+@pytest.fixture()
+def many(files: Path) -> Path:
+    learners = [
+        {"learner": f"L{k}", "achievements": [ach("X:M100"), ach("X:M151"), ach("X:E100")]}
+        for k in range(6)
+    ]
+    (files / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in learners))
+    # unordered, and for learners on both sides of others without any
+    rows = [
+        {"learner": "L4", **exc("W", "waive", credential="X:BA", requirement="more")},
+        {
+            "learner": "L1",
+            **exc("D", "apply", credential="X:BSC", requirement="extra", item="X:M100"),
+        },
+        {
+            "learner": "L4",
+            **exc("S", "substitute", credential="X:BA", item="X:M151", **{"for": "X:M100"}),
+        },
+        {"learner": "L9", **exc("X", "exclude", item="X:M100")},
+    ]
+    (files / "exc.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return files
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_batch_joins_the_file_as_evaluate_does(many: Path, workers: str) -> None:
+    exceptions = str(many / "exc.jsonl")
+    result = batch_run(many, "--exceptions", exceptions, "--workers", workers)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("{")]
+    evaluated = CliRunner().invoke(
+        cli,
+        ["evaluate", "--rules", str(many / "rules.stack"), str(many / "many.jsonl")]
+        + ["--as-of", "2026-11-22", "--format", "jsonl", "--exceptions", exceptions],
+    )
+    assert lines == evaluated.output.splitlines()
+    by_learner = {json.loads(line)["learner"]: json.loads(line) for line in lines}
+    assert [e["id"] for e in by_learner["L4"]["exceptions"]] == ["W", "S"]
+    assert [e["id"] for e in by_learner["L1"]["exceptions"]] == ["D"]
+    assert "exceptions" not in by_learner["L0"]
+
+
+def test_batch_bad_exception_is_that_learners_error(many: Path) -> None:
+    bad = {"learner": "L2", **exc("B", "waive", credential="X:BA", requirement="mroe")}
+    with (many / "exc.jsonl").open("a") as f:
+        f.write(json.dumps(bad) + "\n")
+    result = batch_run(many, "--exceptions", str(many / "exc.jsonl"))
+    assert result.exit_code == 3
+    assert "learner L2: field `exceptions[B].requirement`" in result.output
+    assert "did you mean `more`?" in result.output
+    assert result.output.count('"learner":') == 5  # the others are reported
+
+
+def test_batch_compare_reports_an_exception_that_stops_mattering(many: Path) -> None:
+    # the new rules no longer require X:M100 in X:BA's core: the substitution for it stops
+    # mattering
+    (many / "old.stack").write_text(CATALOG)
+    (many / "rules.stack").write_text(CATALOG.replace("all of (X:M100, X:E100)", "X:E100"))
+    result = batch_run(
+        many, "--exceptions", str(many / "exc.jsonl"), "--compare", str(many / "old.stack")
+    )
+    assert result.exit_code == 0, result.output
+    changes = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    (l4,) = [c for c in changes if c["learner"] == "L4"]
+    assert l4["exceptions_stopped"] == ["S"] and l4["exceptions_started"] == []
+    assert all("exceptions_stopped" not in c for c in changes if c["learner"] != "L4")
+
+
+def test_exception_index_is_private(tmp_path: Path) -> None:
+    from stackrules.exceptions.files import ExceptionIndex, IndexReader
+
+    source = tmp_path / "exc.jsonl"
+    source.write_text(json.dumps({"learner": "A", **exc("X", "exclude", item="X:M100")}) + "\n")
+    index = ExceptionIndex(str(source), str(tmp_path / "index.sqlite"))
+    assert (tmp_path / "index.sqlite").stat().st_mode & 0o777 == 0o600
+    found, errors = IndexReader(index.path).lookup("A")
+    assert [e.id for e in found] == ["X"] and errors == []
+    with pytest.raises(FileExistsError):
+        ExceptionIndex(str(source), str(tmp_path / "index.sqlite"))
