@@ -104,7 +104,7 @@ def _one(path: str, kind: PositionKind, number: int, obj: Any) -> Iterator[Entry
             if error["type"] == "extra_forbidden" and name is not None:
                 message = unknown_field(name, FILE_FIELDS)
             else:
-                message = translate(error)
+                message = translate({**error, "loc": ("exceptions", 0, *error["loc"])})
             field = f"exceptions[{ident}].{name}" if ident else name
             yield _error(path, kind, number, learner, field, message)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -52,10 +53,14 @@ class Overlays:
             self.ev.share_template(base, found.credential)
             self._laid[key] = found
             while len(self._laid) > OVERLAY_CACHE:
-                _, old = self._laid.popitem(last=False)
+                try:
+                    _, old = self._laid.popitem(last=False)
+                except KeyError:  # emptied by another thread meanwhile
+                    break
                 self.ev.forget(old.credential, *old.new_objects)
         else:
-            self._laid.move_to_end(key)
+            with suppress(KeyError):  # (another thread may have just let it go)
+                self._laid.move_to_end(key)
         return found
 
 

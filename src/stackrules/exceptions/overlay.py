@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from itertools import count
 from typing import TYPE_CHECKING
 
 from stackrules.allocate import value_of
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 CREDENTIAL_KINDS = frozenset({"waive", "adjust", "substitute", "also-allow", "apply", "exclude"})
 # a waived requirement: holds with nothing (`N of` nothing, N = 0)
 WAIVED = Choice(0, (), "all")
+_SERIAL = count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +230,9 @@ def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
         else r
         for r in base.requirements
     )
-    token = (id(base), tuple(sorted((structure(e) for e in exceptions), key=repr)))
+    # one per overlay made: the searches remembered for it hold its nodes' ids, which mean
+    # nothing to another overlay, even one of the same content
+    token = ("overlay", next(_SERIAL))
     cred = OverlayCredential(
         **{f: getattr(base, f) for f in _CREDENTIAL_FIELDS},
         requirements=requirements,
