@@ -446,8 +446,10 @@ def test_unreadable_rows_are_record_errors(files: Path) -> None:
 def batch_run(folder: Path, *args: str) -> Any:
     return CliRunner().invoke(
         cli,
-        ["batch", "--rules", str(folder / "rules.stack"), "--records", str(folder / "many.jsonl")]
-        + ["--as-of", "2026-11-22", *args],
+        [
+            *("batch", "--rules", str(folder / "rules.stack")),
+            *("--records", str(folder / "many.jsonl"), "--as-of", "2026-11-22", *args),
+        ],
     )
 
 
@@ -483,8 +485,10 @@ def test_batch_joins_the_file_as_evaluate_does(many: Path, workers: str) -> None
     lines = [line for line in result.output.splitlines() if line.startswith("{")]
     evaluated = CliRunner().invoke(
         cli,
-        ["evaluate", "--rules", str(many / "rules.stack"), str(many / "many.jsonl")]
-        + ["--as-of", "2026-11-22", "--format", "jsonl", "--exceptions", exceptions],
+        [
+            *("evaluate", "--rules", str(many / "rules.stack"), str(many / "many.jsonl")),
+            *("--as-of", "2026-11-22", "--format", "jsonl", "--exceptions", exceptions),
+        ],
     )
     assert lines == evaluated.output.splitlines()
     by_learner = {json.loads(line)["learner"]: json.loads(line) for line in lines}
