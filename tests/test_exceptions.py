@@ -534,3 +534,30 @@ def test_exception_index_is_private(tmp_path: Path) -> None:
     assert [e.id for e in found] == ["X"] and errors == []
     with pytest.raises(FileExistsError):
         ExceptionIndex(str(source), str(tmp_path / "index.sqlite"))
+
+
+def test_sample_exceptions() -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--rules", "rules/", "examples/learners.json"),
+            *("--as-of", "2026-11-22", "--exceptions", "examples/exceptions.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    reports = {r["learner"]: r for r in json.loads(result.output)}
+    assert "CAPU:CERT-DA" in {c["credential"] for c in reports["L-1009"]["earned"]}
+    applied = {e["id"]: e["applied"] for r in reports.values() for e in r.get("exceptions", [])}
+    assert applied == {
+        "EX-2025-014": True,
+        "EX-2025-031": True,
+        "EX-2025-032": True,
+        "EX-2024-101": True,
+        "EX-2024-102": True,
+        "EX-2024-103": False,
+    }
+    # the source of a grant is not reported as not counted
+    l1003 = reports["L-1003"]
+    assert "CAMOSUN:MATH100" not in {n["item"] for n in l1003["not_counted"]}
+    for report in reports.values():
+        jsonschema.validate(report, load_schema("report"))

@@ -942,6 +942,10 @@ class Evaluator:
             used |= ids
         transfers = explainer.transfers(state.firings)
         rejected = explainer.rejected(counting, versions, touched)
+        if state.exceptions is not None and state.exceptions.grants:
+            # the source of a registrar's grant counted (for the grant), whatever rules say
+            sources = {id(s) for g in state.exceptions.grants for s in g.sources}
+            rejected = [(entry, a) for entry, a in rejected if id(a) not in sources]
         not_counted.extend(entry for entry, _ in rejected)
         if state.exceptions is not None:
             not_counted.extend(state.exceptions.excluded)

@@ -140,7 +140,7 @@ def render_text(report: Report) -> str:
         granted = " + ".join(t.grants) if t.grants else "no credit"
         rule = f"exception {t.rule}" if t.source == "exception" else f"rule {t.rule} at {t.source}"
         out.append(
-            f"  {' + '.join(t.from_) or '(no record source)'} => {granted}, {_num(t.credits)} "
+            f"  {' + '.join(t.from_) or '(prior learning)'} => {granted}, {_num(t.credits)} "
             f"credit{'' if t.credits == 1 else 's'} "
             f"[{rule}]"
         )

@@ -176,7 +176,8 @@ def prepare(
         out.grants.append(granted)
         facts = f"{e.item} granted"
         if granted.credits is not None:
-            facts += f" ({_num(granted.credits)} credits)"
+            unit = "credit" if granted.credits == 1 else "credits"
+            facts += f" ({_num(granted.credits)} {unit})"
         if sources:
             facts += " for " + " + ".join(s.item for s in sources)
         effects[e.id] = (True, facts + (", transfer credit" if granted.transfer else ""))
