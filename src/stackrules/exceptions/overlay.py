@@ -87,7 +87,7 @@ class AdjustedLeaves(tuple[LeafNode, ...]):
                 have = {id(a) for a in ok}
                 added = [
                     a
-                    for item in sorted(extra)
+                    for item in sorted(extra - reject)  # an exclusion wins
                     for a in by_item.get(item, ())
                     if id(a) not in have
                     and first_failure(leaf.modifiers, a, as_of) is None
