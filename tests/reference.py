@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from stackrules import ast
+from stackrules.exceptions.model import RegistrarException
 from stackrules.model import (
     AmountLeaf,
     Choice,
@@ -56,7 +57,6 @@ from stackrules.model import (
     Node,
     RuleSet,
 )
-from stackrules.exceptions.model import RegistrarException
 from stackrules.records import Achievement, LearnerRecord
 
 LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F")
@@ -814,9 +814,13 @@ class Reference:
         )
         days = [s.day for s in sources if s.day is not None]
         day = e.completed_on or (max(days) if days else None)
-        if item and item.valid_for and day:
-            if add_months(day, months_of(item.valid_for)) < self.as_of:
-                return None
+        if (
+            item
+            and item.valid_for
+            and day
+            and add_months(day, months_of(item.valid_for)) < self.as_of
+        ):
+            return None  # expired
         letters = [s.grade for s in sources if s.grade in LETTERS]
         grade = e.grade or (
             min(letters, key=rank)
