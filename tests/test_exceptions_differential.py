@@ -19,6 +19,7 @@ from stackrules.report import dumps
 from test_differential import DIFFERENTIAL, _rounded, engine_outcome
 
 APPROVAL = {"approved_by": "r", "approved_on": "2024-01-01"}
+KINDS = ("waive", "adjust", "substitute", "also-allow", "apply", "exclude", "grant")
 
 
 @st.composite
@@ -28,11 +29,7 @@ def exceptions(draw: st.DrawFn, rules: RuleSet, record: LearnerRecord) -> list[d
     creds = sorted(rules.credentials)
     out: list[dict[str, Any]] = []
     for k in range(draw(st.integers(0, 3))):
-        kind = draw(
-            st.sampled_from(
-                ["waive", "adjust", "substitute", "also-allow", "apply"] + ["exclude", "grant"]
-            )
-        )
+        kind = draw(st.sampled_from(KINDS))
         e: dict[str, Any] = {"id": f"E{k}", "kind": kind, **APPROVAL}
         if kind in ("exclude", "grant"):
             e["item"] = draw(st.sampled_from(items)) if items else None
