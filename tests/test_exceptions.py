@@ -561,3 +561,27 @@ def test_sample_exceptions() -> None:
     assert "CAMOSUN:MATH100" not in {n["item"] for n in l1003["not_counted"]}
     for report in reports.values():
         jsonschema.validate(report, load_schema("report"))
+
+
+def test_unreadable_exceptions_file_evaluates_nobody(files: Path) -> None:
+    result = cli_run(files, "--exceptions", str(files / "missing.csv"))
+    assert result.exit_code == 3
+    assert "cannot read the file" in result.output and '"learner"' not in result.output
+
+
+@pytest.mark.parametrize("command", ["plan", "nearest"])
+def test_plan_and_nearest_check_exceptions(files: Path, command: str) -> None:
+    bad = {
+        "learner": "L1",
+        **exc("B", "apply", credential="X:BSC", requirement="extar", item="X:M100"),
+    }
+    (files / "exc.jsonl").write_text(json.dumps(bad) + "\n")
+    target = ["--target", "X:BSC"] if command == "plan" else []
+    args = [command, "--rules", str(files / "rules.stack"), str(files / "learners.json")]
+    args += ["--as-of", "2026-11-22", "--exceptions", str(files / "exc.jsonl"), *target]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3
+    assert "exceptions[B].requirement" in result.output and "did you mean `extra`?" in result.output
+    (files / "exc.jsonl").write_text(json.dumps({**bad, "requirement": "extra"}) + "\n")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output

@@ -272,6 +272,8 @@ def _exception_index(ctx: click.Context, path: str, tmp_dir: str | None) -> Exce
     index = ExceptionIndex(path, os.path.join(folder, "exceptions.sqlite"))
     for error in index.errors:
         click.echo(f"error: {error.render()}", err=True)
+    if any(e.line is None or e.line == 1 for e in index.errors):  # the file, or its header
+        ctx.exit(EXIT_RECORD_ERRORS)
     return index
 
 

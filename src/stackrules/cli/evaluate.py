@@ -94,6 +94,10 @@ def evaluate_command(
     table = Loaded(exceptions) if exceptions is not None else None
     if table is not None:
         errors.extend(table.file_errors)
+        if table.unreadable:
+            for e in errors:
+                click.echo(f"error: {e.render()}", err=True)
+            ctx.exit(EXIT_RECORD_ERRORS)
     for entry in read_records(record, aliases=compiled.aliases):
         learner = entry.learner
         if learner is not None:

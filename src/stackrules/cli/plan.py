@@ -146,6 +146,8 @@ def _learners(
     table = Loaded(exceptions) if exceptions is not None else None
     if table is not None:
         errors.extend(table.file_errors)
+        if table.unreadable:
+            _finish(errors)
     wanted = set(only)
     names: list[str] = []
     for entry in read_records(record, aliases=compiled.aliases):

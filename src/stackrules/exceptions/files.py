@@ -147,6 +147,12 @@ class Loaded:
         return self.by_learner.get(learner, []), errors
 
     @property
+    def unreadable(self) -> bool:
+        """Whether the file itself could not be read (or its header is wrong): nothing in
+        it was, and no learner may be evaluated as if it had no exceptions."""
+        return any(e.learner is None and (e.line is None or e.line == 1) for e in self.errors)
+
+    @property
     def file_errors(self) -> list[RecordError]:
         """Errors of rows naming no learner (or of the file itself)."""
         return [e for e in self.errors if e.learner is None]
