@@ -7,7 +7,10 @@ started, a substitution or an also-allow of one of its courses there, a course e
 everywhere, and a grant (from a partner's course when it has one, else prior learning). All of
 that is made outside the timed regions.
 
-Three evaluators on the same compiled rules, passes alternated, medians of `--runs`:
+Per run, fresh evaluators on the same compiled rules (each learner evaluated once per pass, as
+in a batch: what the evaluator remembers is shared between learners, never a learner's own
+earlier answer), passes alternated, medians of `--runs`, reports with the command line's
+default scope (`--in-progress 5`) and `dumps` included:
 
 - `plain`: the learners as generated (no `exceptions`);
 - `with`: the same learners with their exceptions;
@@ -36,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stackrules.check import check_paths
 from stackrules.diagnostics import has_errors
-from stackrules.evaluate import Evaluator
+from stackrules.evaluate import DEFAULT_IN_PROGRESS, Evaluator
 from stackrules.model import AmountLeaf, Choice, ItemLeaf, RuleSet, all_leaves, build
 from stackrules.records import LearnerRecord
 from stackrules.report import dumps
@@ -101,7 +104,7 @@ def timed(ev: Evaluator, records: list[LearnerRecord]) -> tuple[float, list[str]
     texts = []
     t = time.perf_counter()
     for r in records:
-        texts.append(dumps(ev.evaluate(r, AS_OF)))
+        texts.append(dumps(ev.evaluate(r, AS_OF, in_progress=DEFAULT_IN_PROGRESS)))
     return (time.perf_counter() - t) / len(records), texts
 
 
@@ -136,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in plain_records
     ]
     counts = [len(r.exceptions) for r in with_records]
-    plain_ev, with_ev = Evaluator(rules), Evaluator(rules)
     samples: dict[str, list[float]] = {"plain": [], "with": [], "plain-after": []}
     identical = True
     for _ in range(args.runs):
+        # fresh evaluators each run: every learner evaluated once, as in a batch
+        plain_ev, with_ev = Evaluator(rules), Evaluator(rules)
         s, plain_texts = timed(plain_ev, plain_records)
         samples["plain"].append(s)
         s, _ = timed(with_ev, with_records)
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     applied = sum(
         1
         for r in with_records
-        for e in json.loads(dumps(plain_ev.evaluate(r, AS_OF))).get("exceptions", [])
+        for e in json.loads(dumps(probe.evaluate(r, AS_OF))).get("exceptions", [])
         if e["applied"]
     )
     result = {
