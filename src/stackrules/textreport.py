@@ -44,7 +44,7 @@ def _requirement(r: RequirementResult, approvals: dict[str, str] | None = None) 
     lines = [f"    [{mark}] {label}" + ("" if r.evidence else ": nothing counted yet")]
     if r.exceptions and approvals is not None:
         # a registrar exception decided it: which, who approved it and when
-        if not r.evidence:
+        if r.met and not r.evidence:
             lines[0] = f"    [{mark}] {label}: no evidence needed"
         lines += [f"        by exception {approvals.get(i, i)}" for i in r.exceptions]
     lines += [f"        - {_evidence(e)}" for e in r.evidence]

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import count
+from secrets import token_hex
 from typing import TYPE_CHECKING
 
 from stackrules.allocate import value_of
@@ -48,6 +49,9 @@ CREDENTIAL_KINDS = frozenset({"waive", "adjust", "substitute", "also-allow", "ap
 # a waived requirement: holds with nothing (`N of` nothing, N = 0)
 WAIVED = Choice(0, (), "all")
 _SERIAL = count()
+# with the serial, never the same in two processes (an evaluator pickled to a worker keeps
+# the searches it remembered; the worker's overlays must not be mistaken for the parent's)
+_NONCE = token_hex(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +236,7 @@ def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
     )
     # one per overlay made: the searches remembered for it hold its nodes' ids, which mean
     # nothing to another overlay, even one of the same content
-    token = ("overlay", next(_SERIAL))
+    token = ("overlay", _NONCE, next(_SERIAL))
     cred = OverlayCredential(
         **{f: getattr(base, f) for f in _CREDENTIAL_FIELDS},
         requirements=requirements,
