@@ -46,7 +46,8 @@ class Overlays:
         self._laid: OrderedDict[tuple[object, ...], Laid] = OrderedDict()
 
     def get(self, base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
-        key = (id(base), tuple(sorted((structure(e) for e in exceptions), key=repr)))
+        # in their order: a later exception on the same requirement or limit wins
+        key = (id(base), tuple(structure(e) for e in exceptions))
         found = self._laid.get(key)
         if found is None or found.credential.base is not base:
             found = lay(base, exceptions)
