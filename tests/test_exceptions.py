@@ -585,3 +585,17 @@ def test_plan_and_nearest_check_exceptions(files: Path, command: str) -> None:
     (files / "exc.jsonl").write_text(json.dumps({**bad, "requirement": "extra"}) + "\n")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+
+
+def test_bench_exceptions_runs(tmp_path: Path) -> None:
+    # the benchmark at a tiny size, so that it does not rot (behaviour only, never timings)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_exceptions
+
+    out = tmp_path / "b.json"
+    args = ["--credentials", "30", "--lines", "30", "--learners", "8", "--runs", "1"]
+    assert bench_exceptions.main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["plain_reports_identical"] and result["exceptions_applied"] > 0
