@@ -599,3 +599,19 @@ def test_bench_exceptions_runs(tmp_path: Path) -> None:
     assert bench_exceptions.main([*args, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["plain_reports_identical"] and result["exceptions_applied"] > 0
+
+
+def test_items_may_be_named_by_an_alias(tmp_path: Path) -> None:
+    alias = "https://badges.ufv.ca/achievements/photoshop-essential"
+    row = {"learner": "L-1001", **exc("A1", "exclude", item=alias)}
+    (tmp_path / "exc.jsonl").write_text(json.dumps(row) + "\n")
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--rules", "rules/", "examples/learners.json", "--learner", "L-1001"),
+            *("--as-of", "2026-11-22", "--exceptions", str(tmp_path / "exc.jsonl")),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"item": "UFV:DM101", "reason": "excluded"}.items() <= report["not_counted"][0].items()

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -172,12 +172,28 @@ def joined(
     problem with them: the file's rows for it that could not be read, and the exceptions
     naming what the rule set does not have (`check`), each cited in the file it came from."""
     full = with_exceptions(record, extra)
+    if rules.aliases and full.exceptions:
+        resolved = tuple(aliased(e, rules.aliases) for e in full.exceptions)
+        full = full.model_copy(update={"exceptions": resolved})
     errors = list(extra_errors)
     if full.exceptions:
         own = {e.id for e in record.exceptions}
         from_file = {e.id: exceptions_file or file for e in extra if e.id not in own}
         errors += record_errors(full, rules, file=file, record_index=record_index, files=from_file)
     return full, errors
+
+
+def aliased(exc: RegistrarException, aliases: Mapping[str, str]) -> RegistrarException:
+    """The exception with its items read through the rule set's aliases (as a record's
+    achievements are): a registrar may name a course by its outside identifier."""
+    update: dict[str, Any] = {}
+    if exc.item in aliases:
+        update["item"] = aliases[exc.item]
+    if exc.for_ in aliases:
+        update["for_"] = aliases[exc.for_]
+    if any(i in aliases for i in exc.from_):
+        update["from_"] = tuple(aliases.get(i, i) for i in exc.from_)
+    return exc.model_copy(update=update) if update else exc
 
 
 def with_exceptions(record: LearnerRecord, extra: Sequence[RegistrarException]) -> LearnerRecord:
