@@ -187,9 +187,9 @@ def aliased(exc: RegistrarException, aliases: Mapping[str, str]) -> RegistrarExc
     """The exception with its items read through the rule set's aliases (as a record's
     achievements are): a registrar may name a course by its outside identifier."""
     update: dict[str, Any] = {}
-    if exc.item in aliases:
+    if exc.item is not None and exc.item in aliases:
         update["item"] = aliases[exc.item]
-    if exc.for_ in aliases:
+    if exc.for_ is not None and exc.for_ in aliases:
         update["for_"] = aliases[exc.for_]
     if any(i in aliases for i in exc.from_):
         update["from_"] = tuple(aliases.get(i, i) for i in exc.from_)
