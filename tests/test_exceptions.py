@@ -615,3 +615,40 @@ def test_items_may_be_named_by_an_alias(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert {"item": "UFV:DM101", "reason": "excluded"}.items() <= report["not_counted"][0].items()
+
+
+# ---------------------------------------------------------------- plan
+
+
+def planned(folder: Path, record: dict[str, Any], target: str) -> tuple[str, list[str]]:
+    (folder / "learners.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("plan", "--rules", str(folder / "rules.stack"), str(folder / "learners.json")),
+            *("--as-of", "2026-11-22", "--target", target, "--format", "json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    return doc["status"], sorted(i["item"] for i in doc["items"])
+
+
+def test_plans_see_the_learners_exceptions(files: Path) -> None:
+    base = {"learner": "L1", "achievements": [ach("X:M100"), ach("X:M151")]}
+    assert planned(files, base, "X:BSC")[0] == "earned"
+    # the directive leaves `core` to X:S200: the plan takes it
+    directive = exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M100")
+    assert planned(files, {**base, "exceptions": [directive]}, "X:BSC") == (
+        "planned",
+        ["X:S200"],
+    )
+    # X:BA: `more` needs 6 credits from X but at most 3 MATH credits count; with the limit
+    # waived and `more` cut to 3, X:E100 alone completes it
+    waived = exc("W", "waive", credential="X:BA", limit="at most 3 credits from subject MATH")
+    cut = exc("A", "adjust", credential="X:BA", requirement="more", amount=3)
+    learner = {"learner": "L1", "achievements": [ach("X:M100"), ach("X:M151"), ach("X:M200")]}
+    assert planned(files, {**learner, "exceptions": [waived, cut]}, "X:BA") == (
+        "planned",
+        ["X:E100"],
+    )

@@ -102,6 +102,16 @@ class AdjustedLeaves(tuple[LeafNode, ...]):
             out.append(ok)
         return out
 
+    def admits(self, leaf: LeafNode, item: str) -> bool | None:
+        """Whether the leaf takes an achievement of `item` because of an exception (True),
+        turns it away because of one (False), or as the rules say (None)."""
+        k = leaf.index
+        if self.dead[k] or item in self.reject[k]:
+            return False
+        if item in self.extra[k] and type(leaf) is not CompetencyLeaf:
+            return True
+        return None
+
 
 def _adjusted_leaves(
     leaves: Sequence[LeafNode],
