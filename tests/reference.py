@@ -36,6 +36,15 @@ Interpretations the spec leaves open, fixed here and documented (the engine agre
   grant is compared with what the learner holds at that moment ("adds nothing"); an
   equivalency that fires without adding anything has still fired (at most once per learner);
 - granted items with `valid for` expire like record achievements.
+
+Registrar exceptions (`exceptions.md`) are applied as that page states them, again without the
+engine's code: a waived requirement holds with nothing, an adjusted one needs the new N (a
+count only when the amount is whole), a waived limit is gone and an adjusted one has the new
+amount; within a credential a leaf also accepts the items a substitution, also-allow or
+directive adds to it (modifiers apply) and turns away those a directive elsewhere or an
+exclusion removes; an exclusion without a credential removes the achievements from the record;
+a grant is an achievement resting on its sources (the best attempt of each), transfer when a
+source's issuer differs.
 """
 
 from __future__ import annotations
@@ -43,10 +52,11 @@ from __future__ import annotations
 import calendar
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from stackrules import ast
+from stackrules.exceptions.model import RegistrarException
 from stackrules.model import (
     AmountLeaf,
     Choice,
@@ -171,6 +181,9 @@ class Reference:
         self.rules = rules
         self.as_of = as_of
         self._futures: dict[str, list[RAch]] = {}
+        # per leaf index of the credential being evaluated: items also accepted, items turned
+        # away, leaves under a waived requirement (None: no exceptions for it)
+        self.adjust: tuple[dict[int, set[str]], dict[int, set[str]], set[int]] | None = None
 
     # -------------------------------------------------------------- §1
     def base_reason(self, a: Achievement) -> str | None:
@@ -333,6 +346,12 @@ class Reference:
     def accepts(self, leaf: ItemLeaf | AmountLeaf | CompetencyLeaf, a: RAch) -> bool:
         if not all(self.modifier_ok(m, a) for m in leaf.modifiers):
             return False
+        if self.adjust is not None:  # the credential under evaluation has exceptions
+            extra, reject, dead = self.adjust
+            if leaf.index in dead or a.item in reject.get(leaf.index, ()):
+                return False
+            if a.item in extra.get(leaf.index, ()) and not isinstance(leaf, CompetencyLeaf):
+                return not isinstance(leaf, AmountLeaf) or value(a, leaf.unit) > EPS
         if isinstance(leaf, ItemLeaf):
             return a.item == leaf.item
         if isinstance(leaf, CompetencyLeaf):
@@ -719,22 +738,42 @@ class Reference:
 
     def world(self, record: LearnerRecord, ch: Chooser) -> Outcome:
         rows = self.counting(record, ch)
+        everywhere = {
+            e.item for e in record.exceptions if e.kind == "exclude" and e.credential is None
+        }
+        rows = [a for a in rows if a.item not in everywhere]
         achs = [self.record_ach(a, k) for k, a in enumerate(rows)]
         next_atom = len(achs)
         held = {a.item for a in achs if a.item in self.rules.credentials}
         catalog = record.catalog_date or self.as_of
         creds = {}
+        adjusts: dict[str, tuple[dict[int, set[str]], dict[int, set[str]], set[int]]] = {}
         for ident in sorted(self.rules.credentials):
             v = self.version(ident, catalog)
             if v is not None:
+                mine = [e for e in record.exceptions if e.credential == ident]
+                if mine:
+                    v, adjusts[ident] = self.lay(v, mine)
                 creds[ident] = v
         fired: set[int] = set()
         firings: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+        from_record = list(achs)
+        for e in record.exceptions:
+            if e.kind != "grant":
+                continue
+            new = self.exception_grant(e, from_record, next_atom, ch)
+            if new is not None:
+                if not new.atoms:
+                    new.atoms = frozenset({next_atom})
+                    next_atom += 1
+                achs.append(new)
+                firings.append(("exception", tuple(sorted(e.from_)), (new.item,)))
         earned: dict[str, tuple[date | None, bool]] = {}
         while True:
             snapshot = list(achs)
             added = False
             for ident, cred in creds.items():
+                self.adjust = adjusts.get(ident)
                 if ident in earned or ident in held or not self.earns(cred, snapshot):
                     continue
                 day = self.earned_on(cred, snapshot)
@@ -763,6 +802,7 @@ class Reference:
                     )
                     next_atom += 1
                     added = True
+            self.adjust = None
             for k, eq in enumerate(self.rules.equivalencies):
                 if k in fired:
                     continue
@@ -804,7 +844,9 @@ class Reference:
             holds = {a.item for a in achs} | {
                 a.item for a in record.achievements if a.status in ("completed", "failed")
             }
+            self.adjust = adjusts.get(ident)
             cost = self.least_to_do(cred, achs, holds)
+            self.adjust = None
             if cost is not None:
                 in_progress[ident] = cost
         return Outcome(
@@ -839,6 +881,125 @@ class Reference:
         if score(g) > score(old) or (score(g) == score(old) and ch.choose(2) == 1):
             achs[achs.index(old)] = g
 
+    # -------------------------------------------------------------- exceptions
+    def lay(
+        self, cred: Credential, excs: Sequence[RegistrarException]
+    ) -> tuple[Credential, tuple[dict[int, set[str]], dict[int, set[str]], set[int]]]:
+        """The credential as these exceptions leave it, and per leaf what it also accepts,
+        what it turns away, and whether it is under a waived requirement."""
+        roots = {r.name: r.root for r in cred.requirements}
+        under = {r.name: list(leaves_of(r.root)) for r in cred.requirements}
+        limits: list[Limit | None] = list(cred.limits)
+        extra: dict[int, set[str]] = {}
+        reject: dict[int, set[str]] = {}
+        dead: set[int] = set()
+
+        def named_limit(text: str) -> int | None:
+            want = " ".join(text.split())
+            for k, lim in enumerate(cred.limits):
+                if " ".join(lim.text.split()[1:]) == want:
+                    return k
+            return None
+
+        for e in excs:
+            if e.requirement is not None and e.requirement not in roots:
+                continue
+            if e.kind in ("waive", "adjust") and e.limit is not None:
+                k = named_limit(e.limit)
+                if k is None or limits[k] is None:
+                    continue
+                old = limits[k]
+                assert old is not None
+                limits[k] = None if e.kind == "waive" else replace(old, amount=e.amount)
+            elif e.kind == "waive":
+                assert e.requirement is not None
+                roots[e.requirement] = Choice(0, (), "all")
+                dead |= {leaf.index for leaf in under[e.requirement]}
+            elif e.kind == "adjust":
+                assert e.requirement is not None and e.amount is not None
+                top = roots[e.requirement]
+                if isinstance(top, AmountLeaf):
+                    roots[e.requirement] = replace(top, amount=e.amount)
+                elif isinstance(top, Choice) and float(e.amount).is_integer():
+                    need = min(int(e.amount), len(top.children))
+                    roots[e.requirement] = replace(top, need=need)
+            elif e.kind == "substitute":
+                assert e.item is not None and e.for_ is not None
+                scope = under[e.requirement] if e.requirement else list(cred.leaves)
+                for leaf in scope:
+                    if (isinstance(leaf, ItemLeaf) and leaf.item == e.for_) or (
+                        isinstance(leaf, AmountLeaf) and leaf.ids and e.for_ in leaf.ids
+                    ):
+                        extra.setdefault(leaf.index, set()).add(e.item)
+            elif e.kind in ("also-allow", "apply"):
+                assert e.requirement is not None and e.item is not None
+                for leaf in groups_of(roots[e.requirement]):
+                    extra.setdefault(leaf.index, set()).add(e.item)
+                if e.kind == "apply":
+                    inside = {leaf.index for leaf in under[e.requirement]}
+                    for leaf in cred.leaves:
+                        if leaf.index not in inside:
+                            reject.setdefault(leaf.index, set()).add(e.item)
+            elif e.kind == "exclude":
+                assert e.item is not None
+                for leaf in cred.leaves:
+                    reject.setdefault(leaf.index, set()).add(e.item)
+        laid = replace(
+            cred,
+            requirements=tuple(replace(r, root=roots[r.name]) for r in cred.requirements),
+            limits=tuple(lim for lim in limits if lim is not None),
+        )
+        return laid, (extra, reject, dead)
+
+    def exception_grant(
+        self, e: RegistrarException, achs: Sequence[RAch], next_atom: int, ch: Chooser
+    ) -> RAch | None:
+        assert e.item is not None
+        sources = []
+        for ident in e.from_:
+            options = [a for a in achs if a.item == ident and a.firing is None]
+            if not options:
+                return None
+            top = max((rank(a.grade), a.day or date.min) for a in options)
+            best = [a for a in options if (rank(a.grade), a.day or date.min) == top]
+            sources.append(best[ch.choose(len(best))] if len(best) > 1 else best[0])
+        item = self.rules.items.get(e.item)
+        credits, hours = self.complete(
+            e.item,
+            e.credits if e.credits is not None else (item.credits if item else None),
+            e.hours if e.hours is not None else (item.hours if item else None),
+        )
+        days = [s.day for s in sources if s.day is not None]
+        day = e.completed_on or (max(days) if days else None)
+        if (
+            item
+            and item.valid_for
+            and day
+            and add_months(day, months_of(item.valid_for)) < self.as_of
+        ):
+            return None  # expired
+        letters = [s.grade for s in sources if s.grade in LETTERS]
+        grade = e.grade or (
+            min(letters, key=rank)
+            if letters
+            else ("P" if any(s.grade == "P" for s in sources) else None)
+        )
+        issuer = e.item.split(":", 1)[0]
+        return RAch(
+            item=e.item,
+            kind=item.kind if item else "item",
+            grade=grade,
+            credits=credits,
+            hours=hours,
+            day=day,
+            subject=e.subject if e.subject is not None else (item.subject if item else None),
+            level=e.level if e.level is not None else (item.level if item else None),
+            tags=item.tags if item else frozenset(),
+            comps=dict(item.teaches) if item else {},
+            atoms=frozenset().union(*(s.atoms for s in sources)),
+            transfer=any(s.issuer != issuer for s in sources),
+        )
+
     def outcomes(self, record: LearnerRecord) -> set[Outcome]:
         return {o for o in all_worlds(lambda ch: self.world(record, ch))}  # type: ignore[misc]
 
@@ -852,6 +1013,23 @@ class Outcome:
     in_progress: tuple[tuple[str, float], ...]
     transfers: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
     held: tuple[str, ...] = field(default=())
+
+
+def leaves_of(node: Node) -> Iterator[ItemLeaf | AmountLeaf | CompetencyLeaf]:
+    if isinstance(node, Choice):
+        for child in node.children:
+            yield from leaves_of(child)
+    else:
+        yield node
+
+
+def groups_of(node: Node, in_list: bool = False) -> Iterator[ItemLeaf | AmountLeaf]:
+    """The leaves standing for a group under `node`: amounts, members of any/N-of lists."""
+    if isinstance(node, Choice):
+        for child in node.children:
+            yield from groups_of(child, node.form != "all")
+    elif isinstance(node, AmountLeaf) or (isinstance(node, ItemLeaf) and in_list):
+        yield node
 
 
 def value(a: RAch, unit: str) -> float:

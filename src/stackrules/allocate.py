@@ -256,9 +256,13 @@ class _Search:
         self.penalty_items = tpl.named.keys()
         # An achievement is "free" for a leaf when taking it there can never hurt. That holds
         # for the least-to-do objective only: when choosing an equivalency's sources, every
-        # achievement taken is one more source and its grade and date count.
+        # achievement taken is one more source and its grade and date count. Nor where a
+        # limit's shortfall may be covered by missing requirement work (§4): filling a leaf
+        # can then take away the missing work that covered a shortfall, and cost more.
+        covering = any(lim.cover for lim in p.limits)
         self.free = [
             mode == "least"
+            and not covering
             and len(users[a]) == 1
             and p.conflicts[a] == (1 << a)
             and not (at_most >> a) & 1

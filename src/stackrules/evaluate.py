@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from stackrules import report
 from stackrules.allocate import (
@@ -41,6 +41,8 @@ from stackrules.allocate import (
 )
 from stackrules.coverage import CredentialCatalog, credential_catalog, group_costs
 from stackrules.dates import add_duration, lapsed
+from stackrules.exceptions.learner import Overlays
+from stackrules.exceptions.overlay import AdjustedLeaves, OverlayCredential
 from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, selector_predicate
 from stackrules.model import (
@@ -57,6 +59,9 @@ from stackrules.model import (
     grade_rank,
 )
 from stackrules.records import Achievement, LearnerRecord
+
+if TYPE_CHECKING:
+    from stackrules.exceptions.learner import LearnerExceptions
 
 Origin = Literal["record", "granted", "earned", "held"]
 # remembered allocation problems per evaluator, the least recently used forgotten first (about
@@ -191,6 +196,7 @@ class _State:
     record_items: frozenset[str] = frozenset()
     # grants that duplicate credit the learner holds (§2), reported as repeats
     repeats: list[report.NotCounted] = field(default_factory=list)
+    exceptions: LearnerExceptions | None = None  # the learner's exceptions, if any
 
 
 # ---------------------------------------------------------------- the evaluator
@@ -241,6 +247,8 @@ class Evaluator:
         self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
         self._last_selected: tuple[Sequence[Ach], int, dict[object, list[Ach]]] | None = None
+        # credentials as learners' exceptions leave them (`stackrules.exceptions`)
+        self.overlays = Overlays(self)
 
     def _targets(self, achs: Sequence[Ach]) -> set[Target]:
         if not self.use_index:
@@ -430,6 +438,8 @@ class Evaluator:
             # (an amount node may count an achievement that adds nothing to it: it then counts
             # for the credential's limits, §4)
             per_leaf.append(ok)
+        if type(leaves) is AdjustedLeaves:  # a learner's exceptions (`stackrules.exceptions`)
+            return leaves.adjusted(per_leaf, by_item, as_of)
         return per_leaf
 
     def _assemble(
@@ -502,7 +512,7 @@ class Evaluator:
         """What every search over this tree shares, its missing costs and its groups' costs,
         made once per tree."""
         shared = self._templates.get(id(leaves))
-        if shared is None:
+        if shared is None or shared[0] is not leaves:  # (a learner's overlay may reuse an id)
             groups = (
                 catalog.group_costs
                 if catalog is not None
@@ -624,7 +634,7 @@ class Evaluator:
                 for c, item in zip(candidates, items, strict=True)
             )
         key = (
-            id(rule),
+            rule.token if type(rule) is OverlayCredential else id(rule),
             mode,
             values,
             tuple(map(tuple, problem.eligible)),
@@ -920,7 +930,9 @@ class Evaluator:
             cred,
             held,
         )
-        position = next(k for k, b in enumerate(local) if b is a)
+        position = next((k for k, b in enumerate(local) if b is a), None)
+        if position is None:
+            return False  # no leaf takes it (a leaf a registrar's exception turned it away from)
         n = len(cred.leaves)
         extra = ItemLeaf(n, "", (), cred.where, a.item)
         forced = Problem(
@@ -1014,9 +1026,13 @@ class Evaluator:
                 a.item for a in record.achievements if a.status in ("completed", "failed")
             ),
         )
-        held = sorted({a.item for a in state.achs if a.origin == "held"})
         versions: dict[str, Credential] = {}
+        if record.exceptions:
+            counting = self._lay_exceptions(record, as_of, catalog_date, counting, state)
+            versions.update(state.exceptions.credentials if state.exceptions else {})
+        held = sorted({a.item for a in state.achs if a.origin == "held"})
         pending: set[Target] = self._targets(state.achs)
+        pending |= {("credential", ident) for ident in versions}
         touched: set[Target] = set(pending)
         while pending:
             snapshot = list(state.achs)
@@ -1050,7 +1066,7 @@ class Evaluator:
             pending = self._targets(new) if new else set()
             touched |= pending
         not_counted.extend(state.repeats)
-        return self._report(
+        result = self._report(
             record,
             as_of,
             catalog_date,
@@ -1062,6 +1078,55 @@ class Evaluator:
             held,
             scope,
         )
+        if state.exceptions is not None:
+            from stackrules.exceptions.audit import annotate
+
+            result = annotate(result, state.exceptions)
+        return result
+
+    def _lay_exceptions(
+        self,
+        record: LearnerRecord,
+        as_of: date,
+        catalog_date: date,
+        counting: list[tuple[Achievement, Ach]],
+        state: _State,
+    ) -> list[tuple[Achievement, Ach]]:
+        """The learner's exceptions laid over the rules (`stackrules.exceptions`): exclusions
+        taken out of what counts, grants added as firings, overlaid credentials."""
+        from stackrules.exceptions.learner import prepare
+
+        reasons: dict[str, str] = {}
+        for a in record.achievements:
+            reason = self._base_reason(a, as_of)
+            if reason is not None:
+                reasons.setdefault(a.item, reason)
+        found = prepare(self, record, as_of, catalog_date, counting, reasons)
+        state.exceptions = found
+        state.achs = [ach for _, ach in found.counting]
+        state.achs.extend(found.grants)
+        state.firings.extend(found.firings)
+        state.next_atom = found.next_atom
+        return found.counting
+
+    def share_template(self, base: Credential, overlay: Credential) -> None:
+        """An overlay whose tree is its base's shares the base's search template."""
+        if overlay.requirements == base.requirements:
+            roots = [r.root for r in base.requirements]
+            catalog = self.catalog(base, date.min)  # (a tree's group costs have no date)
+            tpl, costs, groups = self._template(roots, base.leaves, base.hours_per_credit, catalog)
+            self._templates[id(overlay.leaves)] = (overlay.leaves, tpl, costs, groups)
+
+    def forget(self, *objects: object) -> None:
+        """Forget what is remembered by these objects' ids (an overlay no longer kept)."""
+        from stackrules.explain import forget
+
+        for obj in objects:
+            self._templates.pop(id(getattr(obj, "leaves", None)), None)
+            self._matchers.pop(id(obj), None)
+            for key in [k for k in self._catalogs if k[0] == id(obj)]:
+                self._catalogs.pop(key, None)
+        forget(self, objects)
 
     # ------------------------------------------------------------ §4, §5 the report
     def _report(
@@ -1119,7 +1184,13 @@ class Evaluator:
             used |= ids
         transfers = explainer.transfers(state.firings)
         rejected = explainer.rejected(counting, versions, touched)
+        if state.exceptions is not None and state.exceptions.grants:
+            # the source of a registrar's grant counted (for the grant), whatever rules say
+            sources = {id(s) for g in state.exceptions.grants for s in g.sources}
+            rejected = [(entry, a) for entry, a in rejected if id(a) not in sources]
         not_counted.extend(entry for entry, _ in rejected)
+        if state.exceptions is not None:
+            not_counted.extend(state.exceptions.excluded)
         unused = explainer.unused(state.achs, used, {id(a) for _, a in rejected})
         return report.Report(
             learner=record.learner,

@@ -546,3 +546,13 @@ def _first_leaf(node: Node) -> int:
 
 def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def forget(evaluator: Evaluator, rules: Sequence[object]) -> None:
+    """Forget what is kept for these rules (a learner's overlaid credentials, no longer
+    kept by the evaluator: `stackrules.exceptions`)."""
+    found = _STATIC.get(evaluator)
+    if found is not None:
+        for rule in rules:
+            found._requirements.pop(id(rule), None)
+            found._rule_leaves.pop(id(rule), None)

@@ -29,7 +29,18 @@ NotCountedReason = Literal[
     "outside-dates",
     "no-credit",
     "repeat",
+    "excluded",
 ]
+
+
+def _empty(value: list[Any]) -> bool:
+    return not value
+
+
+# the ids of the registrar exceptions that decided a result (`exceptions.md`): written only
+# when there are some, so a report without exceptions is what it was before them
+def _exception_ids() -> Any:
+    return Field(default_factory=list, exclude_if=_empty)
 
 
 class _ReportModel(BaseModel):
@@ -60,6 +71,7 @@ class Evidence(_ReportModel):
     rule: str | None = None
     source: str | None = None
     sources: list[str] = Field(default_factory=list)
+    exceptions: list[str] = _exception_ids()
 
 
 class RequirementResult(_ReportModel):
@@ -70,6 +82,7 @@ class RequirementResult(_ReportModel):
     met: bool
     used: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
+    exceptions: list[str] = _exception_ids()
 
 
 class LimitResult(_ReportModel):
@@ -176,6 +189,19 @@ class Provenance(_ReportModel):
     items: list[str] = Field(default_factory=list)
 
 
+class ExceptionResult(_ReportModel):
+    """A registrar exception of the learner (`exceptions.md`): whether it changed anything
+    and how (`effect`), or why not, with who approved it and when."""
+
+    id: str
+    kind: str
+    applied: bool
+    effect: str
+    approved_by: str | None = None
+    approved_on: date | None = None
+    note: str | None = None
+
+
 class Report(_ReportModel):
     """The whole answer for one learner at one as-of date."""
 
@@ -194,6 +220,7 @@ class Report(_ReportModel):
     held: list[str] = Field(default_factory=list)
     unused: list[str] = Field(default_factory=list)
     provenance: list[Provenance] = Field(default_factory=list)
+    exceptions: list[ExceptionResult] = Field(default_factory=list, exclude_if=_empty)
 
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from stackrules.report import (
     Evidence,
+    ExceptionResult,
     InProgressCredential,
     Remaining,
     Report,
@@ -32,7 +33,10 @@ def _evidence(e: Evidence) -> str:
     if e.completed_on:
         facts.append(e.completed_on.isoformat())
     text = e.item + (f" ({', '.join(facts)})" if facts else "")
-    if e.origin == "granted":
+    if e.origin == "granted" and e.source == "exception":
+        sources = f" for {' + '.join(e.sources)}" if e.sources else ""
+        text += f" granted by exception {e.rule}{sources}"
+    elif e.origin == "granted":
         text += f" granted by {e.rule} at {e.source} for {' + '.join(e.sources)}"
     elif e.origin == "earned":
         text += " earned credential"
@@ -41,12 +45,33 @@ def _evidence(e: Evidence) -> str:
     return text
 
 
-def _requirement(r: RequirementResult) -> list[str]:
+def _requirement(r: RequirementResult, approvals: dict[str, str] | None = None) -> list[str]:
     mark = "met" if r.met else "NOT MET"
     label = r.name if r.label == r.name else f"{r.name} ({r.label})"
     lines = [f"    [{mark}] {label}" + ("" if r.evidence else ": nothing counted yet")]
+    if r.exceptions and approvals is not None:
+        # a registrar exception decided it: which, who approved it and when
+        if r.met and not r.evidence:
+            lines[0] = f"    [{mark}] {label}: no evidence needed"
+        lines += [f"        by exception {approvals.get(i, i)}" for i in r.exceptions]
     lines += [f"        - {_evidence(e)}" for e in r.evidence]
     return lines
+
+
+def _approval(e: ExceptionResult) -> str:
+    who = f"approved by {e.approved_by}" if e.approved_by else "approved"
+    when = f" on {e.approved_on.isoformat()}" if e.approved_on else ""
+    return f"{e.id} ({e.kind}, {who}{when})"
+
+
+def _exceptions(report: Report) -> list[str]:
+    out = ["", "EXCEPTIONS"]
+    for e in report.exceptions:
+        state = e.effect if e.applied else f"not applied: {e.effect}"
+        out.append(f"  {_approval(e)}: {state}")
+        if e.note:
+            out.append(f"    note: {e.note}")
+    return out
 
 
 def _remaining(r: Remaining) -> str:
@@ -92,6 +117,7 @@ def _scope(report: Report) -> str:
 
 
 def render_text(report: Report) -> str:
+    approvals = {e.id: _approval(e) for e in report.exceptions} if report.exceptions else None
     out = [f"Learner {report.learner}, evaluated as of {report.as_of.isoformat()}"]
     if report.catalog_date:
         out[0] += f" (catalog date {report.catalog_date.isoformat()})"
@@ -105,7 +131,7 @@ def render_text(report: Report) -> str:
         pursued = " (pursued)" if c.pursued else ""
         out.append(f"  {c.credential} {c.title}{pursued} [rule {c.source}]{when}{expired}")
         for r in c.requirements:
-            out += _requirement(r)
+            out += _requirement(r, approvals)
         for lim in c.limits:
             state = "holds" if lim.met else "FAILS"
             out.append(f"    [{state}] {lim.text}: counted {_num(lim.value)} [rule {lim.source}]")
@@ -124,7 +150,7 @@ def render_text(report: Report) -> str:
             f"  {p.credential} {p.title}{pursued} [rule {p.source}]: {_work(p)} of work remain"
         )
         for r in p.requirements:
-            out += _requirement(r)
+            out += _requirement(r, approvals)
         out += [_remaining(r) for r in p.remaining]
     out.append("")
     out.append("TRANSFER CREDIT")
@@ -132,10 +158,11 @@ def render_text(report: Report) -> str:
         out.append("  none")
     for t in report.transfers:
         granted = " + ".join(t.grants) if t.grants else "no credit"
+        rule = f"exception {t.rule}" if t.source == "exception" else f"rule {t.rule} at {t.source}"
         out.append(
-            f"  {' + '.join(t.from_)} => {granted}, {_num(t.credits)} "
+            f"  {' + '.join(t.from_) or '(prior learning)'} => {granted}, {_num(t.credits)} "
             f"credit{'' if t.credits == 1 else 's'} "
-            f"[rule {t.rule} at {t.source}]"
+            f"[{rule}]"
         )
     out.append("")
     out.append("DID NOT COUNT")
@@ -143,6 +170,8 @@ def render_text(report: Report) -> str:
         out.append("  nothing")
     for n in report.not_counted:
         where = f" [rule {n.rule} at {n.source}]" if n.source else ""
+        if n.source == "exception":
+            where = f" [exception {n.rule}]"
         detail = f": {n.detail}" if n.detail else ""
         out.append(f"  {n.item}: {n.reason}{detail}{where}")
     if report.held:
@@ -152,4 +181,6 @@ def render_text(report: Report) -> str:
     out.append("")
     out.append("NOT USED BY ANY CREDENTIAL")
     out += [f"  {u}" for u in report.unused] or ["  nothing"]
+    if report.exceptions:
+        out += _exceptions(report)
     return "\n".join(out) + "\n"

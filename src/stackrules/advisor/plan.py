@@ -41,6 +41,7 @@ from stackrules.advisor.scope import Producer, Producers, Scope, scope_for
 from stackrules.advisor.whatif import Addition, apply_what_if
 from stackrules.allocate import value_of
 from stackrules.evaluate import Evaluator
+from stackrules.exceptions.advisor import planning_view
 from stackrules.model import AmountLeaf, LeafNode, Limit, RuleSet
 from stackrules.records import LearnerRecord
 from stackrules.report import Report
@@ -168,7 +169,10 @@ class Planner:
             return PlanResult(target, "held", report=base)
         if any(e.credential == target for e in base.earned):
             return PlanResult(target, "earned", report=base)
-        record_achs = scope.evaluator.counting(record, as_of)
+        if record.exceptions:  # the learner's copy of the rules, and what counts for it
+            scope, record_achs = planning_view(scope, record, as_of, catalog_date)
+        else:
+            record_achs = scope.evaluator.counting(record, as_of)
         # A retake of an item the record holds with a grade never counts where the issuer
         # keeps the best attempt: a planned completion carries no grade, which ranks lower.
         kept_graded = {a.item for a in record_achs if a.grade is not None}

@@ -44,6 +44,7 @@ from stackrules import ast
 from stackrules.advisor.scope import Producer, Producers, Scope, uncertain_transfer
 from stackrules.allocate import value_of
 from stackrules.evaluate import Ach
+from stackrules.exceptions.overlay import AdjustedLeaves
 from stackrules.matching import first_failure, in_window, matches_selector
 from stackrules.model import (
     AmountLeaf,
@@ -342,14 +343,19 @@ def build_relaxation(
         slot_pos = {id(s): n for n, s in enumerate(slots)}
         eligible_any: set[int] = set()
         taken: dict[int, list[tuple[_Slot, Var]]] = {}
+        # a learner's exceptions (`stackrules.exceptions`): what each leaf also takes or refuses
+        adjusted = leaves if isinstance(leaves, AdjustedLeaves) else None
         for leaf in leaves:
             y = h.addBinary()
             holds[leaf.index] = y
             terms = []
-            for s in candidate_slots(leaf):
+            for s in _with_extra(candidate_slots(leaf), adjusted, leaf, by_item):
                 if producer_key(s) == key:
                     continue  # a rule never counts its own outcome
-                if not names(leaf, s) or not modifiers_ok(leaf.modifiers, s):
+                verdict = adjusted.admits(leaf, s.item) if adjusted is not None else None
+                if verdict is False:
+                    continue
+                if not (verdict or names(leaf, s)) or not modifiers_ok(leaf.modifiers, s):
                     continue
                 if not window_ok(window, s):
                     continue
@@ -389,6 +395,20 @@ def build_relaxation(
                 _limit(h, lim, me, slots, eligible_any, taken, as_of, hypo)
     costs = {c.item: (c.work, c.credits, c.hours) for c in candidates}
     return Relaxation(h, copies, costs, waiting)
+
+
+def _with_extra(
+    found: list[_Slot],
+    adjusted: AdjustedLeaves | None,
+    leaf: LeafNode,
+    by_item: dict[str, list[_Slot]],
+) -> list[_Slot]:
+    """The slots a leaf may take, with those of the items an exception adds to it."""
+    if adjusted is None or not adjusted.extra[leaf.index]:
+        return found
+    seen = {id(s) for s in found}
+    more = [s for i in sorted(adjusted.extra[leaf.index]) for s in by_item.get(i, ())]
+    return [*found, *(s for s in more if id(s) not in seen)]
 
 
 def _evidence_key(rules: RuleSet, s: _Slot, pos: int) -> object:

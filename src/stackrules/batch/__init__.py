@@ -83,6 +83,8 @@ def run_file(
         "in_progress": job.in_progress,
         "learners": sorted(job.learners),
     }
+    if job.exceptions_file is not None:  # (absent otherwise: earlier checkpoints still match)
+        fingerprint["exceptions"] = input_fingerprint(job.exceptions_file)
     factory: Callable[[], Engine]
     if engine == "dask":
         from stackrules.batch.dask import DaskEngine

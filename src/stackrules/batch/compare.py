@@ -37,6 +37,10 @@ class Change:
     transfers_removed: list[str] = field(default_factory=list)
     transfer_credits_before: float = 0.0
     transfer_credits_after: float = 0.0
+    # registrar exceptions that start or stop changing anything (`applied` flips): a
+    # substitution for a course the new rules no longer require stops mattering
+    exceptions_started: list[str] = field(default_factory=list)
+    exceptions_stopped: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -49,9 +53,19 @@ class Change:
             or self.transfers_added
             or self.transfers_removed
             or self.transfer_credits_before != self.transfer_credits_after
+            or self.exceptions_started
+            or self.exceptions_stopped
         )
 
     def as_json(self) -> dict[str, object]:
+        doc = self._as_json()
+        # only for learners with exceptions that flip: other lines are as they were
+        if self.exceptions_started or self.exceptions_stopped:
+            doc["exceptions_started"] = self.exceptions_started
+            doc["exceptions_stopped"] = self.exceptions_stopped
+        return doc
+
+    def _as_json(self) -> dict[str, object]:
         return {
             "learner": self.learner,
             "gained": self.gained,
@@ -82,6 +96,8 @@ class Change:
             ("dropped", self.dropped),
             ("transfer-added", self.transfers_added),
             ("transfer-removed", self.transfers_removed),
+            ("exception-started", self.exceptions_started),
+            ("exception-stopped", self.exceptions_stopped),
         ):
             before, after = ("no", "yes") if kind in _NEW else ("yes", "no")
             rows.extend([self.learner, kind, name, before, after] for name in names)
@@ -93,7 +109,7 @@ class Change:
         return [csv_line(row) for row in rows]
 
 
-_NEW = {"gained", "started", "transfer-added"}
+_NEW = {"gained", "started", "transfer-added", "exception-started"}
 
 
 def _num(value: float) -> str:
@@ -128,6 +144,8 @@ def compare_reports(before: Report, after: Report) -> Change:
         if name in open_before and open_before[name].remaining_credits != entry.remaining_credits
     ]
     fired_before, fired_after = _transfer_keys(before), _transfer_keys(after)
+    applied_before = {e.id for e in before.exceptions if e.applied}
+    applied_after = {e.id for e in after.exceptions if e.applied}
     return Change(
         learner=after.learner,
         gained=sorted(earned_after - earned_before),
@@ -139,4 +157,6 @@ def compare_reports(before: Report, after: Report) -> Change:
         transfers_removed=sorted(fired_before - fired_after),
         transfer_credits_before=round(sum(t.credits for t in before.transfers), 6),
         transfer_credits_after=round(sum(t.credits for t in after.transfers), 6),
+        exceptions_started=sorted(applied_after - applied_before),
+        exceptions_stopped=sorted(applied_before - applied_after),
     )

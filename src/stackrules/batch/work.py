@@ -26,6 +26,7 @@ from stackrules.batch.compare import Change, compare_reports
 from stackrules.batch.project import csv_lines
 from stackrules.batch.source import Unit
 from stackrules.evaluate import DEFAULT_IN_PROGRESS, EvaluationTimeout
+from stackrules.exceptions.files import join_exceptions
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.pursuit import pursuing_errors
@@ -64,6 +65,10 @@ class Job:
     targets: tuple[str, ...] = ()
     in_progress: int | None = DEFAULT_IN_PROGRESS
     learners: frozenset[str] = frozenset()
+    # `--exceptions FILE`: the file, and the on-disk index of it by learner that each worker
+    # opens read-only (`stackrules.exceptions.files`)
+    exceptions_file: str | None = None
+    exceptions_index: str | None = None
 
 
 @dataclass(slots=True)
@@ -218,6 +223,18 @@ def _evaluate(job: Job, unit: Unit, record: LearnerRecord) -> Outcome:
     if problems:
         outcome.errors = problems
         return outcome
+    if record.exceptions or job.exceptions_index is not None:
+        record, problems = join_exceptions(
+            record,
+            job.rules.model,
+            index=job.exceptions_index,
+            file=job.file,
+            exceptions_file=job.exceptions_file,
+            record_index=unit.ordinal,
+        )
+        if problems:
+            outcome.errors = problems
+            return outcome
     if job.validate_only:
         return outcome
     limit = job.learner_timeout

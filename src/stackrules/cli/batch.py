@@ -11,8 +11,11 @@ error).
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import sys
+import tempfile
 from datetime import date
 from typing import Any
 
@@ -24,6 +27,7 @@ from stackrules.batch.source import Source, Unit, open_source
 from stackrules.batch.work import Job
 from stackrules.cli.common import (
     AS_OF_OPTION,
+    EXCEPTIONS_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
@@ -36,6 +40,7 @@ from stackrules.cli.common import (
     print_diagnostics,
     stderr_is_terminal,
 )
+from stackrules.exceptions.files import ExceptionIndex
 from stackrules.records import RecordError
 from stackrules.span import printable
 
@@ -136,6 +141,7 @@ from stackrules.span import printable
 @TARGET_OPTION
 @IN_PROGRESS_OPTION
 @LEARNER_OPTION
+@EXCEPTIONS_OPTION
 def batch_command(
     rules: tuple[str, ...],
     records: str,
@@ -157,6 +163,7 @@ def batch_command(
     targets: tuple[str, ...] = (),
     in_progress: int | None = 5,
     learners: tuple[str, ...] = (),
+    exceptions: str | None = None,
 ) -> None:
     """Evaluate every learner of a .jsonl or .csv record file, streaming, in input order."""
     ctx = click.get_current_context()
@@ -190,6 +197,7 @@ def batch_command(
         _print_summary(Summary(), validate_only, compare=False)
         ctx.exit(EXIT_RECORD_ERRORS)
     assert compiled is not None
+    index = _exception_index(ctx, exceptions, tmp_dir) if exceptions is not None else None
     job = Job(
         rules=compiled,
         as_of=as_of or date.today(),
@@ -201,6 +209,8 @@ def batch_command(
         targets=targets,
         in_progress=in_progress,
         learners=frozenset(learners),
+        exceptions_file=exceptions,
+        exceptions_index=index.path if index is not None else None,
     )
     show = stderr_is_terminal() if progress is None else progress
     bar = _Bar(opened) if show else None
@@ -246,10 +256,25 @@ def batch_command(
     )
     for line in missing:
         click.echo(line, err=True)
-    if not summary.ok:
+    if not summary.ok or (index is not None and index.errors):
         ctx.exit(EXIT_RECORD_ERRORS)
     if missing:
         ctx.exit(EXIT_USAGE)  # as `plan`, `nearest` and `graph` say of a `--learner` not there
+
+
+def _exception_index(ctx: click.Context, path: str, tmp_dir: str | None) -> ExceptionIndex:
+    """`--exceptions FILE` loaded into a private on-disk index by learner (in a folder only
+    this user can open, removed when the command ends), so that the batch joins a large,
+    unordered table to its learners in bounded memory; rows that name no learner are
+    reported now."""
+    folder = tempfile.mkdtemp(prefix="stackrules-exceptions-", dir=tmp_dir)  # mode 0700
+    ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    index = ExceptionIndex(path, os.path.join(folder, "exceptions.sqlite"))
+    for error in index.errors:
+        click.echo(f"error: {error.render()}", err=True)
+    if any(e.line is None or e.line == 1 for e in index.errors):  # the file, or its header
+        ctx.exit(EXIT_RECORD_ERRORS)
+    return index
 
 
 def _print_summary(summary: Summary, validate_only: bool, *, compare: bool) -> None:

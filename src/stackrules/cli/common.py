@@ -124,6 +124,17 @@ IN_PROGRESS_OPTION = click.option(
 )
 
 
+EXCEPTIONS_OPTION = click.option(
+    "--exceptions",
+    "exceptions",
+    default=None,
+    type=click.Path(path_type=str),
+    metavar="FILE",
+    help="Registrar exceptions (JSON Lines or CSV, one per line or row, with a `learner` "
+    "field), applied with each learner's own.",
+)
+
+
 def check_targets(targets: Sequence[str], credentials: Collection[str]) -> None:
     """A usage error (exit 2) naming each `--target` that is not a credential."""
     problems = unknown_targets(targets, credentials)

@@ -24,6 +24,7 @@ from stackrules import load_rules
 from stackrules.advisor.whatif import apply_what_if
 from stackrules.cli.common import (
     AS_OF_OPTION,
+    EXCEPTIONS_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
@@ -36,6 +37,7 @@ from stackrules.cli.common import (
     print_diagnostics,
 )
 from stackrules.cli.plan import load_additions, what_if_options
+from stackrules.exceptions.files import Loaded, joined
 from stackrules.pursuit import pursuing_errors
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps, report_to_json
@@ -72,6 +74,7 @@ def internal_error(record: LearnerRecord, file: str, failure: Exception) -> Reco
 @TARGET_OPTION
 @IN_PROGRESS_OPTION
 @LEARNER_OPTION
+@EXCEPTIONS_OPTION
 @what_if_options
 def evaluate_command(
     rules: tuple[str, ...],
@@ -81,6 +84,7 @@ def evaluate_command(
     targets: tuple[str, ...] = (),
     in_progress: int | None = 5,
     learners: tuple[str, ...] = (),
+    exceptions: str | None = None,
     adds: tuple[str, ...] = (),
     catalog_date: date | None = None,
 ) -> None:
@@ -102,6 +106,13 @@ def evaluate_command(
     seen: set[str] = set()
     reports: list[Report] = []
     errors: list[RecordError] = []
+    table = Loaded(exceptions) if exceptions is not None else None
+    if table is not None:
+        errors.extend(table.file_errors)
+        if table.unreadable:
+            for e in errors:
+                click.echo(f"error: {e.render()}", err=True)
+            ctx.exit(EXIT_RECORD_ERRORS)
     for entry in read_records(record, aliases=compiled.aliases):
         learner = entry.learner
         if learner is not None:
@@ -120,6 +131,20 @@ def evaluate_command(
         if problems:
             errors.extend(problems)
             continue
+        if entry.exceptions or table is not None:
+            extra, extra_errors = table.lookup(learner or "") if table else ([], [])
+            entry, problems = joined(
+                entry,
+                extra,
+                extra_errors,
+                compiled.model,
+                file=record,
+                exceptions_file=exceptions,
+                record_index=None,
+            )
+            if problems:
+                errors.extend(problems)
+                continue
         try:
             result = evaluate_record(
                 compiled,

@@ -34,6 +34,7 @@ from stackrules.advisor.output import (
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
 from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
 from stackrules.cli.common import (
+    EXCEPTIONS_OPTION,
     EXIT_RECORD_ERRORS,
     EXIT_RULE_ERRORS,
     EXIT_USAGE,
@@ -41,6 +42,7 @@ from stackrules.cli.common import (
     IsoDate,
     print_diagnostics,
 )
+from stackrules.exceptions.files import Loaded, joined
 from stackrules.records import LearnerRecord, RecordError, read_records
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -90,6 +92,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
                 show_default=True,
                 help="Advisor-readable text or JSON documents.",
             ),
+            EXCEPTIONS_OPTION,
         ]
     ):
         f = option(f)
@@ -131,12 +134,20 @@ def _learners(
     record: str,
     errors: list[RecordError],
     only: tuple[str, ...] = (),
+    exceptions: str | None = None,
 ) -> list[LearnerRecord]:
     """The learners of the record file, or only those of `only` (`--learner`, in file order).
     A `--learner` the file does not hold is a usage error with a did-you-mean (exit 2, as
     `graph --learner`), raised before anything is planned; one the file holds but could not
-    read is a record error (exit 3). With `only`, other learners' record errors are left out."""
+    read is a record error (exit 3). With `only`, other learners' record errors are left out.
+    Each learner comes with its exceptions (`--exceptions`, and the record's own), checked:
+    one with a bad exception is a record error."""
     found: list[LearnerRecord] = []
+    table = Loaded(exceptions) if exceptions is not None else None
+    if table is not None:
+        errors.extend(table.file_errors)
+        if table.unreadable:
+            _finish(errors)
     wanted = set(only)
     names: list[str] = []
     for entry in read_records(record, aliases=compiled.aliases):
@@ -148,6 +159,19 @@ def _learners(
         else:
             names.append(entry.learner)
             if not wanted or entry.learner in wanted:
+                if entry.exceptions or table is not None:
+                    extra, extra_errors = table.lookup(entry.learner) if table else ([], [])
+                    entry, problems = joined(
+                        entry,
+                        extra,
+                        extra_errors,
+                        compiled.model,
+                        file=record,
+                        exceptions_file=exceptions,
+                    )
+                    if problems:
+                        errors.extend(problems)
+                        continue
                 found.append(entry)
     for ident in dict.fromkeys(only):
         if ident not in names and not any(e.learner is None for e in errors):
@@ -208,6 +232,7 @@ def plan_command(
     catalog_date: date | None,
     targets: tuple[str, ...],
     per_term: str | None,
+    exceptions: str | None = None,
 ) -> None:
     """The cheapest set of catalog items whose completion earns TARGET, in terms."""
     compiled = _load(rules)
@@ -221,7 +246,7 @@ def plan_command(
     planner = Planner(compiled.model, compiled.evaluator)
     errors: list[RecordError] = []
     docs: list[PlanOut] = []
-    for learner in _learners(compiled, record, errors, learner_ids):
+    for learner in _learners(compiled, record, errors, learner_ids, exceptions):
         trial = apply_what_if(learner, additions, day, catalog_date)
         for target in wanted:
             try:
@@ -264,6 +289,7 @@ def nearest_command(
     issuer: str | None,
     top: int | None,
     targets: tuple[str, ...],
+    exceptions: str | None = None,
 ) -> None:
     """Credentials ranked by the work their cheapest completion leaves (started ones first),
     with what remains."""
@@ -279,7 +305,7 @@ def nearest_command(
     planner = Planner(compiled.model, compiled.evaluator)
     errors: list[RecordError] = []
     docs: list[NearestOut] = []
-    for learner in _learners(compiled, record, errors, learner_ids):
+    for learner in _learners(compiled, record, errors, learner_ids, exceptions):
         trial = apply_what_if(learner, additions, day, catalog_date)
         try:
             ranked = nearest(planner, trial, day, issuer, top, always)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import ErrorDetails
 
 from stackrules.diagnostics import did_you_mean
+from stackrules.exceptions.model import EXCEPTION_FIELDS, KINDS
 from stackrules.records.model import (
     ACHIEVEMENT_FIELDS,
     LEARNER_FIELDS,
@@ -112,10 +113,18 @@ def translate(error: ErrorDetails) -> str:
         return "required field is missing"
     if kind == "extra_forbidden":
         known = LEARNER_FIELDS if len(loc) == 1 else ACHIEVEMENT_FIELDS
+        if len(loc) > 1 and loc[0] == "exceptions":
+            known = EXCEPTION_FIELDS
         return unknown_field(str(loc[-1]), known)
     if kind == "literal_error":
         if name == "grade":
             return f"{GRADE_EXPECTED}, got {got}"
+        if name == "kind" and "exceptions" in loc:
+            hint = did_you_mean(str(error.get("input")), KINDS)
+            options = ", ".join(f"`{k}`" for k in KINDS)
+            return f"expected an exception kind ({options}), got {got}" + (
+                f"; {hint}" if hint else ""
+            )
         if name == "status":
             options = ", ".join(f"`{s}`" for s in STATUSES)
             return f"expected a status ({options}), got {got}"

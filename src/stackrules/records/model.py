@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from stackrules.exceptions.model import RegistrarException
+
 Grade = Literal["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F", "P"]
 Status = Literal["completed", "in-progress", "failed", "withdrawn"]
 PositionKind = Literal["line", "row", "index"]
@@ -44,7 +46,13 @@ ACHIEVEMENT_FIELDS: tuple[str, ...] = (
     "tags",
     "competencies",
 )
-LEARNER_FIELDS: tuple[str, ...] = ("learner", "catalog_date", "pursuing", "achievements")
+LEARNER_FIELDS: tuple[str, ...] = (
+    "learner",
+    "catalog_date",
+    "pursuing",
+    "achievements",
+    "exceptions",
+)
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -254,6 +262,9 @@ class LearnerRecord(BaseModel):
         "reported, in full (CSV: `;`-separated).",
     )
     achievements: tuple[Achievement, ...] = Field(default=(), description="What was achieved.")
+    exceptions: tuple[RegistrarException, ...] = Field(
+        default=(), description="The registrar's exceptions for this learner (`exceptions.md`)."
+    )
 
     _position: Position | None = PrivateAttr(default=None)
     _sources: tuple[CredentialSource, ...] = PrivateAttr(default=())
@@ -289,6 +300,7 @@ class LearnerRecord(BaseModel):
                 self.catalog_date,
                 self.pursuing,
                 self.achievements,
+                self.exceptions,
                 self._position,
                 self._sources,
             )

@@ -1,0 +1,81 @@
+"""The audit trail of a learner's exceptions (`exceptions.md`, "What the report shows").
+
+Takes the report the evaluator made and the learner's `LearnerExceptions`; gives the report
+with its `exceptions` list, and the ids of the exceptions that decided them on requirement
+results and on evidence: a waiver or adjustment on its requirement, a substitution, also-allow
+or directive on the evidence it let in (and its requirement), a grant on its granted
+achievement wherever that is used.
+"""
+
+from __future__ import annotations
+
+from stackrules import report
+from stackrules.exceptions.learner import LearnerExceptions
+from stackrules.exceptions.model import RegistrarException
+
+_ADMITTING = ("substitute", "also-allow", "apply")
+
+
+def annotate(result: report.Report, found: LearnerExceptions) -> report.Report:
+    applied = {i for i, (ok, _) in found.effects.items() if ok}
+    acting = [e for e in found.exceptions if e.id in applied]
+    earned = [
+        c.model_copy(update={"requirements": _requirements(c.credential, c.requirements, acting)})
+        for c in result.earned
+    ]
+    in_progress = [
+        c.model_copy(update={"requirements": _requirements(c.credential, c.requirements, acting)})
+        for c in result.in_progress
+    ]
+    listed = [_entry(e, found.effects.get(e.id, (False, "not applied"))) for e in found.exceptions]
+    return result.model_copy(
+        update={"earned": earned, "in_progress": in_progress, "exceptions": listed}
+    )
+
+
+def _entry(exc: RegistrarException, effect: tuple[bool, str]) -> report.ExceptionResult:
+    return report.ExceptionResult(
+        id=exc.id,
+        kind=exc.kind,
+        applied=effect[0],
+        effect=effect[1],
+        approved_by=exc.approved_by,
+        approved_on=exc.approved_on,
+        note=exc.note,
+    )
+
+
+def _requirements(
+    credential: str,
+    results: list[report.RequirementResult],
+    acting: list[RegistrarException],
+) -> list[report.RequirementResult]:
+    out = []
+    for r in results:
+        ids: list[str] = []
+        for exc in acting:
+            if (
+                exc.kind in ("waive", "adjust")
+                and exc.credential == credential
+                and exc.requirement == r.name
+            ):
+                ids.append(exc.id)
+        evidence = []
+        for ev in r.evidence:
+            by = [e.id for e in acting if _admits(e, credential, r.name, ev)]
+            if by:
+                ev = ev.model_copy(update={"exceptions": by})
+                ids.extend(i for i in by if i not in ids)
+            evidence.append(ev)
+        out.append(r.model_copy(update={"exceptions": ids, "evidence": evidence}) if ids else r)
+    return out
+
+
+def _admits(
+    exc: RegistrarException, credential: str, requirement: str, ev: report.Evidence
+) -> bool:
+    if exc.kind == "grant":
+        return ev.origin == "granted" and ev.rule == exc.id
+    if exc.kind not in _ADMITTING or exc.credential != credential or ev.item != exc.item:
+        return False
+    return exc.requirement is None or exc.requirement == requirement

@@ -1,0 +1,255 @@
+"""One learner's exceptions, ready for the evaluator: what is excluded everywhere, the
+credentials as the exceptions leave them, the granted achievements, and per exception whether
+it changed anything (and how, or why not).
+
+Takes the evaluator, the record, the dates and the achievements that count (§1); gives a
+`LearnerExceptions`. Called only for a learner with exceptions.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from stackrules import report
+from stackrules.dates import lapsed
+from stackrules.exceptions.model import RegistrarException
+from stackrules.exceptions.overlay import (
+    Laid,
+    OverlayCredential,
+    credential_exceptions,
+    lay,
+    structure,
+)
+from stackrules.model import Choice, Credential, Equivalency, complete_amounts
+from stackrules.records.model import Achievement, LearnerRecord
+
+if TYPE_CHECKING:
+    from stackrules.evaluate import Ach, Evaluator, Firing
+
+# overlays remembered per evaluator (each a few copied nodes; the least recently used go first)
+OVERLAY_CACHE = 512
+LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
+
+
+class Overlays:
+    """An evaluator's overlays, by what they are made of, so that learners with the same
+    exceptions share one (and the searches remembered for it). One forgotten takes what the
+    evaluator keeps by its objects' ids with it."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.ev = evaluator
+        self._laid: OrderedDict[tuple[object, ...], Laid] = OrderedDict()
+
+    def get(self, base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
+        # in their order: a later exception on the same requirement or limit wins
+        key = (id(base), tuple(structure(e) for e in exceptions))
+        found = self._laid.get(key)
+        if found is None or found.credential.base is not base:
+            found = lay(base, exceptions)
+            self.ev.share_template(base, found.credential)
+            self._laid[key] = found
+            while len(self._laid) > OVERLAY_CACHE:
+                try:
+                    _, old = self._laid.popitem(last=False)
+                except KeyError:  # emptied by another thread meanwhile
+                    break
+                self.ev.forget(old.credential, *old.new_objects)
+        else:
+            with suppress(KeyError):  # (another thread may have just let it go)
+                self._laid.move_to_end(key)
+        return found
+
+
+@dataclass(slots=True)
+class LearnerExceptions:
+    exceptions: tuple[RegistrarException, ...]
+    counting: list[tuple[Achievement, Ach]]
+    excluded: list[report.NotCounted]
+    credentials: dict[str, OverlayCredential] = field(default_factory=dict)
+    grants: list[Ach] = field(default_factory=list)
+    firings: list[Firing] = field(default_factory=list)
+    next_atom: int = 0
+    # per exception id: (applied, effect or why not)
+    effects: dict[str, tuple[bool, str]] = field(default_factory=dict)
+
+
+def prepare(
+    ev: Evaluator,
+    record: LearnerRecord,
+    as_of: date,
+    catalog_date: date,
+    counting: list[tuple[Achievement, Ach]],
+    reasons: dict[str, str],
+) -> LearnerExceptions:
+    """`reasons`: why a record item does not count (§1), for items that never do."""
+    from stackrules.evaluate import Firing
+
+    exceptions = record.exceptions
+    effects: dict[str, tuple[bool, str]] = {}
+    counted_items = {ach.item for _, ach in counting}
+
+    def missing(item: str) -> str:
+        why = reasons.get(item)
+        if why is not None:
+            return f"`{item}` does not count ({why}): an exception never lets it in"
+        return f"the learner holds no `{item}`"
+
+    # exclusions everywhere: the achievements stay out of every rule (reason `excluded`)
+    everywhere = {e.item for e in exceptions if e.kind == "exclude" and e.credential is None}
+    kept: list[tuple[Achievement, Ach]] = []
+    excluded: list[report.NotCounted] = []
+    by_item: dict[str, str] = {}
+    for e in exceptions:
+        if e.kind == "exclude" and e.credential is None and e.item is not None:
+            by_item.setdefault(e.item, e.id)
+    for row, ach in counting:
+        if ach.item in everywhere:
+            excluded.append(
+                report.NotCounted(
+                    item=ach.item,
+                    reason="excluded",
+                    rule=by_item[ach.item],
+                    source="exception",
+                    detail="excluded by a registrar exception",
+                )
+            )
+        else:
+            kept.append((row, ach))
+    for e in exceptions:
+        if e.kind == "exclude" and e.credential is None:
+            assert e.item is not None
+            if e.item in counted_items:
+                effects[e.id] = (True, f"{e.item} excluded everywhere")
+            else:
+                effects[e.id] = (False, missing(e.item))
+    out = LearnerExceptions(exceptions, kept, excluded, next_atom=len(counting))
+    # credentials
+    for ident, excs in sorted(credential_exceptions(exceptions).items()):
+        if ident not in ev.rules.credentials:  # (rules other than those it was checked with)
+            for e in excs:
+                effects[e.id] = (False, f"`{ident}` is not a credential of these rules")
+            continue
+        base = ev.version(ident, catalog_date)
+        if base is None:
+            for e in excs:
+                effects[e.id] = (False, f"`{ident}` is not offered at the learner's catalog date")
+            continue
+        laid = ev.overlays.get(base, excs)
+        out.credentials[ident] = laid.credential
+        for e in excs:
+            effect, why = laid.effects[structure(e)]
+            if effect is None:
+                effects[e.id] = (False, why)
+            elif e.item is not None and e.item not in counted_items - everywhere:
+                effects[e.id] = (False, missing(e.item))
+            else:
+                effects[e.id] = (True, effect)
+    # grants: one unit of evidence with their sources, as a firing (§2)
+    held = {ach.item: ach for _, ach in sorted(kept, key=lambda p: _source_order(p[1]))}
+    for e in exceptions:
+        if e.kind != "grant":
+            continue
+        assert e.item is not None
+        absent = [s for s in e.from_ if s not in held]
+        if absent:
+            effects[e.id] = (False, missing(absent[0]))
+            continue
+        sources = [held[s] for s in e.from_]
+        granted = _grant(ev, e, sources, out, as_of)
+        if granted is None:
+            effects[e.id] = (False, f"the granted `{e.item}` has expired")
+            continue
+        eq = Equivalency(
+            rule=e.id,
+            where="exception",
+            order=("", -1, len(out.firings)),
+            source=Choice(0, (), "all"),
+            leaves=(),
+            grants=(),
+            window=None,
+        )
+        out.firings.append(Firing(eq, sources, [granted]))
+        out.grants.append(granted)
+        facts = f"{e.item} granted"
+        if granted.credits is not None:
+            unit = "credit" if granted.credits == 1 else "credits"
+            facts += f" ({_num(granted.credits)} {unit})"
+        if sources:
+            facts += " for " + " + ".join(s.item for s in sources)
+        effects[e.id] = (True, facts + (", transfer credit" if granted.transfer else ""))
+    out.effects = effects
+    return out
+
+
+def _source_order(a: Ach) -> tuple[object, ...]:
+    # the last of an item wins in `held`: the worst first, so the best grade, then the most
+    # recent, is the one kept (as an equivalency picks one source)
+    c = a.candidate()
+    return (c.grade_rank, c.date_ordinal, c.sort_key)
+
+
+def _grant(
+    ev: Evaluator,
+    exc: RegistrarException,
+    sources: list[Ach],
+    out: LearnerExceptions,
+    as_of: date,
+) -> Ach | None:
+    from stackrules.evaluate import Ach
+    from stackrules.model import grade_rank
+
+    assert exc.item is not None
+    rules = ev.rules
+    item = rules.items.get(exc.item)
+    issuer = exc.item.split(":", 1)[0]
+    credits = exc.credits if exc.credits is not None else (item.credits if item else None)
+    hours = exc.hours if exc.hours is not None else (item.hours if item else None)
+    credits, hours = complete_amounts(rules.hours_per_credit(issuer), credits, hours)
+    dated = [s.completed_on for s in sources if s.completed_on is not None]
+    completed = exc.completed_on or (max(dated) if dated else None)
+    if item is not None and lapsed(completed, item.valid_for, as_of):
+        return None
+    grade: str | None = exc.grade
+    if grade is None:
+        letters = [s.grade for s in sources if s.grade in LETTERS]
+        if letters:
+            grade = min(letters, key=grade_rank)
+        elif any(s.grade == "P" for s in sources):
+            grade = "P"
+    atoms = 0
+    for s in sources:
+        atoms |= s.atoms
+    if not sources:
+        atoms = 1 << out.next_atom
+        out.next_atom += 1
+    return Ach(
+        item=exc.item,
+        issuer=issuer,
+        kind=item.kind if item else "item",
+        grade=grade,
+        credits=credits,
+        hours=hours,
+        completed_on=completed,
+        subject=exc.subject if exc.subject is not None else (item.subject if item else None),
+        level=exc.level if exc.level is not None else (item.level if item else None),
+        tags=item.tags if item else frozenset(),
+        competencies=dict(item.teaches) if item else {},
+        origin="granted",
+        atoms=atoms,
+        firing=-1,  # one unit of evidence with its sources: never counted beside them
+        transfer=any(s.issuer != issuer or s.transfer for s in sources),
+        rule=exc.id,
+        where="exception",
+        sources=tuple(sources),
+        sort_key=("granted", exc.item, ("", -1, 0), exc.id, tuple(s.sort_key for s in sources)),
+    )
+
+
+def _num(value: float) -> str:
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text or "0"

@@ -1,0 +1,654 @@
+"""Registrar exceptions (`exceptions.md`): every kind, from the record and from a file, the
+exactness of the allocation under them, their audit trail and their errors.
+
+Golden cases on a small catalog: each kind changes what it should and nothing else, from the
+record's `exceptions` and from `--exceptions FILE` (JSON Lines and CSV) alike; a directive and
+a substitution are constraints on the exact search, never first-fit placements; limits still
+bind a grant; an exception never lets a failed achievement in; one that changes nothing says
+why. Bad exceptions are record errors (exit 3) naming the learner, the id, the field and a
+did-you-mean. A learner without exceptions gets the report it got before exceptions existed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from engine_strategies import compile_text
+from stackrules.cli import cli
+from stackrules.evaluate import Evaluator
+from stackrules.records import LearnerRecord
+from stackrules.report import Report, dumps
+from stackrules.schemas import load_schema
+
+AS_OF = date(2026, 11, 22)
+APPROVAL = {"approved_by": "registrar", "approved_on": "2026-01-05"}
+
+CATALOG = """\
+issuer X "Example College"
+issuer Y "Other College"
+course X:M100 "Calculus" credits 3 subject MATH
+course X:M151 "Calculus (honours)" credits 3 subject MATH
+course X:M200 "Algebra" credits 3 subject MATH
+course X:S200 "Statistics" credits 3 subject STAT
+course X:E100 "English" credits 3 subject ENGL
+course X:E200 "Writing" credits 3 subject ENGL
+course Y:CALC "Calculus" credits 3 subject MATH
+course Y:ALG "Algebra" credits 3 subject MATH
+credential X:BSC "Science" {
+    core: any of (X:M100, X:S200)
+    extra: 3 credits from subject MATH
+}
+credential X:BA "Arts" {
+    core: all of (X:M100, X:E100)
+    more: 6 credits from issuer X
+    limit at most 3 credits from subject MATH
+}
+credential X:TWO "Two of three" {
+    pick: 2 of (X:M100, X:S200, X:E200)
+}
+credential X:TR "Transfer capped" {
+    math: 6 credits from issuer X and subject MATH
+    limit at most 3 credits from transfer
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def evaluator() -> Evaluator:
+    return Evaluator(compile_text(CATALOG))
+
+
+def ach(item: str, grade: str = "B", **more: Any) -> dict[str, Any]:
+    return {"item": item, "grade": grade, **more}
+
+
+def exc(ident: str, kind: str, **fields: Any) -> dict[str, Any]:
+    return {"id": ident, "kind": kind, **fields, **APPROVAL}
+
+
+def run(
+    ev: Evaluator, achievements: list[dict[str, Any]], exceptions: list[dict[str, Any]]
+) -> Report:
+    record = LearnerRecord.model_validate(
+        {"learner": "L", "achievements": achievements, "exceptions": exceptions}
+    )
+    return ev.evaluate(record, AS_OF, in_progress=None)
+
+
+def earned(r: Report) -> set[str]:
+    return {c.credential for c in r.earned}
+
+
+def requirement(r: Report, cred: str, name: str) -> Any:
+    for c in [*r.earned, *r.in_progress]:
+        if c.credential == cred:
+            return next(q for q in c.requirements if q.name == name)
+    raise AssertionError(f"{cred} not reported")
+
+
+def effects(r: Report) -> dict[str, tuple[bool, str]]:
+    return {e.id: (e.applied, e.effect) for e in r.exceptions}
+
+
+# ---------------------------------------------------------------- each kind
+
+
+def test_waive_requirement_is_met_with_no_evidence(evaluator: Evaluator) -> None:
+    achs = [ach("X:M100"), ach("X:E100")]
+    assert "X:BA" not in earned(run(evaluator, achs, []))  # `more` needs 6 more credits
+    r = run(evaluator, achs, [exc("W1", "waive", credential="X:BA", requirement="more")])
+    assert "X:BA" in earned(r)
+    more = requirement(r, "X:BA", "more")
+    assert more.met and more.evidence == [] and more.exceptions == ["W1"]
+    assert effects(r) == {"W1": (True, "X:BA more: waived")}
+
+
+def test_waive_limit(evaluator: Evaluator) -> None:
+    achs = [ach("X:M100"), ach("X:E100"), ach("X:M151"), ach("X:M200")]
+    assert "X:BA" not in earned(run(evaluator, achs, []))  # at most 3 MATH credits
+    waiver = exc("W2", "waive", credential="X:BA", limit="at most 3  credits from subject MATH")
+    r = run(evaluator, achs, [waiver])
+    assert "X:BA" in earned(r)
+    assert effects(r)["W2"][0]
+
+
+def test_adjust_amount_and_count(evaluator: Evaluator) -> None:
+    achs = [ach("X:M100"), ach("X:E100"), ach("X:E200")]
+    r = run(evaluator, achs, [exc("A1", "adjust", credential="X:BA", requirement="more", amount=3)])
+    assert "X:BA" in earned(r)
+    assert requirement(r, "X:BA", "more").exceptions == ["A1"]
+    r = run(
+        evaluator,
+        [ach("X:M100")],
+        [exc("A2", "adjust", credential="X:TWO", requirement="pick", amount=1)],
+    )
+    assert "X:TWO" in earned(r)
+    assert effects(r)["A2"] == (True, "X:TWO pick: 2 of 3 becomes 1")
+
+
+def test_adjust_limit(evaluator: Evaluator) -> None:
+    achs = [ach("X:M100"), ach("X:E100"), ach("X:M151"), ach("X:M200")]
+    adjust = exc(
+        "A3", "adjust", credential="X:BA", limit="at most 3 credits from subject MATH", amount=9
+    )
+    assert "X:BA" in earned(run(evaluator, achs, [adjust]))
+
+
+def test_substitute(evaluator: Evaluator) -> None:
+    achs = [ach("X:M151"), ach("X:E100")]
+    sub = exc("S1", "substitute", credential="X:BA", item="X:M151", **{"for": "X:M100"})
+    r = run(evaluator, [*achs, ach("X:E200"), ach("X:S200")], [sub])
+    assert "X:BA" in earned(r)
+    core = requirement(r, "X:BA", "core")
+    assert core.exceptions == ["S1"]
+    assert [e.exceptions for e in core.evidence if e.item == "X:M151"] == [["S1"]]
+    assert effects(r)["S1"] == (True, "X:BA: X:M151 counted for X:M100")
+    # only under the named requirement, and only in that credential
+    r = run(evaluator, achs, [{**sub, "requirement": "more"}])
+    assert effects(r)["S1"] == (False, "no requirement of `X:BA more` names `X:M100`")
+    assert "X:BSC" not in earned(run(evaluator, [ach("X:M151")], [sub]))
+
+
+def test_substitution_is_exact_not_first_fit(evaluator: Evaluator) -> None:
+    # X:M151 (A, the best grade, tried first) may stand for X:M100 in `core`, and `more` also
+    # takes it; at most 3 MATH credits count. Only X:M151 in `core` with X:E200 + X:S200 in
+    # `more` earns X:BA: a placement of X:M151 in `more` first (best grade first) would leave
+    # `core` short, and X:M200 anywhere breaks the limit.
+    sub = exc("S1", "substitute", credential="X:BA", item="X:M151", **{"for": "X:M100"})
+    achs = [ach("X:M151", "A"), ach("X:E100"), ach("X:M200"), ach("X:E200"), ach("X:S200")]
+    r = run(evaluator, achs, [sub])
+    assert "X:BA" in earned(r)
+    assert {e.item for e in requirement(r, "X:BA", "core").evidence} == {"X:M151", "X:E100"}
+
+
+def test_also_allow(evaluator: Evaluator) -> None:
+    allow = exc("AA", "also-allow", credential="X:BSC", requirement="extra", item="X:S200")
+    allow = {**allow, "item": "X:E200"}
+    r = run(evaluator, [ach("X:S200"), ach("X:E200")], [allow])
+    assert "X:BSC" in earned(r)
+    extra = requirement(r, "X:BSC", "extra")
+    assert extra.exceptions == ["AA"] and [e.item for e in extra.evidence] == ["X:E200"]
+    assert "X:BSC" not in earned(run(evaluator, [ach("X:S200"), ach("X:E200")], []))
+
+
+def test_apply_is_a_constraint_not_a_placement(evaluator: Evaluator) -> None:
+    # the issue's case: MATH100 directed to `extra` leaves `core` unmet without STAT200
+    directive = exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M100")
+    assert "X:BSC" in earned(run(evaluator, [ach("X:M100"), ach("X:M151")], []))
+    r = run(evaluator, [ach("X:M100"), ach("X:M151")], [directive])
+    assert "X:BSC" not in earned(r)
+    assert not requirement(r, "X:BSC", "core").met
+    # with STAT200 for `core`, it is earned and MATH100 counts under `extra`
+    r = run(evaluator, [ach("X:M100"), ach("X:S200")], [directive])
+    assert "X:BSC" in earned(r)
+    extra = requirement(r, "X:BSC", "extra")
+    assert [e.item for e in extra.evidence] == ["X:M100"] and extra.exceptions == ["D1"]
+
+
+def test_exclude_everywhere_and_in_one_credential(evaluator: Evaluator) -> None:
+    achs = [ach("X:M100"), ach("X:S200"), ach("X:M151")]
+    r = run(evaluator, achs, [exc("X1", "exclude", item="X:M100")])
+    assert "X:BSC" in earned(r)  # S200 for core, M151 for extra
+    assert [(n.item, n.reason, n.rule) for n in r.not_counted] == [("X:M100", "excluded", "X1")]
+    assert "X:M100" not in {e.item for c in r.earned for q in c.requirements for e in q.evidence}
+    r = run(evaluator, [ach("X:M100")], [exc("X2", "exclude", item="X:M100", credential="X:BSC")])
+    assert "X:BSC" not in earned(r)
+    assert r.not_counted == []
+    assert "X:TWO" not in earned(r)  # still counts elsewhere: X:TWO needs two
+    assert "X:M100" in {
+        e.item
+        for c in r.in_progress
+        if c.credential == "X:TWO"
+        for q in c.requirements
+        for e in q.evidence
+    }
+
+
+def test_grant_with_transfer_source_counts_against_a_transfer_cap(evaluator: Evaluator) -> None:
+    grant = exc("G1", "grant", item="X:M200", **{"from": ["Y:ALG"]})
+    r = run(evaluator, [ach("Y:ALG", "A-"), ach("X:M100")], [grant])
+    assert "X:TR" in earned(r)
+    (t,) = r.transfers
+    assert (t.rule, t.source, t.from_, t.grants) == ("G1", "exception", ["Y:ALG"], ["X:M200"])
+    # two grants from another issuer: 6 transfer credits, the cap is 3
+    grant2 = exc("G2", "grant", item="X:M151", **{"from": ["Y:CALC"]})
+    r = run(evaluator, [ach("Y:ALG"), ach("Y:CALC")], [grant, grant2])
+    assert "X:TR" not in earned(r)
+    # a grant and its source are one unit of evidence: never counted together
+    statistics = exc("G3", "grant", item="X:S200", **{"from": ["Y:CALC"]})
+    r = run(evaluator, [ach("Y:CALC")], [statistics])
+    assert "X:BSC" not in earned(r)
+    assert "X:BSC" in earned(run(evaluator, [ach("Y:CALC"), ach("Y:ALG")], [statistics]))
+
+
+def test_grant_without_source_is_plar(evaluator: Evaluator) -> None:
+    r = run(evaluator, [ach("X:M151")], [exc("P1", "grant", item="X:S200", credits=3, grade="P")])
+    assert "X:BSC" in earned(r)
+    core = requirement(r, "X:BSC", "core")
+    assert core.exceptions == ["P1"]
+    (e,) = core.evidence
+    assert (e.origin, e.rule, e.source, e.grade) == ("granted", "P1", "exception", "P")
+
+
+def test_never_lets_a_failed_achievement_in(evaluator: Evaluator) -> None:
+    sub = exc("S1", "substitute", credential="X:BA", item="X:M151", **{"for": "X:M100"})
+    r = run(evaluator, [ach("X:M151", "F"), ach("X:E100"), ach("X:E200"), ach("X:S200")], [sub])
+    assert "X:BA" not in earned(r)
+    assert effects(r)["S1"] == (
+        False,
+        "`X:M151` does not count (failed): an exception never lets it in",
+    )
+    grant = exc("G1", "grant", item="X:M200", **{"from": ["Y:ALG"]})
+    r = run(evaluator, [ach("Y:ALG", status="in-progress")], [grant])
+    assert r.transfers == [] and not effects(r)["G1"][0]
+
+
+def test_not_applied_when_not_offered() -> None:
+    ev = Evaluator(
+        compile_text(CATALOG + 'credential X:NEW "New" { effective 2030-01-01\n req: X:M100 }\n')
+    )
+    r = run(ev, [ach("X:E100")], [exc("W9", "waive", credential="X:NEW", requirement="req")])
+    assert effects(r)["W9"] == (False, "`X:NEW` is not offered at the learner's catalog date")
+
+
+def test_learners_share_an_overlay_but_keep_their_ids(evaluator: Evaluator) -> None:
+    a = run(
+        evaluator,
+        [ach("X:M100"), ach("X:E100")],
+        [exc("W1", "waive", credential="X:BA", requirement="more")],
+    )
+    b = run(
+        evaluator,
+        [ach("X:M100"), ach("X:E100")],
+        [exc("OTHER", "waive", credential="X:BA", requirement="more")],
+    )
+    assert requirement(a, "X:BA", "more").exceptions == ["W1"]
+    assert requirement(b, "X:BA", "more").exceptions == ["OTHER"]
+
+
+# ---------------------------------------------------------------- without exceptions
+
+
+def test_no_exceptions_no_change(evaluator: Evaluator) -> None:
+    achs = [ach("X:M100"), ach("X:E100"), ach("X:M151"), ach("Y:ALG")]
+    fresh = Evaluator(compile_text(CATALOG))
+    before = dumps(
+        fresh.evaluate(LearnerRecord.model_validate({"learner": "L", "achievements": achs}), AS_OF)
+    )
+    # the same evaluator after learners with exceptions: nothing of theirs leaks
+    run(
+        evaluator,
+        achs,
+        [
+            exc("X1", "exclude", item="X:M100"),
+            exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M151"),
+        ],
+    )
+    after = dumps(
+        evaluator.evaluate(
+            LearnerRecord.model_validate({"learner": "L", "achievements": achs, "exceptions": []}),
+            AS_OF,
+        )
+    )
+    assert before == after
+    assert '"exceptions"' not in after
+
+
+def test_example_learners_reports_have_no_exception_fields() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["evaluate", "--rules", "rules/", "examples/learners.json", "--as-of", "2026-11-22"],
+    )
+    assert result.exit_code == 0, result.output
+    assert '"exceptions"' not in result.output
+
+
+# ---------------------------------------------------------------- files and the command line
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "rules.stack").write_text(CATALOG)
+    record = {"learner": "L1", "achievements": [ach("X:M100"), ach("X:M151")]}
+    (tmp_path / "learners.json").write_text(json.dumps(record))
+    return tmp_path
+
+
+def cli_run(folder: Path, *args: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--rules",
+            str(folder / "rules.stack"),
+            str(folder / "learners.json"),
+            "--as-of",
+            "2026-11-22",
+            *args,
+        ],
+    )
+
+
+def test_the_same_from_the_record_jsonl_and_csv(files: Path) -> None:
+    directive = {
+        "learner": "L1",
+        **exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M100"),
+    }
+    (files / "exc.jsonl").write_text(json.dumps(directive) + "\n")
+    (files / "exc.csv").write_text(
+        "learner,id,kind,credential,requirement,item,approved_by,approved_on\n"
+        "L1,D1,apply,X:BSC,extra,X:M100,registrar,2026-01-05\n"
+    )
+    from_jsonl = cli_run(files, "--exceptions", str(files / "exc.jsonl"))
+    from_csv = cli_run(files, "--exceptions", str(files / "exc.csv"))
+    record = json.loads((files / "learners.json").read_text())
+    record["exceptions"] = [{k: v for k, v in directive.items() if k != "learner"}]
+    (files / "learners.json").write_text(json.dumps(record))
+    from_record = cli_run(files)
+    assert from_jsonl.exit_code == from_csv.exit_code == from_record.exit_code == 0
+    assert from_jsonl.output == from_csv.output == from_record.output
+    report = json.loads(from_record.output)
+    assert "X:BSC" not in [c["credential"] for c in report["earned"]]
+    assert report["exceptions"][0]["id"] == "D1"
+    jsonschema.validate(report, load_schema("report"))
+
+
+def test_text_audit_prints_who_approved(files: Path) -> None:
+    (files / "exc.csv").write_text(
+        "learner,id,kind,credential,requirement,approved_by,approved_on,note\n"
+        "L1,W1,waive,X:BSC,core,Dr Who,2026-03-01,department approval\n"
+    )
+    result = cli_run(files, "--exceptions", str(files / "exc.csv"), "--format", "text")
+    assert result.exit_code == 0, result.output
+    assert "by exception W1 (waive, approved by Dr Who on 2026-03-01)" in result.output
+    assert "EXCEPTIONS" in result.output and "note: department approval" in result.output
+
+
+BAD = [
+    (
+        exc("E1", "waive", credential="X:BAA", requirement="more"),
+        "exceptions[E1].credential",
+        "did you mean `X:BA`?",
+    ),
+    (
+        exc("E1", "waive", credential="X:BA", requirement="mroe"),
+        "exceptions[E1].requirement",
+        "did you mean `more`?",
+    ),
+    (
+        exc("E1", "waive", credential="X:BA", limit="at most 4 credits from subject MATH"),
+        "exceptions[E1].limit",
+        "did you mean `at most 3 credits from subject MATH`?",
+    ),
+    (
+        exc("E1", "substitute", credential="X:BA", item="X:M15", **{"for": "X:M100"}),
+        "exceptions[E1].item",
+        "did you mean `X:M151`?",
+    ),
+    (exc("E1", "substitute", credential="X:BA", item="X:M151"), "exceptions[E1].for", "required"),
+    (
+        {"id": "E1", "kind": "exclude", "item": "X:M100", "approved_on": "2026-01-01"},
+        "exceptions[E1].approved_by",
+        "cannot be signed",
+    ),
+    (
+        exc("E1", "grant", item="X:M200", **{"from": ["Y:CAL"]}),
+        "exceptions[E1].from[0]",
+        "did you mean `Y:CALC`?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("bad", "field", "hint"), BAD)
+def test_bad_exception_is_a_record_error(
+    files: Path, bad: dict[str, Any], field: str, hint: str
+) -> None:
+    (files / "exc.jsonl").write_text(json.dumps({"learner": "L1", **bad}) + "\n")
+    result = cli_run(files, "--exceptions", str(files / "exc.jsonl"))
+    assert result.exit_code == 3
+    assert "learner L1" in result.output and f"field `{field}`" in result.output
+    assert hint in result.output
+
+
+def test_duplicate_id_is_a_record_error(files: Path) -> None:
+    record = json.loads((files / "learners.json").read_text())
+    record["exceptions"] = [exc("E1", "exclude", item="X:M100")]
+    (files / "learners.json").write_text(json.dumps(record))
+    (files / "exc.jsonl").write_text(
+        json.dumps({"learner": "L1", **exc("E1", "exclude", item="X:M151")}) + "\n"
+    )
+    result = cli_run(files, "--exceptions", str(files / "exc.jsonl"))
+    assert result.exit_code == 3
+    assert "field `exceptions[E1].id`" in result.output and "given twice" in result.output
+
+
+def test_unreadable_rows_are_record_errors(files: Path) -> None:
+    (files / "exc.csv").write_text("learner,id,kind,item,approved_by,approved_on,colour\n")
+    result = cli_run(files, "--exceptions", str(files / "exc.csv"))
+    assert result.exit_code == 3 and "unknown field `colour`" in result.output
+    (files / "exc.csv").write_text(
+        "learner,id,kind,item,approved_by,approved_on\nL1,E1,exclude,X:M100,reg,2026-13-01\n"
+    )
+    result = cli_run(files, "--exceptions", str(files / "exc.csv"))
+    assert result.exit_code == 3 and "approved_on" in result.output
+
+
+# ---------------------------------------------------------------- batch
+
+
+def batch_run(folder: Path, *args: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        [
+            *("batch", "--rules", str(folder / "rules.stack")),
+            *("--records", str(folder / "many.jsonl"), "--as-of", "2026-11-22", *args),
+        ],
+    )
+
+
+@pytest.fixture()
+def many(files: Path) -> Path:
+    learners = [
+        {"learner": f"L{k}", "achievements": [ach("X:M100"), ach("X:M151"), ach("X:E100")]}
+        for k in range(6)
+    ]
+    (files / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in learners))
+    # unordered, and for learners on both sides of others without any
+    rows = [
+        {"learner": "L4", **exc("W", "waive", credential="X:BA", requirement="more")},
+        {
+            "learner": "L1",
+            **exc("D", "apply", credential="X:BSC", requirement="extra", item="X:M100"),
+        },
+        {
+            "learner": "L4",
+            **exc("S", "substitute", credential="X:BA", item="X:M151", **{"for": "X:M100"}),
+        },
+        {"learner": "L9", **exc("X", "exclude", item="X:M100")},
+    ]
+    (files / "exc.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return files
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_batch_joins_the_file_as_evaluate_does(many: Path, workers: str) -> None:
+    exceptions = str(many / "exc.jsonl")
+    result = batch_run(many, "--exceptions", exceptions, "--workers", workers)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("{")]
+    evaluated = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--rules", str(many / "rules.stack"), str(many / "many.jsonl")),
+            *("--as-of", "2026-11-22", "--format", "jsonl", "--exceptions", exceptions),
+        ],
+    )
+    assert lines == evaluated.output.splitlines()
+    by_learner = {json.loads(line)["learner"]: json.loads(line) for line in lines}
+    assert [e["id"] for e in by_learner["L4"]["exceptions"]] == ["W", "S"]
+    assert [e["id"] for e in by_learner["L1"]["exceptions"]] == ["D"]
+    assert "exceptions" not in by_learner["L0"]
+
+
+def test_batch_bad_exception_is_that_learners_error(many: Path) -> None:
+    bad = {"learner": "L2", **exc("B", "waive", credential="X:BA", requirement="mroe")}
+    with (many / "exc.jsonl").open("a") as f:
+        f.write(json.dumps(bad) + "\n")
+    result = batch_run(many, "--exceptions", str(many / "exc.jsonl"))
+    assert result.exit_code == 3
+    assert "learner L2: field `exceptions[B].requirement`" in result.output
+    assert "did you mean `more`?" in result.output
+    assert result.output.count('"learner":') == 5  # the others are reported
+
+
+def test_batch_compare_reports_an_exception_that_stops_mattering(many: Path) -> None:
+    # the new rules no longer require X:M100 in X:BA's core: the substitution for it stops
+    # mattering
+    (many / "old.stack").write_text(CATALOG)
+    (many / "rules.stack").write_text(CATALOG.replace("all of (X:M100, X:E100)", "X:E100"))
+    result = batch_run(
+        many, "--exceptions", str(many / "exc.jsonl"), "--compare", str(many / "old.stack")
+    )
+    assert result.exit_code == 0, result.output
+    changes = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    (l4,) = [c for c in changes if c["learner"] == "L4"]
+    assert l4["exceptions_stopped"] == ["S"] and l4["exceptions_started"] == []
+    assert all("exceptions_stopped" not in c for c in changes if c["learner"] != "L4")
+
+
+def test_exception_index_is_private(tmp_path: Path) -> None:
+    from stackrules.exceptions.files import ExceptionIndex, IndexReader
+
+    source = tmp_path / "exc.jsonl"
+    source.write_text(json.dumps({"learner": "A", **exc("X", "exclude", item="X:M100")}) + "\n")
+    index = ExceptionIndex(str(source), str(tmp_path / "index.sqlite"))
+    assert (tmp_path / "index.sqlite").stat().st_mode & 0o777 == 0o600
+    found, errors = IndexReader(index.path).lookup("A")
+    assert [e.id for e in found] == ["X"] and errors == []
+    with pytest.raises(FileExistsError):
+        ExceptionIndex(str(source), str(tmp_path / "index.sqlite"))
+
+
+def test_sample_exceptions() -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--rules", "rules/", "examples/learners.json"),
+            *("--as-of", "2026-11-22", "--exceptions", "examples/exceptions.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    reports = {r["learner"]: r for r in json.loads(result.output)}
+    assert "CAPU:CERT-DA" in {c["credential"] for c in reports["L-1009"]["earned"]}
+    applied = {e["id"]: e["applied"] for r in reports.values() for e in r.get("exceptions", [])}
+    assert applied == {
+        "EX-2025-014": True,
+        "EX-2025-031": True,
+        "EX-2025-032": True,
+        "EX-2024-101": True,
+        "EX-2024-102": True,
+        "EX-2024-103": False,
+    }
+    # the source of a grant is not reported as not counted
+    l1003 = reports["L-1003"]
+    assert "CAMOSUN:MATH100" not in {n["item"] for n in l1003["not_counted"]}
+    for report in reports.values():
+        jsonschema.validate(report, load_schema("report"))
+
+
+def test_unreadable_exceptions_file_evaluates_nobody(files: Path) -> None:
+    result = cli_run(files, "--exceptions", str(files / "missing.csv"))
+    assert result.exit_code == 3
+    assert "cannot read the file" in result.output and '"learner"' not in result.output
+
+
+@pytest.mark.parametrize("command", ["plan", "nearest"])
+def test_plan_and_nearest_check_exceptions(files: Path, command: str) -> None:
+    bad = {
+        "learner": "L1",
+        **exc("B", "apply", credential="X:BSC", requirement="extar", item="X:M100"),
+    }
+    (files / "exc.jsonl").write_text(json.dumps(bad) + "\n")
+    target = ["--target", "X:BSC"] if command == "plan" else []
+    args = [command, "--rules", str(files / "rules.stack"), str(files / "learners.json")]
+    args += ["--as-of", "2026-11-22", "--exceptions", str(files / "exc.jsonl"), *target]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3
+    assert "exceptions[B].requirement" in result.output and "did you mean `extra`?" in result.output
+    (files / "exc.jsonl").write_text(json.dumps({**bad, "requirement": "extra"}) + "\n")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_bench_exceptions_runs(tmp_path: Path) -> None:
+    # the benchmark at a tiny size, so that it does not rot (behaviour only, never timings)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_exceptions
+
+    out = tmp_path / "b.json"
+    args = ["--credentials", "30", "--lines", "30", "--learners", "8", "--runs", "1"]
+    assert bench_exceptions.main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["plain_reports_identical"] and result["exceptions_applied"] > 0
+
+
+def test_items_may_be_named_by_an_alias(tmp_path: Path) -> None:
+    alias = "https://badges.ufv.ca/achievements/photoshop-essential"
+    row = {"learner": "L-1001", **exc("A1", "exclude", item=alias)}
+    (tmp_path / "exc.jsonl").write_text(json.dumps(row) + "\n")
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--rules", "rules/", "examples/learners.json", "--learner", "L-1001"),
+            *("--as-of", "2026-11-22", "--exceptions", str(tmp_path / "exc.jsonl")),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"item": "UFV:DM101", "reason": "excluded"}.items() <= report["not_counted"][0].items()
+
+
+# ---------------------------------------------------------------- plan
+
+
+def planned(folder: Path, record: dict[str, Any], target: str) -> tuple[str, list[str]]:
+    (folder / "learners.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("plan", "--rules", str(folder / "rules.stack"), str(folder / "learners.json")),
+            *("--as-of", "2026-11-22", "--target", target, "--format", "json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    return doc["status"], sorted(i["item"] for i in doc["items"])
+
+
+def test_plans_see_the_learners_exceptions(files: Path) -> None:
+    base = {"learner": "L1", "achievements": [ach("X:M100"), ach("X:M151")]}
+    assert planned(files, base, "X:BSC")[0] == "earned"
+    # the directive leaves `core` to X:S200: the plan takes it
+    directive = exc("D1", "apply", credential="X:BSC", requirement="extra", item="X:M100")
+    assert planned(files, {**base, "exceptions": [directive]}, "X:BSC") == (
+        "planned",
+        ["X:S200"],
+    )
+    # X:BA: `more` needs 6 credits from X but at most 3 MATH credits count; with the limit
+    # waived and `more` cut to 3, X:E100 alone completes it
+    waived = exc("W", "waive", credential="X:BA", limit="at most 3 credits from subject MATH")
+    cut = exc("A", "adjust", credential="X:BA", requirement="more", amount=3)
+    learner = {"learner": "L1", "achievements": [ach("X:M100"), ach("X:M151"), ach("X:M200")]}
+    assert planned(files, {**learner, "exceptions": [waived, cut]}, "X:BA") == (
+        "planned",
+        ["X:E100"],
+    )
