@@ -20,7 +20,7 @@ $(STAMP): $(BIN)/python $(SOURCES)
 
 run: $(STAMP)
 	$(BIN)/stackrules check rules/
-	$(BIN)/stackrules evaluate --rules rules/ examples/learners.json --as-of 2026-11-22 --format text
+	$(BIN)/stackrules evaluate --rules rules/ examples/learners.json --as-of 2026-11-22 --exceptions examples/exceptions.csv --format text
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
