@@ -78,6 +78,11 @@ class PlanOut(_Model):
         default=False,
         description="The completion counts something the learner already has (in progress).",
     )
+    proven: bool = Field(
+        default=True,
+        description="The plan is proven the cheapest (false: checked by the engine, but found "
+        "without the courses the learner holds through transfer).",
+    )
     cost: CostOut
     items: list[PlannedItem] = Field(default_factory=list)
     terms: list[TermOut] = Field(default_factory=list)
@@ -178,6 +183,7 @@ def plan_out(
             work=round(result.cost.work, 6),
         ),
         started=result.started,
+        proven=result.proven,
         items=items,
         terms=[
             TermOut(term=n, items=t.items, credits=round(t.credits, 6))
@@ -214,8 +220,9 @@ def render_plan(p: PlanOut) -> str:
         out.append(f"  {_STATUS_TEXT[p.status]}")
         return "\n".join(out) + "\n"
     c = p.cost
+    what = "cheapest completion" if p.proven else "a completion (not proven the cheapest)"
     out.append(
-        f"  cheapest completion: {len(p.items)} item{'s' if len(p.items) != 1 else ''}, "
+        f"  {what}: {len(p.items)} item{'s' if len(p.items) != 1 else ''}, "
         f"{_num(c.credits)} credits, {_num(c.hours)} hours{_work(c)}"
     )
     for t in p.terms:

@@ -47,6 +47,11 @@ from stackrules.records import LearnerRecord
 from stackrules.report import Report
 
 MAX_ROUNDS = 500  # choices the engine may reject before the search gives up
+# Proposals the engine may reject before the search leaves out the courses the learner holds
+# through transfer: taking one replaces the transfer credit (no duplicate credit, §2), which
+# the integer program does not model, so it keeps proposing them where they add nothing. It
+# then finishes quickly, with a plan the engine has checked but not proven the cheapest.
+FALLBACK_ROUNDS = 40
 
 
 class PlanError(ValueError):
@@ -108,6 +113,9 @@ class PlanResult:
     rounds: int = 0  # choices proposed to the engine
     report: Report | None = None  # the engine's report on the record plus the plan
     started: bool = False  # in progress, or the completion counts what the learner has
+    # False when the search had to leave out courses the learner holds through transfer to
+    # finish (`FALLBACK_ROUNDS`): a plan, checked by the engine, but not proven the cheapest
+    proven: bool = True
 
 
 class Planner:
@@ -176,8 +184,6 @@ class Planner:
         # A retake of an item the record holds with a grade never counts where the issuer
         # keeps the best attempt: a planned completion carries no grade, which ranks lower.
         kept_graded = {a.item for a in record_achs if a.grade is not None}
-        # No duplicate credit (§2): taking a course the learner holds through transfer only
-        # replaces the grant, so it is never part of a cheapest plan.
         granted = {g for t in base.transfers for g in t.grants}
         candidates = []
         for ident in sorted(scope.items):
@@ -185,8 +191,6 @@ class Planner:
             issuer = self.rules.issuers.get(it.issuer)
             best_kept = issuer is None or issuer.repeats == "best"
             if ident in kept_graded and not it.repeatable and best_kept:
-                continue
-            if ident in granted and not it.repeatable:
                 continue
             copies = self.copy_bound(scope, ident) if it.repeatable else 1
             cost = self.item_cost(ident)
@@ -201,7 +205,21 @@ class Planner:
         program = build_relaxation(
             self.rules, scope, self.producers, target, record_achs, candidates, as_of, waiting
         )
+        proven = True
         for rounds in range(1, MAX_ROUNDS + 1):
+            if rounds == FALLBACK_ROUNDS + 1 and any(
+                c.item in granted and not self.rules.items[c.item].repeatable for c in candidates
+            ):
+                candidates = [
+                    c
+                    for c in candidates
+                    if c.item not in granted or self.rules.items[c.item].repeatable
+                ]
+                program = build_relaxation(
+                    self.rules, scope, self.producers, target, record_achs, candidates, as_of,
+                    waiting,
+                )  # fmt: skip
+                proven = False
             chosen = program.solve()
             if chosen is None:
                 return PlanResult(target, "unreachable", rounds=rounds)
@@ -216,6 +234,7 @@ class Planner:
                     rounds=rounds,
                     report=report,
                     started=_started(report, base, record, target, chosen, as_of),
+                    proven=proven,
                 )
                 self._order(result, record, as_of, per_term, catalog_date)
                 return result
