@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import stackrules
 from engine_strategies import AS_OF, compile_text
 from stackrules import load_rules
 from stackrules.evaluate import Evaluator
@@ -352,3 +353,28 @@ def test_a_dated_competency_witness_dates_a_credential_nothing_undated_earns() -
     report = _evaluate(text, record)
     assert [(e.completed_on, e.expired) for e in report.earned] == [(date(2018, 5, 1), True)]
     check_agreement(text, record)
+
+
+@pytest.mark.parametrize(
+    ("rules_file", "credential", "remaining"),
+    [
+        # filling `r1` with the learner's own credential A:CR0 would take away the missing
+        # member (A:G11) whose credit covers the limit's shortfall: 1 credit remains, not 2
+        ("coverage-free-take.stack", "A:CR2", 1.0),
+        # of `2 of (A:X0, A:X4, A:X3)`, the missing member that covers the limit is A:X3,
+        # not the first untouched one: 4 credits remain, not 5
+        ("coverage-untouched-run.stack", "A:CR0", 4.0),
+    ],
+)
+def test_which_work_is_missing_matters_where_it_covers_a_limit(
+    rules_file: str, credential: str, remaining: float
+) -> None:
+    """Found by the differential runs against the reference: two shortcuts of the search
+    (taking an achievement without branching; the first children of an untouched list) are
+    sound only where no limit's shortfall can be covered by missing work (§4)."""
+    rules, diagnostics = stackrules.load_rules([Path(__file__).parent / "data" / rules_file])
+    assert rules is not None, [d.render() for d in diagnostics]
+    record = LearnerRecord.model_validate({"learner": "L", "achievements": [{"item": "A:X0"}]})
+    report = stackrules.evaluate(rules, record, date(2024, 6, 1), in_progress=None)
+    (entry,) = [p for p in report.in_progress if p.credential == credential]
+    assert entry.remaining_credits == remaining

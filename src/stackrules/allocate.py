@@ -259,7 +259,7 @@ class _Search:
         # achievement taken is one more source and its grade and date count. Nor where a
         # limit's shortfall may be covered by missing requirement work (§4): filling a leaf
         # can then take away the missing work that covered a shortfall, and cost more.
-        covering = any(lim.cover for lim in p.limits)
+        covering = self.covering = any(lim.cover for lim in p.limits)
         self.free = [
             mode == "least"
             and not covering
@@ -674,9 +674,10 @@ class _Search:
             if need == 0:
                 self._dfs(rest, used, totals, cost, assign, relied)
                 return
-            if self._rest_untouched(choice, pos):
+            if not self.covering and self._rest_untouched(choice, pos):
                 # what is left of this list touches nothing: its first `need` children in
-                # order are the first of its best completions, whatever comes after
+                # order are the first of its best completions, whatever comes after (not where
+                # a limit's shortfall may be covered: which children are missing matters then)
                 more, also, c, i = self._untouched_path(choice, pos, need)
                 self._dfs(
                     rest,
