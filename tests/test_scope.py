@@ -25,6 +25,7 @@ from stackrules.evaluate import Evaluator
 from stackrules.records import LearnerRecord
 from stackrules.report import Report
 from stackrules.schemas import load_schema
+from stackrules.textreport import render_text
 
 AS_OF = date(2026, 11, 22)
 
@@ -311,3 +312,17 @@ def test_a_defect_evaluating_one_learner_is_that_learners_error(
     assert [json.loads(line)["learner"] for line in out.splitlines()] == ["L2"]
     assert "learner L1" in err and "internal error while evaluating" in err
     assert "ZeroDivisionError: a defect" in err
+
+
+def test_an_identifier_not_in_its_issuers_catalog_gets_a_warning(
+    rules: stackrules.CompiledRules,
+) -> None:
+    """Issue 18: a misspelt course no longer lands silently in `unused`."""
+    record = _record("X:A", "X:BB", "OTHER:Z1")
+    report = stackrules.evaluate(rules, record, AS_OF)
+    assert [(w.item, w.message) for w in report.warnings] == [
+        ("X:BB", "`X:BB` is not in the catalog of issuer `X`; did you mean `X:B`?")
+    ]
+    assert "WARNINGS\n  X:BB: `X:BB` is not in the catalog" in render_text(report)
+    clean = stackrules.evaluate(rules, _record("X:A"), AS_OF)
+    assert "warnings" not in json.loads(stackrules.report.dumps(clean))

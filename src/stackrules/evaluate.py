@@ -41,6 +41,7 @@ from stackrules.allocate import (
 )
 from stackrules.coverage import CredentialCatalog, credential_catalog, group_costs
 from stackrules.dates import add_duration, lapsed
+from stackrules.diagnostics import did_you_mean
 from stackrules.exceptions.learner import Overlays
 from stackrules.exceptions.overlay import AdjustedLeaves, OverlayCredential
 from stackrules.graph import Facts, RuleGraph, Target
@@ -247,6 +248,7 @@ class Evaluator:
         self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
         self._last_selected: tuple[Sequence[Ach], int, dict[object, list[Ach]]] | None = None
+        self._by_issuer: dict[str, list[str]] | None = None
         # credentials as learners' exceptions leave them (`stackrules.exceptions`)
         self.overlays = Overlays(self)
 
@@ -1205,7 +1207,36 @@ class Evaluator:
             held=held,
             unused=unused,
             provenance=[report.Provenance(**s.model_dump()) for s in record.sources],
+            warnings=self._catalog_warnings(record),
         )
+
+    def _catalog_warnings(self, record: LearnerRecord) -> list[report.CatalogWarning]:
+        """Record achievements whose identifier is not in their declared issuer's catalog:
+        a warning with a did-you-mean, rather than an achievement that silently lands in
+        `unused` (it still counts wherever a selector picks it by its record values)."""
+        items = self.rules.items
+        found = []
+        for ident in sorted({a.item for a in record.achievements} - items.keys()):
+            issuer = ident.split(":", 1)[0]
+            catalog = self._catalogue(issuer)
+            if not catalog:
+                continue  # an issuer without a catalog here: `unknown`, or not ours to judge
+            hint = did_you_mean(ident, catalog)
+            message = f"`{ident}` is not in the catalog of issuer `{issuer}`"
+            found.append(
+                report.CatalogWarning(item=ident, message=message + (f"; {hint}" if hint else ""))
+            )
+        return found
+
+    def _catalogue(self, issuer: str) -> list[str]:
+        """The identifiers an issuer's catalog declares (remembered per issuer)."""
+        by_issuer = self._by_issuer
+        if by_issuer is None:
+            by_issuer = {}
+            for ident, item in self.rules.items.items():
+                by_issuer.setdefault(item.issuer, []).append(ident)
+            self._by_issuer = by_issuer
+        return by_issuer.get(issuer, [])
 
     def _nearest(self, started: dict[str, LeastToDo], pursued: set[str], scope: Scope) -> set[str]:
         """The K credentials in progress, besides the pursued ones, with the least to do:

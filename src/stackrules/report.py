@@ -202,6 +202,14 @@ class ExceptionResult(_ReportModel):
     note: str | None = None
 
 
+class CatalogWarning(_ReportModel):
+    """A record achievement whose identifier its issuer's catalog does not have (most often a
+    misspelling): it can only count where a rule selects it by its record values."""
+
+    item: str
+    message: str
+
+
 class Report(_ReportModel):
     """The whole answer for one learner at one as-of date."""
 
@@ -221,6 +229,7 @@ class Report(_ReportModel):
     unused: list[str] = Field(default_factory=list)
     provenance: list[Provenance] = Field(default_factory=list)
     exceptions: list[ExceptionResult] = Field(default_factory=list, exclude_if=_empty)
+    warnings: list[CatalogWarning] = Field(default_factory=list, exclude_if=_empty)
 
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 

@@ -178,6 +178,10 @@ def render_text(report: Report) -> str:
         out.append("")
         out.append("HELD (awarded earlier)")
         out += [f"  {h}" for h in report.held]
+    if report.warnings:
+        out.append("")
+        out.append("WARNINGS")
+        out += [f"  {w.item}: {w.message}" for w in report.warnings]
     out.append("")
     out.append("NOT USED BY ANY CREDENTIAL")
     out += [f"  {u}" for u in report.unused] or ["  nothing"]
