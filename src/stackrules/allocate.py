@@ -256,14 +256,37 @@ class _Search:
         self.penalty_items = tpl.named.keys()
         # An achievement is "free" for a leaf when taking it there can never hurt. That holds
         # for the least-to-do objective only: when choosing an equivalency's sources, every
-        # achievement taken is one more source and its grade and date count. Nor where a
-        # limit's shortfall may be covered by missing requirement work (§4): filling a leaf
-        # can then take away the missing work that covered a shortfall, and cost more.
-        covering = self.covering = any(lim.cover for lim in p.limits)
+        # achievement taken is one more source and its grade and date count. In a leaf whose
+        # missing work may cover a limit's shortfall (§4), filling it can take away the missing
+        # work that covered a shortfall: it is free there only where the limit counts it too,
+        # in the leaf's own unit, and a missing unit covers no more than one unit (then the
+        # shortfall falls at least as much as its coverage).
+        covering_leaves = {leaf for lim in p.limits for leaf, _, _ in lim.cover}
+        unsafe = set()
+        for lim in p.limits:
+            for index, per, once in lim.cover:
+                leaf = p.leaves[index]
+                plain = isinstance(leaf, AmountLeaf) and leaf.unit == lim.unit
+                if not plain or once > 0 or per > 1.0 + 1e-12:
+                    unsafe.add(index)
+        # the nodes with such a leaf below them (by id): where which work is missing matters
+        self.covering_nodes: set[int] = set()
+        parents = (p.template or tpl).parent
+        for leaf in p.leaves:
+            if leaf.index in covering_leaves:
+                node: Node | None = leaf
+                while node is not None and id(node) not in self.covering_nodes:
+                    self.covering_nodes.add(id(node))
+                    node = parents.get(id(node))
         self.free = [
             mode == "least"
-            and not covering
             and len(users[a]) == 1
+            and not users[a] & unsafe
+            and all(
+                (lim.members >> a) & 1
+                for lim in p.limits
+                if any(index in users[a] for index, _, _ in lim.cover)
+            )
             and p.conflicts[a] == (1 << a)
             and not (at_most >> a) & 1
             and p.achievements[a].item not in self.penalty_items
@@ -521,6 +544,12 @@ class _Search:
             self.template.paths[key] = found
         return found
 
+    def _rest_covers(self, choice: Choice, pos: int) -> bool:
+        """Whether a child of `choice` from `pos` on (in search order) has a leaf whose
+        missing work may cover a limit's shortfall."""
+        covering = self.covering_nodes
+        return bool(covering) and any(id(c) in covering for c in self._order[id(choice)][pos:])
+
     def _rest_untouched(self, choice: Choice, pos: int) -> bool:
         """Whether the children of `choice` from `pos` on (in the search's order) are all
         untouched, where the search may take their first path (least-to-do, exact sums)."""
@@ -674,7 +703,7 @@ class _Search:
             if need == 0:
                 self._dfs(rest, used, totals, cost, assign, relied)
                 return
-            if not self.covering and self._rest_untouched(choice, pos):
+            if self._rest_untouched(choice, pos) and not self._rest_covers(choice, pos):
                 # what is left of this list touches nothing: its first `need` children in
                 # order are the first of its best completions, whatever comes after (not where
                 # a limit's shortfall may be covered: which children are missing matters then)

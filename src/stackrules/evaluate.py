@@ -655,12 +655,14 @@ class Evaluator:
         remembered = solved.pop(key, _UNSOLVED)
         if remembered is _UNSOLVED:
             found = solve(problem, mode, getattr(_EVALUATION, "deadline", None))
-            if len(solved) >= SOLVED_CACHE:
-                with suppress(KeyError):  # another thread may have emptied it meanwhile
-                    solved.popitem(last=False)
         else:
             found = cast("Allocation | None", remembered)
         solved[key] = found  # (back) at the most recently used end
+        # trimmed after every insertion, so that threads inserting at once still leave at most
+        # SOLVED_CACHE problems once they are done
+        while len(solved) > SOLVED_CACHE:
+            with suppress(KeyError):  # another thread may have emptied it meanwhile
+                solved.popitem(last=False)
         return found
 
     def _limit_selects(self, lim: Limit, ach: Ach, as_of: date) -> bool:
