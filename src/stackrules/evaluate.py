@@ -767,41 +767,16 @@ class Evaluator:
         from stackrules.model import GrantSpec
 
         assert isinstance(spec, GrantSpec)
-        item = self.rules.items.get(ident)
-        issuer = ident.split(":", 1)[0]
-        credits = spec.credits if spec.credits is not None else (item.credits if item else None)
-        hours = spec.hours if spec.hours is not None else (item.hours if item else None)
-        credits, hours = complete_amounts(self.rules.hours_per_credit(issuer), credits, hours)
-        dated = [s.completed_on for s in sources if s.completed_on is not None]
-        completed = max(dated) if dated else None
-        if item is not None and lapsed(completed, item.valid_for, as_of):
-            return None
-        letters = [s.grade for s in sources if s.grade in LETTERS]
-        if letters:
-            grade: str | None = min(letters, key=grade_rank)
-        elif any(s.grade == "P" for s in sources):
-            grade = "P"
-        else:
-            grade = None
-        return Ach(
-            item=ident,
-            issuer=issuer,
-            kind=item.kind if item else "item",
-            grade=grade,
-            credits=credits,
-            hours=hours,
-            completed_on=completed,
-            subject=spec.subject if spec.subject is not None else (item.subject if item else None),
-            level=spec.level if spec.level is not None else (item.level if item else None),
-            tags=item.tags if item else frozenset(),
-            competencies=dict(item.teaches) if item else {},
-            origin="granted",
+        return granted(
+            self.rules,
+            ident,
+            sources,
+            as_of,
+            Grant(spec.credits, spec.hours, spec.subject, spec.level),
             atoms=atoms,
             firing=firing,
-            transfer=any(s.issuer != issuer or s.transfer for s in sources),
             rule=eq.rule,
             where=eq.where,
-            sources=tuple(sources),
             sort_key=("granted", ident, eq.order, tuple(s.sort_key for s in sources)),
         )
 
@@ -1387,6 +1362,75 @@ def _allocation_order(a: Ach) -> tuple[object, ...]:
         -(a.completed_on.toordinal() if a.completed_on else 0),
         a.item,
         a.sort_key,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a grant line (or a registrar's `grant` exception) says of the granted item; what
+    it leaves out comes from the item's declaration and the sources (§2)."""
+
+    credits: float | None = None
+    hours: float | None = None
+    subject: str | None = None
+    level: float | None = None
+    grade: str | None = None
+    completed_on: date | None = None
+
+
+def granted(
+    rules: RuleSet,
+    ident: str,
+    sources: Sequence[Ach],
+    as_of: date,
+    given: Grant,
+    *,
+    atoms: int,
+    firing: int,
+    rule: str,
+    where: str,
+    sort_key: tuple[object, ...],
+) -> Ach | None:
+    """The granted achievement of `ident` from `sources` (§2): credits, hours, subject and
+    level as given, else the item's; the latest source date and the lowest letter grade (else
+    `P` if a source has it) unless given; transfer when a source's issuer differs. None when
+    it has lapsed by `as_of`."""
+    item = rules.items.get(ident)
+    issuer = ident.split(":", 1)[0]
+    credits = given.credits if given.credits is not None else (item.credits if item else None)
+    hours = given.hours if given.hours is not None else (item.hours if item else None)
+    credits, hours = complete_amounts(rules.hours_per_credit(issuer), credits, hours)
+    dated = [s.completed_on for s in sources if s.completed_on is not None]
+    completed = given.completed_on or (max(dated) if dated else None)
+    if item is not None and lapsed(completed, item.valid_for, as_of):
+        return None
+    grade = given.grade
+    if grade is None:
+        letters = [s.grade for s in sources if s.grade in LETTERS]
+        if letters:
+            grade = min(letters, key=grade_rank)
+        elif any(s.grade == "P" for s in sources):
+            grade = "P"
+    return Ach(
+        item=ident,
+        issuer=issuer,
+        kind=item.kind if item else "item",
+        grade=grade,
+        credits=credits,
+        hours=hours,
+        completed_on=completed,
+        subject=given.subject if given.subject is not None else (item.subject if item else None),
+        level=given.level if given.level is not None else (item.level if item else None),
+        tags=item.tags if item else frozenset(),
+        competencies=dict(item.teaches) if item else {},
+        origin="granted",
+        atoms=atoms,
+        firing=firing,
+        transfer=any(s.issuer != issuer or s.transfer for s in sources),
+        rule=rule,
+        where=where,
+        sources=tuple(sources),
+        sort_key=sort_key,
     )
 
 

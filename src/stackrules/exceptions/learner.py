@@ -16,7 +16,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from stackrules import report
-from stackrules.dates import lapsed
 from stackrules.exceptions.model import RegistrarException
 from stackrules.exceptions.overlay import (
     Laid,
@@ -25,7 +24,7 @@ from stackrules.exceptions.overlay import (
     lay,
     structure,
 )
-from stackrules.model import Choice, Credential, Equivalency, complete_amounts
+from stackrules.model import Choice, Credential, Equivalency
 from stackrules.records.model import Achievement, LearnerRecord
 
 if TYPE_CHECKING:
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 # overlays remembered per evaluator (each a few copied nodes; the least recently used go first)
 OVERLAY_CACHE = 512
-LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-")
 
 
 class Overlays:
@@ -200,54 +198,31 @@ def _grant(
     out: LearnerExceptions,
     as_of: date,
 ) -> Ach | None:
-    from stackrules.evaluate import Ach
-    from stackrules.model import grade_rank
+    from stackrules.evaluate import Grant, granted
 
     assert exc.item is not None
-    rules = ev.rules
-    item = rules.items.get(exc.item)
-    issuer = exc.item.split(":", 1)[0]
-    credits = exc.credits if exc.credits is not None else (item.credits if item else None)
-    hours = exc.hours if exc.hours is not None else (item.hours if item else None)
-    credits, hours = complete_amounts(rules.hours_per_credit(issuer), credits, hours)
-    dated = [s.completed_on for s in sources if s.completed_on is not None]
-    completed = exc.completed_on or (max(dated) if dated else None)
-    if item is not None and lapsed(completed, item.valid_for, as_of):
-        return None
-    grade: str | None = exc.grade
-    if grade is None:
-        letters = [s.grade for s in sources if s.grade in LETTERS]
-        if letters:
-            grade = min(letters, key=grade_rank)
-        elif any(s.grade == "P" for s in sources):
-            grade = "P"
     atoms = 0
     for s in sources:
         atoms |= s.atoms
     if not sources:
         atoms = 1 << out.next_atom
         out.next_atom += 1
-    return Ach(
-        item=exc.item,
-        issuer=issuer,
-        kind=item.kind if item else "item",
-        grade=grade,
-        credits=credits,
-        hours=hours,
-        completed_on=completed,
-        subject=exc.subject if exc.subject is not None else (item.subject if item else None),
-        level=exc.level if exc.level is not None else (item.level if item else None),
-        tags=item.tags if item else frozenset(),
-        competencies=dict(item.teaches) if item else {},
-        origin="granted",
+    given = Grant(exc.credits, exc.hours, exc.subject, exc.level, exc.grade, exc.completed_on)
+    found = granted(
+        ev.rules,
+        exc.item,
+        sources,
+        as_of,
+        given,
         atoms=atoms,
         firing=-1,  # one unit of evidence with its sources: never counted beside them
-        transfer=any(s.issuer != issuer or s.transfer for s in sources),
         rule=exc.id,
         where="exception",
-        sources=tuple(sources),
         sort_key=("granted", exc.item, ("", -1, 0), exc.id, tuple(s.sort_key for s in sources)),
     )
+    if found is None and not sources:
+        out.next_atom -= 1  # lapsed: its atom is never used
+    return found
 
 
 def _num(value: float) -> str:
