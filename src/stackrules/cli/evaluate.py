@@ -37,7 +37,7 @@ from stackrules.cli.common import (
     print_diagnostics,
 )
 from stackrules.cli.plan import load_additions, what_if_options
-from stackrules.exceptions.files import Loaded, joined
+from stackrules.exceptions.files import Loaded, join_loaded
 from stackrules.pursuit import pursuing_errors
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps, report_to_json
@@ -131,20 +131,12 @@ def evaluate_command(
         if problems:
             errors.extend(problems)
             continue
-        if entry.exceptions or table is not None:
-            extra, extra_errors = table.lookup(learner or "") if table else ([], [])
-            entry, problems = joined(
-                entry,
-                extra,
-                extra_errors,
-                compiled.model,
-                file=record,
-                exceptions_file=exceptions,
-                record_index=None,
-            )
-            if problems:
-                errors.extend(problems)
-                continue
+        entry, problems = join_loaded(
+            entry, table, compiled.model, file=record, exceptions_file=exceptions
+        )
+        if problems:
+            errors.extend(problems)
+            continue
         try:
             result = evaluate_record(
                 compiled,

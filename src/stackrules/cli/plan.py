@@ -42,7 +42,7 @@ from stackrules.cli.common import (
     IsoDate,
     print_diagnostics,
 )
-from stackrules.exceptions.files import Loaded, joined
+from stackrules.exceptions.files import Loaded, join_loaded
 from stackrules.records import LearnerRecord, RecordError, read_records
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -159,19 +159,12 @@ def _learners(
         else:
             names.append(entry.learner)
             if not wanted or entry.learner in wanted:
-                if entry.exceptions or table is not None:
-                    extra, extra_errors = table.lookup(entry.learner) if table else ([], [])
-                    entry, problems = joined(
-                        entry,
-                        extra,
-                        extra_errors,
-                        compiled.model,
-                        file=record,
-                        exceptions_file=exceptions,
-                    )
-                    if problems:
-                        errors.extend(problems)
-                        continue
+                entry, problems = join_loaded(
+                    entry, table, compiled.model, file=record, exceptions_file=exceptions
+                )
+                if problems:
+                    errors.extend(problems)
+                    continue
                 found.append(entry)
     for ident in dict.fromkeys(only):
         if ident not in names and not any(e.learner is None for e in errors):

@@ -183,6 +183,22 @@ def joined(
     return full, errors
 
 
+def join_loaded(
+    record: LearnerRecord,
+    table: Loaded | None,
+    rules: RuleSet,
+    *,
+    file: str,
+    exceptions_file: str | None,
+) -> tuple[LearnerRecord, list[RecordError]]:
+    """`joined` for a command that read the exceptions file into memory (`Loaded`): the
+    record as it is when neither it nor the file has exceptions."""
+    if not record.exceptions and table is None:
+        return record, []
+    extra, extra_errors = table.lookup(record.learner) if table else ([], [])
+    return joined(record, extra, extra_errors, rules, file=file, exceptions_file=exceptions_file)
+
+
 def aliased(exc: RegistrarException, aliases: Mapping[str, str]) -> RegistrarException:
     """The exception with its items read through the rule set's aliases (as a record's
     achievements are): a registrar may name a course by its outside identifier."""
