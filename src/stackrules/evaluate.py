@@ -405,6 +405,16 @@ class Evaluator:
         matches = self._matches(leaves, achs, as_of)
         return self._assemble(roots, leaves, limits, matches, as_of, hours_per_credit, cred, held)
 
+    def _credential_problem(
+        self, cred: Credential, achs: Sequence[Ach], as_of: date, held: frozenset[str]
+    ) -> tuple[Problem, list[Ach]]:
+        """The allocation problem of a credential version (`held`: the items the learner
+        holds, for retakes)."""
+        roots = [r.root for r in cred.requirements]
+        return self._problem(
+            roots, cred.leaves, cred.limits, achs, as_of, cred.hours_per_credit, cred, held
+        )
+
     def _matches(
         self, leaves: Sequence[LeafNode], achs: Sequence[Ach], as_of: date
     ) -> list[Sequence[Ach]]:
@@ -844,16 +854,7 @@ class Evaluator:
             allowed = [
                 a for a in achs if a.completed_on is None or (limit and a.completed_on <= limit)
             ]
-            problem, local = self._problem(
-                [r.root for r in cred.requirements],
-                cred.leaves,
-                cred.limits,
-                allowed,
-                as_of,
-                cred.hours_per_credit,
-                cred,
-                held,
-            )
+            problem, local = self._credential_problem(cred, allowed, as_of, held)
             if surely_incomplete(problem):
                 return None
             best = self._solve(cred, problem, "least")
@@ -899,16 +900,7 @@ class Evaluator:
         """Whether some allocation of `achs` earns `cred` and counts `a`: the credential's
         tree with one more named requirement that only `a` meets (`a` then counts toward
         the limits as if a leaf of the tree had taken it)."""
-        problem, local = self._problem(
-            [r.root for r in cred.requirements],
-            cred.leaves,
-            cred.limits,
-            achs,
-            as_of,
-            cred.hours_per_credit,
-            cred,
-            held,
-        )
+        problem, local = self._credential_problem(cred, achs, as_of, held)
         position = next((k for k, b in enumerate(local) if b is a), None)
         if position is None:
             return False  # no leaf takes it (a leaf a registrar's exception turned it away from)
