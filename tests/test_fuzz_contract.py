@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackrules.cli import cli
+from stackrules.records.model import ACHIEVEMENT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus" / "fuzz"
@@ -285,19 +286,6 @@ values: st.SearchStrategy[Any] = st.recursive(
     max_leaves=6,
 )
 
-ACHIEVEMENT_FIELDS = [
-    "item",
-    "grade",
-    "credits",
-    "hours",
-    "completed_on",
-    "expires_on",
-    "status",
-    "subject",
-    "level",
-    "tags",
-    "competencies",
-]
 ITEMS = ["UFV:GD157", "UFV:GD158", "UFV:FIRST-AID", "EX:TEAMWORK", "NOPE:X", "gd157"]
 
 
