@@ -492,7 +492,8 @@ class Evaluator:
                 LimitSpec(s.bound, s.amount, s.unit, s.members, s.hours_per_credit, cover)
                 for s, cover in zip(specs, catalog.covers, strict=True)
             ]
-        tpl, costs, groups = self._template(roots, leaves, hours_per_credit, catalog)
+        owner = cred.id if cred is not None else ""
+        tpl, costs, groups = self._template(roots, leaves, hours_per_credit, owner)
         items = self.rules.items
         problem = Problem(
             roots=roots,
@@ -519,17 +520,14 @@ class Evaluator:
         roots: Sequence[Node],
         leaves: Sequence[LeafNode],
         hours_per_credit: float,
-        catalog: CredentialCatalog | None,
+        owner: str,
     ) -> tuple[Template, list[float], tuple[tuple[float, ...], ...]]:
-        """What every search over this tree shares, its missing costs and its groups' costs,
-        made once per tree."""
+        """What every search over this tree shares, its missing costs and its groups' costs
+        (`owner`: the credential, which never supplies its own requirements), made once per
+        tree."""
         shared = self._templates.get(id(leaves))
         if shared is None or shared[0] is not leaves:  # (a learner's overlay may reuse an id)
-            groups = (
-                catalog.group_costs
-                if catalog is not None
-                else tuple(group_costs(self.rules, self.selectors, leaf, "") for leaf in leaves)
-            )
+            groups = tuple(group_costs(self.rules, self.selectors, leaf, owner) for leaf in leaves)
             costs = [
                 (min(groups[leaf.index], default=1.0) if groups[leaf.index] else 1.0)
                 if isinstance(leaf, AmountLeaf) and leaf.unit == "items"
@@ -540,7 +538,7 @@ class Evaluator:
             shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups)
         return shared[1], shared[2], shared[3]
 
-    def _light(self, cred: Credential, matches: Sequence[Sequence[Ach]], as_of: date) -> Problem:
+    def _light(self, cred: Credential, matches: Sequence[Sequence[Ach]]) -> Problem:
         """The problem of `matches` without conflicts, limits or retakes: what
         `surely_incomplete` and `least_cost_bound` read of a problem, and nothing more."""
         pool: dict[int, int] = {}
@@ -559,9 +557,7 @@ class Evaluator:
                 indexes.append(k)
             eligible.append(indexes)
         roots = [r.root for r in cred.requirements]
-        tpl, costs, groups = self._template(
-            roots, cred.leaves, cred.hours_per_credit, self.catalog(cred, as_of)
-        )
+        tpl, costs, groups = self._template(roots, cred.leaves, cred.hours_per_credit, cred.id)
         return Problem(
             roots=roots,
             leaves=cred.leaves,
@@ -821,7 +817,7 @@ class Evaluator:
         return LeastToDo(
             cred,
             matches,
-            self._light(cred, matches, as_of),
+            self._light(cred, matches),
             assemble,
             lambda p: self._solve(cred, p, "least"),
         )
@@ -1084,8 +1080,7 @@ class Evaluator:
         """An overlay whose tree is its base's shares the base's search template."""
         if overlay.requirements == base.requirements:
             roots = [r.root for r in base.requirements]
-            catalog = self.catalog(base, date.min)  # (a tree's group costs have no date)
-            tpl, costs, groups = self._template(roots, base.leaves, base.hours_per_credit, catalog)
+            tpl, costs, groups = self._template(roots, base.leaves, base.hours_per_credit, base.id)
             self._templates[id(overlay.leaves)] = (overlay.leaves, tpl, costs, groups)
 
     def forget(self, *objects: object) -> None:
