@@ -54,7 +54,7 @@ import synth
 from stackrules.batch import run_file
 from stackrules.batch.source import Source, open_source
 from stackrules.batch.work import Job
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 
 
 def write_learners(

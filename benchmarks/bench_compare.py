@@ -51,7 +51,7 @@ def child(rules: str, records: str, tuned: bool, in_progress: int | None) -> dic
     """Evaluate every learner of `records` with the engine on `sys.path`, as `bench_eval`
     times a pass (each report dumped at once and dropped)."""
     from bench_eval import _load, _read_all, _timed_pass
-    from stackrules.evaluate import Evaluator
+    from stackrules.evaluation.evaluator import Evaluator
 
     evaluator = Evaluator(_load(Path(rules)))
     learners = _read_all(Path(records), {})

@@ -69,7 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stackrules.check import check_paths
 from stackrules.diagnostics import has_errors
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.model import RuleSet, build
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import dumps
@@ -203,7 +203,7 @@ def _sizes(texts: list[str]) -> dict[str, float]:
 @contextmanager
 def _method_timers() -> Iterator[tuple[Counter[str], Counter[str]]]:
     """Wrap the evaluator's stage methods with timers (this benchmark only; undone after)."""
-    from stackrules import explain
+    from stackrules.evaluation import explanations as explain
 
     classes = {"Evaluator": Evaluator, "Explainer": getattr(explain, "Explainer", None)}
     seconds: Counter[str] = Counter()

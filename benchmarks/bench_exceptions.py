@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stackrules.check import check_paths
 from stackrules.diagnostics import has_errors
-from stackrules.evaluate import DEFAULT_IN_PROGRESS, Evaluator
+from stackrules.evaluation.evaluator import DEFAULT_IN_PROGRESS, Evaluator
 from stackrules.model import AmountLeaf, Choice, ItemLeaf, RuleSet, all_leaves, build
 from stackrules.records import LearnerRecord
 from stackrules.report import dumps

@@ -8,7 +8,7 @@ then times, in-process with `time.perf_counter`:
 - parse: `stackrules.syntax.parse_paths` (reading the files, syntax tree);
 - check: `stackrules.check.check` (every semantic diagnostic);
 - build: `stackrules.model.build` (the compiled model);
-- index: `stackrules.evaluate.Evaluator(model)` (the rule graph and selector index).
+- index: `stackrules.evaluation.evaluator.Evaluator(model)` (the rule graph and selector index).
 
 Cold runs parse every file (the parse cache is off); warm runs repeat the same, with the parse
 cache of `stackrules.parsecache` filled by one untimed run (unchanged files are loaded, not
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stackrules.check import check
 from stackrules.diagnostics import has_errors
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.model import build
 from stackrules.syntax import parse_paths
 from synth import make_catalog

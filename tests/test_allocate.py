@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 
 import stackrules
 from engine_strategies import Scenario, compile_text, scenarios
-from stackrules import allocate
-from stackrules.evaluate import EvaluationTimeout, Evaluator
+from stackrules.evaluation import allocation as allocate
+from stackrules.evaluation.evaluator import EvaluationTimeout, Evaluator
 from stackrules.records import Achievement, LearnerRecord
 from stackrules.report import dumps
 

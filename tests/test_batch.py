@@ -392,8 +392,8 @@ def test_open_badges_lines_are_read_as_evaluate_reads_them(tmp_path: Path) -> No
 def _slow_learner(monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
     """Make the clock the searches read jump past every deadline while `victim` is being
     evaluated (a stand-in for a record whose allocation search explodes)."""
-    from stackrules import allocate
-    from stackrules.evaluate import Evaluator
+    from stackrules.evaluation import allocation as allocate
+    from stackrules.evaluation.evaluator import Evaluator
 
     now = {"slow": False}
     original = Evaluator._evaluate

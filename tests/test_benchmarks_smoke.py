@@ -23,7 +23,7 @@ import synth  # noqa: E402
 from stackrules import load_records  # noqa: E402
 from stackrules.check import check_paths  # noqa: E402
 from stackrules.diagnostics import has_errors  # noqa: E402
-from stackrules.evaluate import Evaluator  # noqa: E402
+from stackrules.evaluation.evaluator import Evaluator  # noqa: E402
 from stackrules.model import build  # noqa: E402
 from stackrules.report import dumps  # noqa: E402
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from engine_strategies import AS_OF, Scenario, compile_text, scenarios
 from reference import Outcome, TooBig, reference_outcomes
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import Achievement, LearnerRecord
 from stackrules.report import Report, dumps
 

@@ -21,7 +21,7 @@ from engine_strategies import (
     extra_achievements,
     scenarios,
 )
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import LearnerRecord
 from stackrules.report import Report, dumps
 

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from engine_strategies import compile_text
 from stackrules.cli import cli
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import LearnerRecord
 from stackrules.report import Report, dumps
 from stackrules.schemas import load_schema

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine_strategies import Scenario, compile_text, scenarios
 from reference import TooBig, reference_outcomes
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.exceptions.check import problems
 from stackrules.model import AmountLeaf, ItemLeaf, RuleSet, all_leaves
 from stackrules.records import LearnerRecord

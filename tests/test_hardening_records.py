@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from stackrules.ast import Duration
 from stackrules.cli import cli
 from stackrules.dates import add_duration, subtract_duration
-from stackrules.evaluate import Ach, _conflict_masks
+from stackrules.evaluation.evaluator import Ach, _conflict_masks
 from stackrules.records import LearnerRecord, load_records, parse_record_obj
 
 AS_OF = ["--as-of", "2026-11-22"]
@@ -181,7 +181,7 @@ def test_an_unexpected_exception_is_one_learners_internal_error(
     tmp_path: Path, rules: str, monkeypatch: pytest.MonkeyPatch, stage: str, workers: str
 ) -> None:
     from stackrules.batch import work
-    from stackrules.evaluate import Evaluator
+    from stackrules.evaluation.evaluator import Evaluator
 
     if stage == "reading":
         monkeypatch.setattr(work, "parse_record_obj", _raise_for("L1000", work.parse_record_obj, 0))

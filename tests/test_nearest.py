@@ -10,7 +10,7 @@ from engine_strategies import compile_text
 from stackrules import load_records, load_rules
 from stackrules.advisor.nearest import nearest
 from stackrules.advisor.plan import Planner, PlanResult
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import Achievement, LearnerRecord
 
 AS_OF = date(2026, 11, 22)

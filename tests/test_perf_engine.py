@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from engine_strategies import Scenario, compile_text, scenarios
-from stackrules import allocate
 from stackrules.check import check_paths
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation import allocation as allocate
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.model import build
 from stackrules.records import Achievement, LearnerRecord
 from stackrules.report import Report, dumps
@@ -212,7 +212,9 @@ def test_remembered_problems_are_bounded_forgetting_the_least_recently_used(
 ) -> None:
     """With room for two problems, a third forgets the one used longest ago, not the one a
     learner has just met again; every answer stays the one a fresh evaluator gives."""
-    evaluate = importlib.import_module("stackrules.evaluate")  # the module, not the function
+    evaluate = importlib.import_module(
+        "stackrules.evaluation.evaluator"
+    )  # the module, not the function
     monkeypatch.setattr(evaluate, "SOLVED_CACHE", 2)
     rules = compile_text(
         "issuer A\n"

@@ -11,7 +11,7 @@ from engine_strategies import compile_text
 from stackrules import load_records, load_rules
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
 from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import Achievement, LearnerRecord
 
 AS_OF = date(2026, 11, 22)

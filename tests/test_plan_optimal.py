@@ -16,7 +16,7 @@ from engine_strategies import AS_OF, Scenario, compile_text, scenarios
 from stackrules.advisor.nearest import nearest, rank_key
 from stackrules.advisor.plan import Cost, Planner
 from stackrules.advisor.whatif import Addition, apply_what_if
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.model import RuleSet
 from stackrules.records import Achievement, LearnerRecord
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import stackrules
 from engine_strategies import Scenario, compile_text, scenarios
 from stackrules.cli import cli
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import LearnerRecord
 from stackrules.report import Report
 from stackrules.schemas import load_schema

@@ -15,7 +15,7 @@ import pytest
 import stackrules
 from engine_strategies import AS_OF, compile_text
 from stackrules import load_rules
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import Achievement, LearnerRecord
 from stackrules.records.readers import load_records
 from stackrules.report import InProgressCredential, Report, dumps

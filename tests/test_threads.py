@@ -20,13 +20,15 @@ from typing import Any
 import pytest
 
 import stackrules
-from stackrules.evaluate import EvaluationTimeout, Evaluator
+from stackrules.evaluation.evaluator import EvaluationTimeout, Evaluator
 from stackrules.records import LearnerRecord
 from stackrules.report import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 11, 22)
-evaluate_module = importlib.import_module("stackrules.evaluate")  # the module, not the function
+evaluate_module = importlib.import_module(
+    "stackrules.evaluation.evaluator"
+)  # the module, not the function
 
 
 def _sample() -> tuple[stackrules.CompiledRules, list[LearnerRecord]]:

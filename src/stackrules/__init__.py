@@ -22,7 +22,7 @@ from pathlib import Path
 # loaded subpackage does not rebind the package attribute).
 from stackrules import check as _check_stage
 from stackrules.diagnostics import Diagnostic, has_errors
-from stackrules.evaluate import DEFAULT_IN_PROGRESS, Evaluator
+from stackrules.evaluation.evaluator import DEFAULT_IN_PROGRESS, Evaluator
 from stackrules.model import RuleSet, build
 from stackrules.records import LearnerRecord, RecordError, load_records, read_records
 from stackrules.report import Report

@@ -39,8 +39,8 @@ from stackrules import ast
 from stackrules.advisor.relax import Candidate, build_relaxation
 from stackrules.advisor.scope import Producer, Producers, Scope, scope_for
 from stackrules.advisor.whatif import Addition, apply_what_if
-from stackrules.allocate import value_of
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.allocation import value_of
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.exceptions.advisor import planning_view
 from stackrules.model import AmountLeaf, LeafNode, Limit, RuleSet
 from stackrules.records import LearnerRecord

@@ -25,7 +25,7 @@ from datetime import date
 from typing import Literal
 
 from stackrules import ast
-from stackrules.evaluate import Evaluator
+from stackrules.evaluation.evaluator import Evaluator
 from stackrules.graph import selector_keys
 from stackrules.matching import matches_selector
 from stackrules.model import (

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from stackrules.batch.compare import Change, compare_reports
 from stackrules.batch.project import csv_lines
 from stackrules.batch.source import Unit
-from stackrules.evaluate import DEFAULT_IN_PROGRESS, EvaluationTimeout
+from stackrules.evaluation.evaluator import DEFAULT_IN_PROGRESS, EvaluationTimeout
 from stackrules.exceptions.files import join_exceptions
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from stackrules.diagnostics import Diagnostic, did_you_mean, summary
-from stackrules.evaluate import DEFAULT_IN_PROGRESS
+from stackrules.evaluation.evaluator import DEFAULT_IN_PROGRESS
 from stackrules.pursuit import unknown_targets
 from stackrules.span import printable
 

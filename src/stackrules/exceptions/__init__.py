@@ -3,10 +3,11 @@ case-by-case transfer credit (`exceptions.md`).
 
 - `model`: the exception as a record or an exceptions file gives it (pydantic, frozen);
 - `check`: whether each names what the rule set has (record errors with a did-you-mean);
-- `overlay`: the learner's copy of the rules with the exceptions applied, which the evaluator
-  reads instead of the shared credentials (the rules themselves never change);
-- `audit`: the report's `exceptions` list and the ids on the results they decided;
-- `files`: `--exceptions FILE` (JSON Lines or CSV), in memory or joined on disk for a batch.
+- `files`: `--exceptions FILE` (JSON Lines or CSV), in memory or joined on disk for a batch;
+- `advisor`: the planning view of a learner with exceptions (`plan`, `nearest`).
+
+Applying them (the learner's overlay of the rules, grants posted as firings, the audit trail)
+is the evaluation stage's: `stackrules.evaluation.exceptions`.
 
 Only `model` is imported here: the record model needs it, and the rest needs the records.
 """

@@ -13,12 +13,12 @@ import dataclasses
 from datetime import date
 from typing import TYPE_CHECKING
 
-from stackrules.exceptions.learner import prepare
+from stackrules.evaluation.exceptions.learner import prepare
 from stackrules.records.model import LearnerRecord
 
 if TYPE_CHECKING:
     from stackrules.advisor.scope import Scope
-    from stackrules.evaluate import Ach
+    from stackrules.evaluation.evaluator import Ach
 
 
 def planning_view(

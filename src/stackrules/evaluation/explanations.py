@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, cast
 from weakref import WeakKeyDictionary
 
 from stackrules import report
-from stackrules.allocate import Allocation, value_of
 from stackrules.dates import lapsed
+from stackrules.evaluation.allocation import Allocation, value_of
 from stackrules.graph import Key, leaf_keys
 from stackrules.matching import MAX_OPTIONS, first_failure, in_window
 from stackrules.model import (
@@ -33,7 +33,7 @@ from stackrules.model import (
 )
 
 if TYPE_CHECKING:
-    from stackrules.evaluate import Ach, Evaluator, Firing, LeastToDo, Outcome
+    from stackrules.evaluation.evaluator import Ach, Evaluator, Firing, LeastToDo, Outcome
     from stackrules.graph import Target
     from stackrules.records import Achievement
 

@@ -25,7 +25,7 @@ from itertools import count
 from secrets import token_hex
 from typing import TYPE_CHECKING
 
-from stackrules.allocate import value_of
+from stackrules.evaluation.allocation import value_of
 from stackrules.exceptions.check import find_limit
 from stackrules.exceptions.model import RegistrarException
 from stackrules.matching import first_failure
@@ -42,7 +42,7 @@ from stackrules.model import (
 )
 
 if TYPE_CHECKING:
-    from stackrules.evaluate import Ach
+    from stackrules.evaluation.evaluator import Ach
 
 # the kinds that act on one credential's tree
 CREDENTIAL_KINDS = frozenset({"waive", "adjust", "substitute", "also-allow", "apply", "exclude"})

@@ -25,7 +25,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Literal, cast
 
 from stackrules import report
-from stackrules.allocate import (
+from stackrules.dates import add_duration, lapsed
+from stackrules.diagnostics import did_you_mean
+from stackrules.evaluation.allocation import (
     Allocation,
     Candidate,
     LimitSpec,
@@ -39,11 +41,9 @@ from stackrules.allocate import (
     surely_incomplete,
     value_of,
 )
-from stackrules.coverage import CredentialCatalog, credential_catalog, group_costs
-from stackrules.dates import add_duration, lapsed
-from stackrules.diagnostics import did_you_mean
-from stackrules.exceptions.learner import Overlays
-from stackrules.exceptions.overlay import AdjustedLeaves, OverlayCredential
+from stackrules.evaluation.coverage import CredentialCatalog, credential_catalog, group_costs
+from stackrules.evaluation.exceptions.learner import Overlays
+from stackrules.evaluation.exceptions.overlay import AdjustedLeaves, OverlayCredential
 from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, selector_predicate
 from stackrules.model import (
@@ -62,7 +62,7 @@ from stackrules.model import (
 from stackrules.records import Achievement, LearnerRecord
 
 if TYPE_CHECKING:
-    from stackrules.exceptions.learner import LearnerExceptions
+    from stackrules.evaluation.exceptions.learner import LearnerExceptions
 
 Origin = Literal["record", "granted", "earned", "held"]
 # remembered allocation problems per evaluator, the least recently used forgotten first (about
@@ -1046,7 +1046,7 @@ class Evaluator:
             scope,
         )
         if state.exceptions is not None:
-            from stackrules.exceptions.audit import annotate
+            from stackrules.evaluation.exceptions.audit import annotate
 
             result = annotate(result, state.exceptions)
         return result
@@ -1061,7 +1061,7 @@ class Evaluator:
     ) -> list[tuple[Achievement, Ach]]:
         """The learner's exceptions laid over the rules (`stackrules.exceptions`): exclusions
         taken out of what counts, grants added as firings, overlaid credentials."""
-        from stackrules.exceptions.learner import prepare
+        from stackrules.evaluation.exceptions.learner import prepare
 
         reasons: dict[str, str] = {}
         for a in record.achievements:
@@ -1085,7 +1085,7 @@ class Evaluator:
 
     def forget(self, *objects: object) -> None:
         """Forget what is remembered by these objects' ids (an overlay no longer kept)."""
-        from stackrules.explain import forget
+        from stackrules.evaluation.explanations import forget
 
         for obj in objects:
             self._templates.pop(id(getattr(obj, "leaves", None)), None)
@@ -1108,7 +1108,7 @@ class Evaluator:
         held: list[str],
         scope: Scope,
     ) -> report.Report:
-        from stackrules.explain import Explainer
+        from stackrules.evaluation.explanations import Explainer
 
         explainer = Explainer(self, as_of, state.achs)
         pursued = set(scope.pursued)

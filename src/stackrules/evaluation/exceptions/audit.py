@@ -10,7 +10,7 @@ achievement wherever that is used.
 from __future__ import annotations
 
 from stackrules import report
-from stackrules.exceptions.learner import LearnerExceptions
+from stackrules.evaluation.exceptions.learner import LearnerExceptions
 from stackrules.exceptions.model import RegistrarException
 
 _ADMITTING = ("substitute", "also-allow", "apply")

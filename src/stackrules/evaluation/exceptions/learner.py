@@ -16,19 +16,19 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from stackrules import report
-from stackrules.exceptions.model import RegistrarException
-from stackrules.exceptions.overlay import (
+from stackrules.evaluation.exceptions.overlay import (
     Laid,
     OverlayCredential,
     credential_exceptions,
     lay,
     structure,
 )
+from stackrules.exceptions.model import RegistrarException
 from stackrules.model import Choice, Credential, Equivalency
 from stackrules.records.model import Achievement, LearnerRecord
 
 if TYPE_CHECKING:
-    from stackrules.evaluate import Ach, Evaluator, Firing
+    from stackrules.evaluation.evaluator import Ach, Evaluator, Firing
 
 # overlays remembered per evaluator (each a few copied nodes; the least recently used go first)
 OVERLAY_CACHE = 512
@@ -85,7 +85,7 @@ def prepare(
     reasons: dict[str, str],
 ) -> LearnerExceptions:
     """`reasons`: why a record item does not count (§1), for items that never do."""
-    from stackrules.evaluate import Firing
+    from stackrules.evaluation.evaluator import Firing
 
     exceptions = record.exceptions
     effects: dict[str, tuple[bool, str]] = {}
@@ -198,7 +198,7 @@ def _grant(
     out: LearnerExceptions,
     as_of: date,
 ) -> Ach | None:
-    from stackrules.evaluate import Grant, granted
+    from stackrules.evaluation.evaluator import Grant, granted
 
     assert exc.item is not None
     atoms = 0
