@@ -26,8 +26,9 @@ and the median of the round ratios is the figure to quote.
         --engine now-tuned=src@tuned --learners 300 --rounds 3
 
 The measured part (`bench_eval`'s loading and timed pass) imports only what every version
-since the first benchmark has had (`stackrules.check.check_paths`, `model.build`,
-`evaluate.Evaluator`, `records.read_records`, `report.dumps`), so old commits run unchanged.
+since the first benchmark has had (`stackrules.check.check_paths`, `model.build`, the
+`Evaluator` (from `stackrules.evaluation`, or `stackrules.evaluate` before it),
+`records.read_records`, `report.dumps`), so old commits run unchanged.
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ HERE = Path(__file__).resolve().parent
 def child(rules: str, records: str, tuned: bool, in_progress: int | None) -> dict[str, Any]:
     """Evaluate every learner of `records` with the engine on `sys.path`, as `bench_eval`
     times a pass (each report dumped at once and dropped)."""
-    from bench_eval import _load, _read_all, _timed_pass
-    from stackrules.evaluation.evaluator import Evaluator
+    from bench_eval import Evaluator, _load, _read_all, _timed_pass
 
     evaluator = Evaluator(_load(Path(rules)))
     learners = _read_all(Path(records), {})

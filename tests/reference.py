@@ -7,7 +7,7 @@ keeps those that satisfy the spec's rules, stated as directly as possible.
 
 It reuses only the compiled model (`stackrules.model`: the resolved requirement trees, with
 modifiers pushed onto leaves) and the record models. Everything else is written again here,
-independently of `allocate.py`, `evaluate.py`, `explain.py` and `selectors.py`: §1 achievement
+independently of `stackrules.evaluation` and `matching.py`: §1 achievement
 normalisation, modifiers, selectors, §2 equivalencies, §3 earning (with the earliest date), §4
 the least-to-do cost, and the fixpoint.
 

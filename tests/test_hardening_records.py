@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from stackrules.ast import Duration
 from stackrules.cli import cli
 from stackrules.dates import add_duration, subtract_duration
-from stackrules.evaluation.evaluator import Ach, _conflict_masks
+from stackrules.evaluation.achievements import Ach
+from stackrules.evaluation.problems import _conflict_masks
 from stackrules.records import LearnerRecord, load_records, parse_record_obj
 
 AS_OF = ["--as-of", "2026-11-22"]

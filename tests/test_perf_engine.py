@@ -144,9 +144,9 @@ def test_learners_who_differ_only_in_dates_and_grades_share_a_search() -> None:
         return LearnerRecord(learner=name, achievements=rows)
 
     first = evaluator.evaluate(record("L1", "A", date(2020, 1, 1)), date(2024, 1, 1))
-    solved = len(evaluator._solved)
+    solved = len(evaluator.problems.solved)
     second = evaluator.evaluate(record("L2", "C", date(2021, 5, 1)), date(2024, 1, 1))
-    assert len(evaluator._solved) == solved  # the second learner's search was remembered
+    assert len(evaluator.problems.solved) == solved  # the second learner's search was remembered
     fresh = Evaluator(rules).evaluate(record("L2", "C", date(2021, 5, 1)), date(2024, 1, 1))
     assert dumps(second) == dumps(fresh)
     assert first.in_progress[0].remaining == second.in_progress[0].remaining
@@ -170,11 +170,11 @@ def test_learners_with_other_electives_of_the_same_value_share_a_search() -> Non
         return _as_fresh(evaluator, LearnerRecord(learner=name, achievements=rows), as_of)
 
     report("L1", "A:E1")
-    solved = len(evaluator._solved)
+    solved = len(evaluator.problems.solved)
     report("L2", "A:E2")  # another elective, the same credits: the same search
-    assert len(evaluator._solved) == solved
+    assert len(evaluator.problems.solved) == solved
     report("L3", "A:E0")  # the item `r` names: a search of its own
-    assert len(evaluator._solved) > solved
+    assert len(evaluator.problems.solved) > solved
 
 
 def test_sources_of_the_same_grade_and_date_order_share_a_search() -> None:
@@ -198,13 +198,13 @@ def test_sources_of_the_same_grade_and_date_order_share_a_search() -> None:
         return transfer.from_
 
     assert sources("L1", ("B", date(2020, 1, 1)), ("A", date(2019, 1, 1))) == ["A:Y"]
-    solved = len(evaluator._solved)
+    solved = len(evaluator.problems.solved)
     # other grades and dates, in the same order: the same search, the same pick
     assert sources("L2", ("C", date(2021, 3, 1)), ("A-", date(2020, 3, 1))) == ["A:Y"]
-    assert len(evaluator._solved) == solved
+    assert len(evaluator.problems.solved) == solved
     # the other order: a search of its own
     assert sources("L3", ("A", date(2020, 1, 1)), ("B", date(2019, 1, 1))) == ["A:X"]
-    assert len(evaluator._solved) > solved
+    assert len(evaluator.problems.solved) > solved
 
 
 def test_remembered_problems_are_bounded_forgetting_the_least_recently_used(
@@ -212,9 +212,7 @@ def test_remembered_problems_are_bounded_forgetting_the_least_recently_used(
 ) -> None:
     """With room for two problems, a third forgets the one used longest ago, not the one a
     learner has just met again; every answer stays the one a fresh evaluator gives."""
-    evaluate = importlib.import_module(
-        "stackrules.evaluation.evaluator"
-    )  # the module, not the function
+    evaluate = importlib.import_module("stackrules.evaluation.problems")
     monkeypatch.setattr(evaluate, "SOLVED_CACHE", 2)
     rules = compile_text(
         "issuer A\n"
@@ -244,7 +242,7 @@ def test_remembered_problems_are_bounded_forgetting_the_least_recently_used(
     run(0)  # met again: now the most recently used
     assert len(searches) == 2
     run(0, 1, 2)  # a third problem: (0, 1) goes
-    assert len(searches) == 3 and len(evaluator._solved) == 2
+    assert len(searches) == 3 and len(evaluator.problems.solved) == 2
     run(0)
     assert len(searches) == 3
     run(0, 1)

@@ -26,9 +26,7 @@ from stackrules.report import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 11, 22)
-evaluate_module = importlib.import_module(
-    "stackrules.evaluation.evaluator"
-)  # the module, not the function
+evaluate_module = importlib.import_module("stackrules.evaluation.problems")
 
 
 def _sample() -> tuple[stackrules.CompiledRules, list[LearnerRecord]]:
@@ -86,4 +84,4 @@ def test_threads_sharing_an_evaluator_get_the_reports_of_their_own(
     assert len(results) == len(work)
     for learner, text in results:
         assert text == expected[learner]
-    assert len(shared._solved) <= 3
+    assert len(shared.problems.solved) <= 3

@@ -42,8 +42,8 @@ from highspy.highs import qsum
 
 from stackrules import ast
 from stackrules.advisor.scope import Producer, Producers, Scope, uncertain_transfer
+from stackrules.evaluation.achievements import Ach
 from stackrules.evaluation.allocation import value_of
-from stackrules.evaluation.evaluator import Ach
 from stackrules.evaluation.exceptions.overlay import AdjustedLeaves
 from stackrules.matching import first_failure, in_window, matches_selector
 from stackrules.model import (

@@ -1,6 +1,7 @@
 """Explanations: turn allocations and firings into the report's audit trail.
 
-Takes the evaluator's state (allocations, firings, achievements); returns report entries.
+Takes the fixpoint's outcome (allocations, firings, achievements) and the least-to-do searches
+of the credentials shown; returns report entries.
 Every entry points at the rule text that decided it (`file:line`). What remains for a
 credential in progress follows `semantics.md` §4: one entry per requirement node that falls
 short in the allocation that leaves the least to do.
@@ -33,7 +34,10 @@ from stackrules.model import (
 )
 
 if TYPE_CHECKING:
-    from stackrules.evaluation.evaluator import Ach, Evaluator, Firing, LeastToDo, Outcome
+    from stackrules.evaluation.achievements import Ach, Firing
+    from stackrules.evaluation.fixpoint import Outcome
+    from stackrules.evaluation.leasttodo import LeastToDo
+    from stackrules.evaluation.problems import Problems
     from stackrules.graph import Target
     from stackrules.records import Achievement
 
@@ -100,8 +104,8 @@ class _Static:
     per credential or equivalency and kept as long as the evaluator (keyed by `id`, the rule
     kept alive alongside so its id stays unique)."""
 
-    def __init__(self, evaluator: Evaluator) -> None:
-        self.ev = evaluator
+    def __init__(self, problems: Problems) -> None:
+        self.problems = problems
         self._requirements: dict[int, tuple[Credential, tuple[_Requirement, ...]]] = {}
         self._rule_leaves: dict[int, tuple[Credential | Equivalency, _RuleLeaves]] = {}
 
@@ -125,7 +129,7 @@ class _Static:
                 if isinstance(leaf, CompetencyLeaf):
                     continue
                 keys = leaf_keys(leaf)
-                scan = (_RuleLeaf(_key(leaf, name), name, leaf, eq), self.ev.matcher(leaf))
+                scan = (_RuleLeaf(_key(leaf, name), name, leaf, eq), self.problems.matcher(leaf))
                 if keys is None:
                     unkeyed.append(scan)
                 for key in keys or ():
@@ -135,14 +139,14 @@ class _Static:
         return found[1]
 
 
-# per evaluator: gone with it
-_STATIC: WeakKeyDictionary[Evaluator, _Static] = WeakKeyDictionary()
+# per evaluator (its problems): gone with it
+_STATIC: WeakKeyDictionary[Problems, _Static] = WeakKeyDictionary()
 
 
-def _static(evaluator: Evaluator) -> _Static:
-    found = _STATIC.get(evaluator)
+def _static(problems: Problems) -> _Static:
+    found = _STATIC.get(problems)
     if found is None:
-        found = _STATIC[evaluator] = _Static(evaluator)
+        found = _STATIC[problems] = _Static(problems)
     return found
 
 
@@ -188,19 +192,19 @@ class _Tree:
 
 
 class Explainer:
-    def __init__(self, evaluator: Evaluator, as_of: date, achs: Sequence[Ach]) -> None:
-        self.ev = evaluator
+    def __init__(self, problems: Problems, as_of: date, achs: Sequence[Ach]) -> None:
+        self.problems = problems
         self.as_of = as_of
         self.achs = achs
         self._held: set[str] | None = None
-        self._static = _static(evaluator)
+        self._static = _static(problems)
         # by id(achievement): one frozen entry, shared by every requirement that uses it
         self._evidence: dict[int, report.Evidence] = {}
 
     def _held_items(self) -> set[str]:
         """What the learner holds and cannot take again (options never suggest it)."""
         if self._held is None:
-            items = self.ev.rules.items
+            items = self.problems.rules.items
             self._held = {
                 a.item for a in self.achs if not (a.item in items and items[a.item].repeatable)
             }
@@ -243,7 +247,7 @@ class Explainer:
             a
             for a in self.achs
             if (by is None or a.completed_on is None or a.completed_on <= by)
-            and self.ev.eligible(leaf, a, self.as_of)
+            and self.problems.eligible(leaf, a, self.as_of)
         ]
         if not shown:
             return None
@@ -270,7 +274,9 @@ class Explainer:
         limits = []
         for lim in cred.limits:
             value = sum(
-                value_of(a, lim.unit) for a in counted if self.ev._limit_selects(lim, a, self.as_of)
+                value_of(a, lim.unit)
+                for a in counted
+                if self.problems.limit_selects(lim, a, self.as_of)
             )
             met = (
                 value <= lim.amount + 1e-9 if lim.bound == "at most" else value >= lim.amount - 1e-9
@@ -304,7 +310,7 @@ class Explainer:
         remaining: list[tuple[tuple[str, int], report.Remaining]] = []
         for req in cred.requirements:
             self._remaining(req.root, req.name, tree, held, remaining, root=True)
-        catalog = self.ev.catalog(cred, self.as_of)
+        catalog = self.problems.catalog(cred, self.as_of)
         for k, lim in enumerate(cred.limits):
             short = alloc.limit_shortfall[k] if k < len(alloc.limit_shortfall) else 0.0
             if short > 1e-9:
@@ -371,7 +377,7 @@ class Explainer:
             return
         if isinstance(node, CompetencyLeaf):
             if root and not tree.holds(node):
-                options = self.ev.selectors.teaching(node.competency, node.level)
+                options = self.problems.selectors.teaching(node.competency, node.level)
                 out.append(
                     (
                         (name, first),
@@ -391,7 +397,7 @@ class Explainer:
                             requirement=name,
                             need=round(missing, 6),
                             unit=node.unit,
-                            options=self.ev.selectors.options(node, used_items),
+                            options=self.problems.selectors.options(node, used_items),
                         ),
                     )
                 )
@@ -414,7 +420,7 @@ class Explainer:
                     member_options.append(leaf.item)
                 else:
                     member_options.extend(
-                        self.ev.selectors.teaching(leaf.competency, leaf.level)[:1]
+                        self.problems.selectors.teaching(leaf.competency, leaf.level)[:1]
                     )
             out.append(
                 (
@@ -465,7 +471,7 @@ class Explainer:
             if kind == "credential" and str(key) in versions:
                 rules.append(self._static.rule_leaves(versions[str(key)]))
             elif kind == "equivalency":
-                rules.append(self._static.rule_leaves(self.ev.rules.equivalencies[int(key)]))
+                rules.append(self._static.rule_leaves(self.problems.rules.equivalencies[int(key)]))
         # every rule's leaves filed together, under this learner's index keys only
         facts = [list(ach.facts().index_keys()) for _, ach in counting]
         wanted = {index_key for keys in facts for index_key in keys}
@@ -548,10 +554,10 @@ def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def forget(evaluator: Evaluator, rules: Sequence[object]) -> None:
+def forget(problems: Problems, rules: Sequence[object]) -> None:
     """Forget what is kept for these rules (a learner's overlaid credentials, no longer
-    kept by the evaluator: `stackrules.exceptions`)."""
-    found = _STATIC.get(evaluator)
+    kept by the evaluator: `evaluation.exceptions`)."""
+    found = _STATIC.get(problems)
     if found is not None:
         for rule in rules:
             found._requirements.pop(id(rule), None)

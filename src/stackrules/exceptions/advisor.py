@@ -13,19 +13,20 @@ import dataclasses
 from datetime import date
 from typing import TYPE_CHECKING
 
+from stackrules.evaluation.achievements import counting
 from stackrules.evaluation.exceptions.learner import prepare
 from stackrules.records.model import LearnerRecord
 
 if TYPE_CHECKING:
     from stackrules.advisor.scope import Scope
-    from stackrules.evaluation.evaluator import Ach
+    from stackrules.evaluation.achievements import Ach
 
 
 def planning_view(
     scope: Scope, record: LearnerRecord, as_of: date, catalog_date: date
 ) -> tuple[Scope, list[Ach]]:
     ev = scope.evaluator
-    pairs, _ = ev._achievements(record, as_of)  # (§1: what counts, as the evaluator reads it)
+    pairs, _ = counting(ev.rules, record, as_of)  # (§1: what counts, as the evaluator reads it)
     found = prepare(ev, record, as_of, catalog_date, pairs, {})
     credentials = {
         ident: found.credentials.get(ident, cred) for ident, cred in scope.credentials.items()

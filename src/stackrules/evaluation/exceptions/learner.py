@@ -2,7 +2,8 @@
 credentials as the exceptions leave them, the granted achievements, and per exception whether
 it changed anything (and how, or why not).
 
-Takes the evaluator, the record, the dates and the achievements that count (§1); gives a
+Takes what an evaluator knows of its rules (`Laying`: the rules, the credential versions, the
+overlays it keeps), the record, the dates and the achievements that count (§1); gives a
 `LearnerExceptions`. Called only for a learner with exceptions.
 """
 
@@ -13,9 +14,10 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from stackrules import report
+from stackrules.evaluation.achievements import Ach, Firing, Grant, granted
 from stackrules.evaluation.exceptions.overlay import (
     Laid,
     OverlayCredential,
@@ -24,11 +26,17 @@ from stackrules.evaluation.exceptions.overlay import (
     structure,
 )
 from stackrules.exceptions.model import RegistrarException
-from stackrules.model import Choice, Credential, Equivalency
+from stackrules.model import Choice, Credential, Equivalency, RuleSet
 from stackrules.records.model import Achievement, LearnerRecord
 
-if TYPE_CHECKING:
-    from stackrules.evaluation.evaluator import Ach, Evaluator, Firing
+
+class Keeper(Protocol):
+    """What keeps the searches of an overlaid credential (an evaluator)."""
+
+    def share_template(self, base: Credential, overlay: Credential) -> None: ...
+
+    def forget(self, *objects: object) -> None: ...
+
 
 # overlays remembered per evaluator (each a few copied nodes; the least recently used go first)
 OVERLAY_CACHE = 512
@@ -39,8 +47,8 @@ class Overlays:
     exceptions share one (and the searches remembered for it). One forgotten takes what the
     evaluator keeps by its objects' ids with it."""
 
-    def __init__(self, evaluator: Evaluator) -> None:
-        self.ev = evaluator
+    def __init__(self, keeper: Keeper) -> None:
+        self.keeper = keeper
         self._laid: OrderedDict[tuple[object, ...], Laid] = OrderedDict()
 
     def get(self, base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
@@ -49,14 +57,14 @@ class Overlays:
         found = self._laid.get(key)
         if found is None or found.credential.base is not base:
             found = lay(base, exceptions)
-            self.ev.share_template(base, found.credential)
+            self.keeper.share_template(base, found.credential)
             self._laid[key] = found
             while len(self._laid) > OVERLAY_CACHE:
                 try:
                     _, old = self._laid.popitem(last=False)
                 except KeyError:  # emptied by another thread meanwhile
                     break
-                self.ev.forget(old.credential, *old.new_objects)
+                self.keeper.forget(old.credential, *old.new_objects)
         else:
             with suppress(KeyError):  # (another thread may have just let it go)
                 self._laid.move_to_end(key)
@@ -76,8 +84,17 @@ class LearnerExceptions:
     effects: dict[str, tuple[bool, str]] = field(default_factory=dict)
 
 
+class Laying(Protocol):
+    """What laying a learner's exceptions reads of an evaluator."""
+
+    rules: RuleSet
+    overlays: Overlays
+
+    def version(self, ident: str, catalog_date: date) -> Credential | None: ...
+
+
 def prepare(
-    ev: Evaluator,
+    ev: Laying,
     record: LearnerRecord,
     as_of: date,
     catalog_date: date,
@@ -85,8 +102,6 @@ def prepare(
     reasons: dict[str, str],
 ) -> LearnerExceptions:
     """`reasons`: why a record item does not count (§1), for items that never do."""
-    from stackrules.evaluation.evaluator import Firing
-
     exceptions = record.exceptions
     effects: dict[str, tuple[bool, str]] = {}
     counted_items = {ach.item for _, ach in counting}
@@ -192,14 +207,12 @@ def _source_order(a: Ach) -> tuple[object, ...]:
 
 
 def _grant(
-    ev: Evaluator,
+    ev: Laying,
     exc: RegistrarException,
     sources: list[Ach],
     out: LearnerExceptions,
     as_of: date,
 ) -> Ach | None:
-    from stackrules.evaluation.evaluator import Grant, granted
-
     assert exc.item is not None
     atoms = 0
     for s in sources:

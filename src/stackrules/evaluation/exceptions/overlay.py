@@ -42,7 +42,7 @@ from stackrules.model import (
 )
 
 if TYPE_CHECKING:
-    from stackrules.evaluation.evaluator import Ach
+    from stackrules.evaluation.achievements import Ach
 
 # the kinds that act on one credential's tree
 CREDENTIAL_KINDS = frozenset({"waive", "adjust", "substitute", "also-allow", "apply", "exclude"})

@@ -1,0 +1,484 @@
+"""Allocation problems: what each rule leaf accepts of a learner's achievements, and the
+exact allocation problem (`allocation.Problem`) of a credential or an equivalency built from
+it; each problem solved once and remembered for the learners after.
+
+Takes the rule set, achievements and the as-of date; gives problems and their solved
+allocations. Shared by the fixpoint (is it earned? which sources fire?), the least-to-do
+search, the explanations (what a leaf names, what a limit selects) and a learner's
+exceptions (overlaid credentials share their base's search template).
+
+What it keeps across learners (per leaf, per requirement tree, per credential and as-of date,
+the solved problems) changes one dictionary operation at a time, so evaluators shared between
+threads stay correct. The deadline of the evaluation under way is per thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import date
+from typing import cast
+
+from stackrules.evaluation.achievements import Ach
+from stackrules.evaluation.allocation import (
+    Allocation,
+    Candidate,
+    LimitSpec,
+    Mode,
+    Problem,
+    Template,
+    deadline_after,
+    solve,
+)
+from stackrules.evaluation.coverage import CredentialCatalog, credential_catalog, group_costs
+from stackrules.evaluation.exceptions.overlay import AdjustedLeaves, OverlayCredential
+from stackrules.matching import SelectorIndex, first_failure, selector_predicate
+from stackrules.model import (
+    AmountLeaf,
+    CompetencyLeaf,
+    Credential,
+    Equivalency,
+    ItemLeaf,
+    LeafNode,
+    Limit,
+    Node,
+    RuleSet,
+)
+
+# remembered allocation problems per evaluator, the least recently used forgotten first (about
+# 2.8 KB each: the bound keeps a worker's memory flat)
+SOLVED_CACHE = 20_000
+_UNSOLVED = object()  # not among the remembered problems
+# The deadline of the evaluation under way in this thread, if it has one: per thread, so that
+# threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
+_EVALUATION = threading.local()
+
+
+def current_deadline() -> float | None:
+    """The deadline of the evaluation under way in this thread (None: no time limit)."""
+    return cast("float | None", getattr(_EVALUATION, "deadline", None))
+
+
+@contextmanager
+def searches_within(seconds: float | None) -> Iterator[None]:
+    """Searches in this thread stop (`SearchTimeout`) `seconds` from now; None: never."""
+    outer = current_deadline()
+    _EVALUATION.deadline = None if seconds is None else deadline_after(seconds)
+    try:
+        yield
+    finally:
+        _EVALUATION.deadline = outer
+
+
+class Problems:
+    """Builds and solves the allocation problems of one rule set, remembering what every
+    learner shares."""
+
+    def __init__(self, rules: RuleSet, selectors: SelectorIndex) -> None:
+        self.rules = rules
+        self.selectors = selectors
+        # per leaf or limit (by id; the rule set keeps them alive): whether it names or selects
+        # an achievement, as one closure
+        self._matchers: dict[int, Callable[[Ach], bool]] = {}
+        # solved allocation problems, shared by learners (see `solve_remembered`)
+        self.solved: OrderedDict[tuple[object, ...], Allocation | None] = OrderedDict()
+        # per requirement tree (a credential version's or an equivalency's leaves, by id, kept
+        # alive here so the id stays theirs): what every search over it shares, missing costs
+        self._templates: dict[
+            int,
+            tuple[Sequence[LeafNode], Template, list[float], tuple[tuple[float, ...], ...]],
+        ] = {}
+        # per credential version (the rule set keeps it alive) and as-of date
+        self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
+        self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
+        self._last_selected: tuple[Sequence[Ach], int, dict[object, list[Ach]]] | None = None
+
+    def eligible(self, leaf: LeafNode, ach: Ach, as_of: date) -> bool:
+        return self.names(leaf, ach) and first_failure(leaf.modifiers, ach, as_of) is None
+
+    def names(self, leaf: LeafNode, ach: Ach) -> bool:
+        """Whether the leaf names or selects this achievement, modifiers aside."""
+        return self.matcher(leaf)(ach)
+
+    def matcher(self, leaf: LeafNode) -> Callable[[Ach], bool]:
+        """`names(leaf, ·)`, compiled once per leaf."""
+        found = self._matchers.get(id(leaf))
+        if found is None:
+            found = _leaf_matcher(leaf)
+            self._matchers[id(leaf)] = found
+        return found
+
+    def problem(
+        self,
+        roots: Sequence[Node],
+        leaves: Sequence[LeafNode],
+        limits: Sequence[Limit],
+        achs: Sequence[Ach],
+        as_of: date,
+        hours_per_credit: float,
+        cred: Credential | None = None,
+        held: frozenset[str] = frozenset(),
+    ) -> tuple[Problem, list[Ach]]:
+        """The allocation problem of a credential (`cred`: its catalog facts, and `held`: the
+        items the learner holds, for retakes) or of an equivalency's `from`."""
+        matches = self.matches(leaves, achs, as_of)
+        return self.assemble(roots, leaves, limits, matches, as_of, hours_per_credit, cred, held)
+
+    def credential_problem(
+        self, cred: Credential, achs: Sequence[Ach], as_of: date, held: frozenset[str]
+    ) -> tuple[Problem, list[Ach]]:
+        """The allocation problem of a credential version (`held`: the items the learner
+        holds, for retakes)."""
+        roots = [r.root for r in cred.requirements]
+        return self.problem(
+            roots, cred.leaves, cred.limits, achs, as_of, cred.hours_per_credit, cred, held
+        )
+
+    def matches(
+        self, leaves: Sequence[LeafNode], achs: Sequence[Ach], as_of: date
+    ) -> list[Sequence[Ach]]:
+        """Per leaf, the achievements it accepts (a competency leaf: those showing the
+        competency; an amount: those in its group, adding something to it or not)."""
+        per_leaf: list[Sequence[Ach]] = []
+        by_item = self.by_item(achs)
+        selected: dict[object, list[Ach]] | None = None
+        for leaf in leaves:
+            # identifier leaves and lists look achievements up by item; selectors scan, once
+            # per learner and round for each distinct selector (many credentials share one)
+            if type(leaf) is ItemLeaf:
+                named: Sequence[Ach] = by_item.get(leaf.item, ())
+            elif type(leaf) is AmountLeaf and leaf.ids is not None:
+                ids = leaf.ids
+                named = [a for a in achs if a.item in ids]
+            elif type(leaf) is AmountLeaf and leaf.selector is not None:
+                if selected is None:
+                    selected = self.selected(achs)
+                found = selected.get(leaf.selector)
+                if found is None:
+                    match = self.matcher(leaf)
+                    found = selected[leaf.selector] = [a for a in achs if match(a)]
+                named = found
+            else:
+                match = self.matcher(leaf)
+                named = [a for a in achs if match(a)]
+            if not named:
+                per_leaf.append(named)
+                continue
+            mods = leaf.modifiers
+            ok = [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
+            # (an amount node may count an achievement that adds nothing to it: it then counts
+            # for the credential's limits, §4)
+            per_leaf.append(ok)
+        if type(leaves) is AdjustedLeaves:  # a learner's exceptions (`evaluation.exceptions`)
+            return leaves.adjusted(per_leaf, by_item, as_of)
+        return per_leaf
+
+    def assemble(
+        self,
+        roots: Sequence[Node],
+        leaves: Sequence[LeafNode],
+        limits: Sequence[Limit],
+        per_leaf: Sequence[Sequence[Ach]],
+        as_of: date,
+        hours_per_credit: float,
+        cred: Credential | None = None,
+        held: frozenset[str] = frozenset(),
+    ) -> tuple[Problem, list[Ach]]:
+        """The allocation problem of these matches. Only achievements some leaf accepts take
+        part; their canonical order keeps ties stable."""
+        pool: dict[int, Ach] = {}
+        for leaf, ok in zip(leaves, per_leaf, strict=True):
+            if type(leaf) is not CompetencyLeaf:
+                for a in ok:
+                    pool[id(a)] = a
+        local = sorted(pool.values(), key=_allocation_key)
+        position = {id(a): k for k, a in enumerate(local)}
+        conflicts = _conflict_masks(local)
+        eligible: list[Sequence[int]] = [
+            sorted([position[id(a)] for a in ok]) if ok and type(leaf) is not CompetencyLeaf else ()
+            for leaf, ok in zip(leaves, per_leaf, strict=True)
+        ]
+        specs = []
+        for lim in limits:
+            members = 0
+            for k, a in enumerate(local):
+                if self.limit_selects(lim, a, as_of):
+                    members |= 1 << k
+            specs.append(LimitSpec(lim.bound, lim.amount, lim.unit, members, hours_per_credit))
+        catalog = None if cred is None else self.catalog(cred, as_of)
+        if catalog is not None:
+            specs = [
+                LimitSpec(s.bound, s.amount, s.unit, s.members, s.hours_per_credit, cover)
+                for s, cover in zip(specs, catalog.covers, strict=True)
+            ]
+        owner = cred.id if cred is not None else ""
+        tpl, costs, groups = self.template(roots, leaves, hours_per_credit, owner)
+        items = self.rules.items
+        problem = Problem(
+            roots=roots,
+            leaves=leaves,
+            achievements=[a.candidate() for a in local],
+            eligible=eligible,
+            conflicts=conflicts,
+            limits=specs,
+            competency_met=[bool(ok) for ok in per_leaf],
+            missing_cost=costs,
+            hours_per_credit=hours_per_credit,
+            held=[type(leaf) is ItemLeaf and leaf.item in held for leaf in leaves],
+            repeatable=[
+                type(leaf) is ItemLeaf and leaf.item in items and items[leaf.item].repeatable
+                for leaf in leaves
+            ],
+            group_costs=groups,
+            template=tpl,
+        )
+        return problem, local
+
+    def template(
+        self,
+        roots: Sequence[Node],
+        leaves: Sequence[LeafNode],
+        hours_per_credit: float,
+        owner: str,
+    ) -> tuple[Template, list[float], tuple[tuple[float, ...], ...]]:
+        """What every search over this tree shares, its missing costs and its groups' costs
+        (`owner`: the credential, which never supplies its own requirements), made once per
+        tree."""
+        shared = self._templates.get(id(leaves))
+        if shared is None or shared[0] is not leaves:  # (a learner's overlay may reuse an id)
+            groups = tuple(group_costs(self.rules, self.selectors, leaf, owner) for leaf in leaves)
+            costs = [
+                (min(groups[leaf.index], default=1.0) if groups[leaf.index] else 1.0)
+                if isinstance(leaf, AmountLeaf) and leaf.unit == "items"
+                else self.selectors.missing_cost(leaf)
+                for leaf in leaves
+            ]
+            tpl = Template.of(roots, leaves, costs, hours_per_credit, groups)
+            shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups)
+        return shared[1], shared[2], shared[3]
+
+    def light(self, cred: Credential, matches: Sequence[Sequence[Ach]]) -> Problem:
+        """The problem of `matches` without conflicts, limits or retakes: what
+        `surely_incomplete` and `least_cost_bound` read of a problem, and nothing more."""
+        pool: dict[int, int] = {}
+        achievements: list[Candidate] = []
+        eligible: list[Sequence[int]] = []
+        for leaf, ok in zip(cred.leaves, matches, strict=True):
+            if not ok or type(leaf) is CompetencyLeaf:
+                eligible.append(())
+                continue
+            indexes = []
+            for a in ok:
+                k = pool.get(id(a))
+                if k is None:
+                    k = pool[id(a)] = len(achievements)
+                    achievements.append(a.candidate())
+                indexes.append(k)
+            eligible.append(indexes)
+        roots = [r.root for r in cred.requirements]
+        tpl, costs, groups = self.template(roots, cred.leaves, cred.hours_per_credit, cred.id)
+        return Problem(
+            roots=roots,
+            leaves=cred.leaves,
+            achievements=achievements,
+            eligible=eligible,
+            conflicts=(),
+            competency_met=[bool(ok) for ok in matches],
+            missing_cost=costs,
+            hours_per_credit=cred.hours_per_credit,
+            group_costs=groups,
+            template=tpl,
+        )
+
+    def selected(self, achs: Sequence[Ach]) -> dict[object, list[Ach]]:
+        """What each selector picks of `achs`, filled as selectors are met: remembered for
+        the last list, as `_by_item` is."""
+        last = self._last_selected
+        if last is not None and last[0] is achs and last[1] == len(achs):
+            return last[2]
+        found: dict[object, list[Ach]] = {}
+        self._last_selected = (achs, len(achs), found)
+        return found
+
+    def catalog(self, cred: Credential, as_of: date) -> CredentialCatalog:
+        """What the catalog says about `cred`'s missing work (`coverage`), remembered."""
+        key = (id(cred), as_of)
+        found = self._catalogs.get(key)
+        if found is None:
+            found = self._catalogs[key] = credential_catalog(
+                self.rules, self.selectors, cred, as_of
+            )
+        return found
+
+    def by_item(self, achs: Sequence[Ach]) -> dict[str, list[Ach]]:
+        """The achievements by item. The credentials of one fixpoint round all read the same
+        list, so the last one is remembered (by identity and length: the lists are copies,
+        never changed in place)."""
+        last = self._last_by_item
+        if last is not None and last[0] is achs and last[1] == len(achs):
+            return last[2]
+        found: dict[str, list[Ach]] = {}
+        for a in achs:
+            found.setdefault(a.item, []).append(a)
+        self._last_by_item = (achs, len(achs), found)
+        return found
+
+    def solve_remembered(
+        self, rule: Credential | Equivalency, problem: Problem, mode: Mode
+    ) -> Allocation | None:
+        """`solve(problem, mode)`, remembered. The answer depends only on the rule's tree,
+        limits and costs, which achievements each leaf and limit accepts, which conflict, and
+        each candidate's values, item, grade and date, and of those only on:
+
+        - items: whether one is an item that an identifier leaf of the tree names
+          (`Template.named`: using it elsewhere could leave a leaf that names it missing,
+          a retake), and which one;
+        - grades and dates, for the least-to-do search: which candidates share both (it treats
+          them as interchangeable);
+        - grades and dates, for an equivalency's sources: also their order (the best worst
+          grade, then the most recent dates, of one set against another), so their ranks
+          among the problem's candidates stand for them;
+        - which identifier leaves name an item the learner holds (missing, a retake), and
+          which leaves' missing work covers each limit (fixed per credential and as-of date).
+
+        Learners who share those share the answer: its indexes mean the same in their
+        problems, whose candidates are in the same order (`_allocation_order`; the search
+        breaks its ties by that order, never by a candidate's content)."""
+        candidates = problem.achievements
+        named = problem.template.named if problem.template is not None else None
+        items = [c.item if named is None or c.item in named else None for c in candidates]
+        if mode == "least":
+            seen: dict[tuple[int, int], int] = {}
+            values: tuple[object, ...] = tuple(
+                (c.credits, c.hours, item, seen.setdefault((c.grade_rank, c.date_ordinal), i))
+                for i, (c, item) in enumerate(zip(candidates, items, strict=True))
+            )
+        else:
+            grades = {g: k for k, g in enumerate(sorted({c.grade_rank for c in candidates}))}
+            dates = {d: k for k, d in enumerate(sorted({c.date_ordinal for c in candidates}))}
+            values = tuple(
+                (c.credits, c.hours, item, grades[c.grade_rank], dates[c.date_ordinal])
+                for c, item in zip(candidates, items, strict=True)
+            )
+        key = (
+            rule.token if type(rule) is OverlayCredential else id(rule),
+            mode,
+            values,
+            tuple(map(tuple, problem.eligible)),
+            # Every achievement conflicts with itself; only those that conflict with others
+            # too are kept (a record of thousands of attempts would otherwise make a key of
+            # thousands of thousand-bit masks, held as long as the answer is remembered).
+            tuple((k, m) for k, m in enumerate(problem.conflicts) if m.bit_count() > 1),
+            tuple((lim.members, lim.cover) for lim in problem.limits),
+            tuple(problem.competency_met),
+            tuple(problem.held),
+        )
+        # Each step is one operation on the dictionary, so that threads sharing the evaluator
+        # cannot trip over each other: one that finds a problem just taken out by another
+        # solves it again, and the answer is the same.
+        solved = self.solved
+        remembered = solved.pop(key, _UNSOLVED)
+        if remembered is _UNSOLVED:
+            found = solve(problem, mode, current_deadline())
+        else:
+            found = cast("Allocation | None", remembered)
+        solved[key] = found  # (back) at the most recently used end
+        # trimmed after every insertion, so that threads inserting at once still leave at most
+        # SOLVED_CACHE problems once they are done
+        while len(solved) > SOLVED_CACHE:
+            with suppress(KeyError):  # another thread may have emptied it meanwhile
+                solved.popitem(last=False)
+        return found
+
+    def limit_selects(self, lim: Limit, ach: Ach, as_of: date) -> bool:
+        if lim.ids is not None and ach.item not in lim.ids:
+            return False
+        if lim.selector is not None:
+            match = self._matchers.get(id(lim))
+            if match is None:
+                match = self._matchers[id(lim)] = selector_predicate(lim.selector)
+            if not match(ach):
+                return False
+        return first_failure(lim.modifiers, ach, as_of) is None
+
+    def share_template(self, base: Credential, overlay: Credential) -> None:
+        """An overlay whose tree is its base's shares the base's search template."""
+        if overlay.requirements == base.requirements:
+            roots = [r.root for r in base.requirements]
+            tpl, costs, groups = self.template(roots, base.leaves, base.hours_per_credit, base.id)
+            self._templates[id(overlay.leaves)] = (overlay.leaves, tpl, costs, groups)
+
+    def forget(self, *objects: object) -> None:
+        """Forget what is remembered by these objects' ids (an overlay no longer kept)."""
+        for obj in objects:
+            self._templates.pop(id(getattr(obj, "leaves", None)), None)
+            self._matchers.pop(id(obj), None)
+            for key in [k for k in self._catalogs if k[0] == id(obj)]:
+                self._catalogs.pop(key, None)
+
+
+def _conflict_masks(local: Sequence[Ach]) -> list[int]:
+    """Per achievement, the bitmask of those it conflicts with (`Ach.conflicts_with`).
+
+    Built from who rests on each atom rather than by comparing every pair: a record of
+    thousands of attempts of one repeatable item has as many achievements, and comparing
+    every pair of their bitmasks takes time cubic in them.
+    """
+    atoms_of = [_atom_indexes(a.atoms) for a in local]
+    bits = [1 << k for k in range(len(local))]
+    on_atom: dict[int, int] = {}  # atom -> the achievements resting on it
+    shared: set[int] = set()  # atoms more than one achievement rests on
+    of_firing: dict[int, int] = {}  # firing -> its grants
+    for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
+        for atom in atoms:
+            if atom in on_atom:
+                on_atom[atom] |= bits[k]
+                shared.add(atom)
+            else:
+                on_atom[atom] = bits[k]
+        if a.firing >= 0:
+            of_firing[a.firing] = of_firing.get(a.firing, 0) | bits[k]
+    masks = []
+    for k, (a, atoms) in enumerate(zip(local, atoms_of, strict=True)):
+        if not shared.intersection(atoms):
+            masks.append(bits[k])  # conflicts with itself alone (the common case)
+            continue
+        mask = bits[k]
+        for atom in atoms:
+            mask |= on_atom[atom]
+        if a.firing >= 0:  # grants of one firing may be counted together
+            mask &= ~of_firing[a.firing] | bits[k]
+        masks.append(mask)
+    return masks
+
+
+def _atom_indexes(atoms: int) -> Sequence[int]:
+    """The indexes of the bits set in `atoms` (most often one: a record achievement)."""
+    if atoms.bit_count() == 1:
+        return (atoms.bit_length() - 1,)
+    found = []
+    while atoms:
+        low = atoms & -atoms
+        found.append(low.bit_length() - 1)
+        atoms ^= low
+    return found
+
+
+def _allocation_key(a: Ach) -> tuple[object, ...]:
+    return a.candidate().sort_key
+
+
+def _leaf_matcher(leaf: LeafNode) -> Callable[[Ach], bool]:
+    if isinstance(leaf, ItemLeaf):
+        item = leaf.item
+        return lambda a: a.item == item
+    if isinstance(leaf, CompetencyLeaf):
+        competency, level = leaf.competency, leaf.level
+        return lambda a: a.competencies.get(competency, -1) >= level
+    if leaf.ids is not None:
+        ids = leaf.ids
+        return lambda a: a.item in ids
+    assert leaf.selector is not None
+    return selector_predicate(leaf.selector)
