@@ -5,7 +5,9 @@ command line's words, never a traceback)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from datetime import date
 from html import unescape
 from pathlib import Path
@@ -419,3 +421,19 @@ def test_the_map_of_a_credential_alone(client: TestClient) -> None:
     assert response.status_code == 404
     assert "did you mean <code>DSGN:DIGITAL</code>" in response.text
     assert client.get("/map").status_code == 400
+
+
+def test_a_rule_file_name_that_is_not_utf8_is_cited_with_a_replacement(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for source in sorted((ROOT / "rules" / "design").glob("*.stack")):
+        name = os.fsencode(folder) + b"/\xffrules-" + os.fsencode(source.name)
+        shutil.copyfile(source, os.fsdecode(name))
+    compiled, _ = load_rules([folder])
+    assert compiled is not None
+    client = TestClient(Starlette(routes=page.routes(page.FixedRules(compiled))))
+    status, html = audit(client, learner("L-1011"))
+    assert status == 200
+    assert "\ufffdrules-web-graphic.stack:22" in text_of(main_of(html))
+    response = client.get("/map", params={"credential": "DSGN:WEB"})
+    assert response.status_code == 200

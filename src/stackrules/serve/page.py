@@ -68,6 +68,7 @@ from stackrules.maps.render_html import render_html
 from stackrules.pursuit import pursuing_errors, unknown_targets
 from stackrules.records import LearnerRecord, RecordError, TextKind, read_text
 from stackrules.report import Evidence, ExceptionResult, InProgressCredential, Report
+from stackrules.span import printable
 
 LOG = logging.getLogger("stackrules.serve.page")
 HERE = Path(__file__).resolve().parent
@@ -606,8 +607,11 @@ def _page(
             **context,
         )
     )
+    # printable: a rule file named in bytes that are not UTF-8 is cited with U+FFFD
     return HTMLResponse(
-        html, status_code=status, headers={**_HEADERS, "Content-Security-Policy": _PAGE_POLICY}
+        printable(html),
+        status_code=status,
+        headers={**_HEADERS, "Content-Security-Policy": _PAGE_POLICY},
     )
 
 
@@ -837,4 +841,6 @@ def _map(
 ) -> HTMLResponse:
     chart = build_flowchart(_graph(compiled), credentials=[ident], learner=learner)
     html = render_html(chart, _rules_summary(compiled))
-    return HTMLResponse(html, headers={**_HEADERS, "Content-Security-Policy": _MAP_POLICY})
+    return HTMLResponse(
+        printable(html), headers={**_HEADERS, "Content-Security-Policy": _MAP_POLICY}
+    )
