@@ -348,10 +348,10 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
             f"{len({e.record_index for e in errors})} other learner(s) in the record could not "
             "be read: " + "; ".join(_errors(errors))
         )
-    problems_ = pursuing_errors(chosen, credentials, file=name, record_index=None)
-    if problems_:
+    unknown = pursuing_errors(chosen, credentials, file=name, record_index=None)
+    if unknown:
         raise PageError(
-            422, "The record pursues a credential not in the rule set", _errors(problems_)
+            422, "The record pursues a credential not in the rule set", _errors(unknown)
         )
     table = None
     if inputs.exceptions.strip():
@@ -362,15 +362,15 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
         )
         if table.file_errors:
             raise PageError(422, "The exceptions could not be read", _errors(table.file_errors))
-    joined, problems_ = join_loaded(
+    joined, refused = join_loaded(
         chosen,
         table,
         compiled.model,
         file=name,
         exceptions_file=EXCEPTIONS_NAME if table is not None else None,
     )
-    if problems_:
-        raise PageError(422, "An exception could not be applied", _errors(problems_))
+    if refused:
+        raise PageError(422, "An exception could not be applied", _errors(refused))
     return Prepared(
         compiled=compiled,
         inputs=inputs,
