@@ -14,11 +14,12 @@ read-only by path and looks its learner up when the unit is evaluated.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,18 +46,29 @@ def read(path: str) -> Iterator[Entry]:
         yield RecordError(file=path, message=f"cannot read the file ({failure.strerror})")
         return
     with handle:
-        if kind == "row":
-            yield from _csv(path, handle)
-        else:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as failure:
-                    yield _error(path, kind, number, None, None, f"not JSON ({failure.msg})")
-                    continue
-                yield from _one(path, kind, number, obj)
+        yield from _entries(path, kind, handle)
+
+
+def read_text(text: str, name: str, *, csv_text: bool) -> Iterator[Entry]:
+    """Each exception of text already in memory (a web form's field), as `read` gives those
+    of a file: CSV when `csv_text`, else JSON Lines; `name` stands for the file in errors."""
+    kind: PositionKind = "row" if csv_text else "line"
+    yield from _entries(name, kind, io.StringIO(text.removeprefix("\ufeff"), newline=""))
+
+
+def _entries(path: str, kind: PositionKind, handle: Iterable[str]) -> Iterator[Entry]:
+    if kind == "row":
+        yield from _csv(path, handle)
+        return
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as failure:
+            yield _error(path, kind, number, None, None, f"not JSON ({failure.msg})")
+            continue
+        yield from _one(path, kind, number, obj)
 
 
 def _csv(path: str, handle: Any) -> Iterator[Entry]:
@@ -131,11 +143,12 @@ def _error(
 class Loaded:
     """An exceptions file in memory: each learner's exceptions, and the file's errors."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, entries: Iterable[Entry] | None = None) -> None:
+        """The file at `path`, or `entries` already read (`read_text`) under that name."""
         self.path = path
         self.by_learner: dict[str, list[RegistrarException]] = {}
         self.errors: list[RecordError] = []
-        for entry in read(path):
+        for entry in read(path) if entries is None else entries:
             if isinstance(entry, RecordError):
                 self.errors.append(entry)
             else:

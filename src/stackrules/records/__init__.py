@@ -21,7 +21,7 @@ from stackrules.records.model import (
     Status,
 )
 from stackrules.records.parse import parse_record_obj
-from stackrules.records.readers import load_records, read_records
+from stackrules.records.readers import TextKind, load_records, read_records, read_text
 
 __all__ = [
     "ACHIEVEMENT_FIELDS",
@@ -37,7 +37,9 @@ __all__ = [
     "PositionKind",
     "RecordError",
     "Status",
+    "TextKind",
     "load_records",
     "parse_record_obj",
     "read_records",
+    "read_text",
 ]

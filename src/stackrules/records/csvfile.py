@@ -116,27 +116,35 @@ def read_csv(
         yield RecordError(file=file, message=f"cannot open the file: {failure.strerror or failure}")
         return
     with handle:
-        try:
-            reader = csv_reader(handle)
-            first_row = next(reader, None)
-            if first_row is None:
-                yield RecordError(file=file, message="the file is empty (expected a header row)")
-                return
-            names = [name.strip() for name in first_row[1]]
-            problems = check_header(names, file)
-            if problems:
-                yield from problems
-                return
-            # Every row is read before the first group is given (see group_rows), so a
-            # problem anywhere in the file surfaces here, before any learner is reported.
-            groups = group_rows(rows(reader, names))
-            first = next(groups, None)
-        except UnicodeDecodeError as failure:
-            yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
+        yield from read_csv_lines(handle, file, aliases)
+
+
+def read_csv_lines(
+    handle: Iterable[str], file: str, aliases: Mapping[str, str] | None
+) -> Iterator[LearnerRecord | RecordError]:
+    """The learners of CSV text already open (a file, or text split with `keepends=True`),
+    `file` naming it in errors."""
+    try:
+        reader = csv_reader(handle)
+        first_row = next(reader, None)
+        if first_row is None:
+            yield RecordError(file=file, message="the file is empty (expected a header row)")
             return
-        except CsvSyntaxError as failure:
-            yield failure.record_error(file)
+        names = [name.strip() for name in first_row[1]]
+        problems = check_header(names, file)
+        if problems:
+            yield from problems
             return
+        # Every row is read before the first group is given (see group_rows), so a
+        # problem anywhere in the file surfaces here, before any learner is reported.
+        groups = group_rows(rows(reader, names))
+        first = next(groups, None)
+    except UnicodeDecodeError as failure:
+        yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
+        return
+    except CsvSyntaxError as failure:
+        yield failure.record_error(file)
+        return
     if first is None:
         return
     index = 1

@@ -15,6 +15,8 @@ Bad data never raises.
 - `.csv`: see `stackrules.records.csvfile`.
 - `.jwt` or `.txt`: one compact VC-JWT per non-blank line (positions are line numbers).
 
+`read_text` reads text already in memory (a web form's field) as the file of a given kind.
+
 Open Badges 3.0 and CLR 2.0 credentials are recognised by content (`stackrules.interop.ob3`):
 a `.json` file may be one credential, an array whose members are credentials or learner
 objects, a JSON string holding a compact VC-JWT, or a bare compact VC-JWT; a `.jsonl` line
@@ -34,20 +36,22 @@ whose object holds it, naming the field; the other learners are read.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.records import jsonsafe
-from stackrules.records.csvfile import read_csv
+from stackrules.records.csvfile import read_csv, read_csv_lines
 from stackrules.records.errors import RecordError, field_path
 from stackrules.records.model import LearnerRecord, PositionKind
 from stackrules.records.parse import learner_of, parse_record_obj
 
 READERS = (".json", ".jsonl", ".csv", ".jwt", ".txt")
+TextKind = Literal["json", "jsonl", "csv", "jwt"]
 
 Item = LearnerRecord | RecordError
 
@@ -72,6 +76,24 @@ def read_records(
         yield RecordError(
             file=file, message=f"unknown record file type (extension {shown}; expected {known})"
         )
+
+
+def read_text(
+    text: str, kind: TextKind, name: str, aliases: Mapping[str, str] | None = None
+) -> Iterator[Item]:
+    """Each learner of record text already in memory (a form field, an upload), read as the
+    file of that kind would be (`json`, `jsonl`, `csv`, `jwt`: one compact VC-JWT per line);
+    `name` stands for the file in errors and provenance."""
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark, as `utf-8-sig` drops it from a file
+    if kind == "csv":
+        yield from read_csv_lines(io.StringIO(text, newline=""), name, aliases)
+    elif kind == "jsonl":
+        yield from _jsonl_lines(_numbered(io.StringIO(text, newline=None), name), name, aliases)
+    elif kind == "jwt":
+        yield from _jwt_lines(_numbered(io.StringIO(text, newline=None), name), name, aliases)
+    else:
+        yield from _json_text(text, name, aliases)
 
 
 def load_records(
@@ -213,17 +235,22 @@ def _surrogate_error(
 
 
 def _read_json(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
-    suspect = False
     try:
         with open(file, encoding="utf-8-sig") as handle:
             text = handle.read()
-        data = jsonsafe.loads(text)
     except OSError as failure:
         yield _open_error(file, failure)
         return
     except UnicodeDecodeError as failure:
         yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
         return
+    yield from _json_text(text, file, aliases)
+
+
+def _json_text(text: str, file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    suspect = False
+    try:
+        data = jsonsafe.loads(text)
     except jsonsafe.JsonError as failure:
         if failure.document is None:
             if looks_like_jwt(text):
@@ -310,23 +337,33 @@ def _lines(file: str) -> Iterator[tuple[int, str] | RecordError]:
         yield _open_error(file, failure)
         return
     with handle:
-        number = 0
-        try:
-            for number, text in enumerate(handle, start=1):
-                if text.strip():
-                    yield number, text
-        except UnicodeDecodeError as failure:
-            yield RecordError(
-                file=file,
-                line=number + 1,
-                position_kind="line",
-                message=f"the file is not UTF-8 text ({failure.reason}); reading stopped here",
-            )
+        yield from _numbered(handle, file)
+
+
+def _numbered(lines: Iterable[str], file: str) -> Iterator[tuple[int, str] | RecordError]:
+    number = 0
+    try:
+        for number, text in enumerate(lines, start=1):
+            if text.strip():
+                yield number, text
+    except UnicodeDecodeError as failure:
+        yield RecordError(
+            file=file,
+            line=number + 1,
+            position_kind="line",
+            message=f"the file is not UTF-8 text ({failure.reason}); reading stopped here",
+        )
 
 
 def _read_jwt_lines(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    yield from _jwt_lines(_lines(file), file, aliases)
+
+
+def _jwt_lines(
+    lines: Iterable[tuple[int, str] | RecordError], file: str, aliases: Mapping[str, str] | None
+) -> Iterator[Item]:
     learners = _Learners(file, "line", aliases)
-    for entry in _lines(file):
+    for entry in lines:
         if isinstance(entry, RecordError):
             yield entry
         else:
@@ -335,8 +372,14 @@ def _read_jwt_lines(file: str, aliases: Mapping[str, str] | None) -> Iterator[It
 
 
 def _read_jsonl(file: str, aliases: Mapping[str, str] | None) -> Iterator[Item]:
+    yield from _jsonl_lines(_lines(file), file, aliases)
+
+
+def _jsonl_lines(
+    lines: Iterable[tuple[int, str] | RecordError], file: str, aliases: Mapping[str, str] | None
+) -> Iterator[Item]:
     learners = _Learners(file, "line", aliases)
-    for entry in _lines(file):
+    for entry in lines:
         if isinstance(entry, RecordError):
             yield entry
             continue
