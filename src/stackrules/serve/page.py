@@ -58,7 +58,7 @@ from stackrules.advisor.output import PlanOut, plan_out
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
 from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
 from stackrules.diagnostics import did_you_mean
-from stackrules.evaluate import DEFAULT_IN_PROGRESS
+from stackrules.evaluation import DEFAULT_IN_PROGRESS
 from stackrules.exceptions.files import Loaded, join_loaded
 from stackrules.exceptions.files import read_text as read_exceptions_text
 from stackrules.graph import RuleGraph
