@@ -1,0 +1,11 @@
+"""`stackrules serve`: the engine over HTTP.
+
+- :mod:`.state` — the rule set serving now (`RuleHolder.current()`), its reload;
+- :mod:`.service` — a request's work without HTTP, through the command line's own functions
+  (`stackrules.learner`), so the API and the commands cannot answer differently;
+- :mod:`.api` — the `/v1/` routes; :mod:`.catalog` — what `/v1/credentials` says;
+- :mod:`.problems` — RFC 9457 problem details for every error;
+- :mod:`.app` — `create_app`, the ASGI application (and the web page, when installed).
+
+Nothing here is imported by `import stackrules`: FastAPI is loaded only to serve.
+"""
