@@ -46,7 +46,8 @@ from stackrules.serve.state import RuleHolder
 
 ENVIRONMENT = "STACKRULES_SERVE"
 STATIC = Path(__file__).resolve().parent / "static"
-log = logging.getLogger("stackrules.serve")
+# under uvicorn's error logger, so its handlers and `--log-level` apply
+log = logging.getLogger("uvicorn.error.stackrules")
 
 
 def _version() -> str:

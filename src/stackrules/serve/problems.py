@@ -25,7 +25,8 @@ from stackrules.records import RecordError
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:stackrules:problem:"
 
-log = logging.getLogger("stackrules.serve")
+# under uvicorn's error logger, so its handlers and `--log-level` apply
+log = logging.getLogger("uvicorn.error.stackrules")
 
 # `record`: the learner's data (`stackrules evaluate` exits 3); `usage`: an option naming
 # what the rules lack (exit 2); `request`: the request itself is not what the API takes.
