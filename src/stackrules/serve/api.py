@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
@@ -38,6 +39,11 @@ from stackrules.serve.problems import (
 )
 from stackrules.serve.state import RuleHolder, RuleSetVersion
 
+# Evaluations running at once in one process. The work holds the GIL, so more threads add
+# nothing but contention, and the time limit is read on the wall clock: a request waiting
+# for its turn must wait here, before its evaluation's clock starts, not inside it. Two, so
+# that one long evaluation does not hold up every short one.
+EVALUATING = 2
 LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MB = 1024 * 1024
 
@@ -53,6 +59,15 @@ class Settings:
     # of all of them by their supervisor (SIGHUP): each worker holds its own copy.
     supervised: bool = False
     cors_origins: tuple[str, ...] = field(default=())
+
+
+async def _compute(request: Request, work: Any, *args: Any) -> Any:
+    """`work(*args)` in a worker thread, at most `EVALUATING` at once in this process."""
+    state = request.app.state
+    limiter: CapacityLimiter | None = getattr(state, "limiter", None)
+    if limiter is None:
+        limiter = state.limiter = CapacityLimiter(EVALUATING)
+    return await to_thread.run_sync(work, *args, limiter=limiter)
 
 
 def _settings(request: Request) -> Settings:
@@ -175,7 +190,7 @@ async def evaluate(request: Request) -> Response:
     asked = service.validated(service.EvaluateRequest, await _body(request))
     settings = _settings(request)
     rules = settings.holder.current()
-    text = await run_in_threadpool(service.evaluate_body, asked, rules, settings.time_limit)
+    text = await _compute(request, service.evaluate_body, asked, rules, settings.time_limit)
     if asked.format == "text":
         return PlainTextResponse(text)
     return Response(text, media_type="application/json")
@@ -186,7 +201,7 @@ async def _advice(request: Request, work: Any, model: type[BaseModel]) -> Any:
     settings = _settings(request)
     rules = settings.holder.current()
     try:
-        docs = await run_in_threadpool(work, asked, rules)
+        docs = await _compute(request, work, asked, rules)
     except EvaluationTimeout:
         raise service.timeout(settings.time_limit) from None
     return service.docs_json(docs)
@@ -367,5 +382,5 @@ async def graph_for_learner(
             raise service.timeout(limit) from None
         return _chart(version, format, credential or [], issuer or [], label, (record, report))
 
-    text = await run_in_threadpool(work)
+    text = await _compute(request, work)
     return Response(text, media_type=_MEDIA[format])
