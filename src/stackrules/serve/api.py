@@ -198,12 +198,9 @@ async def evaluate(request: Request) -> Response:
 
 async def _advice(request: Request, work: Any, model: type[BaseModel]) -> Any:
     asked = service.validated(model, await _body(request))
-    settings = _settings(request)
-    rules = settings.holder.current()
-    try:
-        docs = await _compute(request, work, asked, rules)
-    except EvaluationTimeout:
-        raise service.timeout(settings.time_limit) from None
+    rules = _settings(request).holder.current()
+    # no time limit: the planner's own evaluations run unbounded (its rounds are capped)
+    docs = await _compute(request, work, asked, rules)
     return service.docs_json(docs)
 
 
