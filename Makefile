@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := $(shell find src grammar -type f \( -name '*.py' -o -name '*.lark' -o -name '*.json' \)) pyproject.toml
 
-.PHONY: run test lint format bench clean
+.PHONY: run serve test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ $(STAMP): $(BIN)/python $(SOURCES)
 run: $(STAMP)
 	$(BIN)/stackrules check rules/
 	$(BIN)/stackrules evaluate --rules rules/ examples/learners.json --as-of 2026-11-22 --exceptions examples/exceptions.csv --format text
+
+serve: $(STAMP)
+	$(BIN)/stackrules serve --rules rules/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -153,3 +153,17 @@ def test_bench_compare_runs_engines_on_the_same_data(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="a core of its own"):
         engines = [f"--engine=e{k}={src}" for k in range(cores + 1)]
         bench_compare.main([*engines, "--side-by-side"])
+
+
+def test_bench_serve_quick(tmp_path: Path) -> None:
+    """A real server for the sample rules and a tiny synthetic catalog: every request
+    answered 200 (the benchmark stops otherwise), a row per rule set and concurrency."""
+    import bench_serve
+
+    out = bench_serve.main(["--quick", "--json", str(tmp_path / "s.json")])
+    rows = out["results"]
+    assert [(r["rules"], r["clients"]) for r in rows] == [
+        ("sample rules", 1), ("sample rules", 4), ("synthetic 20", 1), ("synthetic 20", 4),
+    ]  # fmt: skip
+    assert all(0 < r["p50_ms"] <= r["p95_ms"] and r["throughput_rps"] > 0 for r in rows)
+    assert json.loads((tmp_path / "s.json").read_text())["results"] == rows

@@ -54,12 +54,11 @@ WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def server_command(port: int) -> list[str]:
-    """The command that serves the page on `port` (from the repository root). Once the
-    server command exists: `[sys.executable, "-m", "stackrules", "serve", "--rules", "rules/",
-    "--port", str(port)]`."""
+    """The command that serves the page on `port` (from the repository root): the real
+    server, as `make serve` starts it."""
     return [
-        *(sys.executable, "-m", "uvicorn", "--factory", "pageapp:app", "--app-dir", "tests"),
-        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        *(sys.executable, "-m", "stackrules", "serve", "--rules", "rules/"),
+        *("--port", str(port), "--log-level", "warning"),
     ]
 
 
@@ -74,9 +73,9 @@ def _free_port() -> int:
 def server() -> Iterator[str]:
     _chromium()  # skip (or fail in CI) before starting anything
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")])}
+    # the package as the tests import it (installed, or on the caller's PYTHONPATH)
     process = subprocess.Popen(
-        server_command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        server_command(port), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:

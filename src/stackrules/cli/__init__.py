@@ -20,6 +20,7 @@ from stackrules.cli.maps import (
     where_command,
 )
 from stackrules.cli.plan import nearest_command, plan_command
+from stackrules.cli.serve import serve_command
 from stackrules.runtime import tune_gc
 
 
@@ -42,6 +43,7 @@ cli.add_command(export_group)
 cli.add_command(import_group)
 cli.add_command(plan_command)
 cli.add_command(nearest_command)
+cli.add_command(serve_command)
 
 
 def main() -> None:

@@ -19,9 +19,7 @@ from datetime import date
 
 import click
 
-from stackrules import evaluate as evaluate_record
 from stackrules import load_rules
-from stackrules.advisor.whatif import apply_what_if
 from stackrules.cli.common import (
     AS_OF_OPTION,
     EXCEPTIONS_OPTION,
@@ -37,8 +35,8 @@ from stackrules.cli.common import (
     print_diagnostics,
 )
 from stackrules.cli.plan import load_additions, what_if_options
-from stackrules.exceptions.files import Loaded, join_loaded
-from stackrules.pursuit import pursuing_errors
+from stackrules.exceptions.files import Loaded
+from stackrules.learner import prepare, report_for
 from stackrules.records import LearnerRecord, RecordError, read_records
 from stackrules.report import Report, dumps, report_to_json
 from stackrules.textreport import render_text
@@ -127,23 +125,27 @@ def evaluate_command(
             errors.append(entry)
             continue
         assert isinstance(entry, LearnerRecord)
-        problems = pursuing_errors(entry, credentials, file=record, record_index=None)
-        if problems:
-            errors.extend(problems)
-            continue
-        entry, problems = join_loaded(
-            entry, table, compiled.model, file=record, exceptions_file=exceptions
+        extra, extra_errors = table.lookup(entry.learner) if table is not None else ([], [])
+        entry, problems = prepare(
+            entry,
+            compiled,
+            file=record,
+            extra=extra,
+            extra_errors=extra_errors,
+            exceptions_file=exceptions,
         )
         if problems:
             errors.extend(problems)
             continue
         try:
-            result = evaluate_record(
+            result = report_for(
                 compiled,
-                apply_what_if(entry, additions, day, catalog_date),
+                entry,
                 day,
                 targets=targets,
                 in_progress=in_progress,
+                additions=additions,
+                catalog_date=catalog_date,
             )
         except Exception as failure:  # a defect, never bad data: this learner's error
             errors.append(internal_error(entry, record, failure))

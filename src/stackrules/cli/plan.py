@@ -23,16 +23,9 @@ from typing import Any
 import click
 
 from stackrules import CompiledRules, load_rules
-from stackrules.advisor.nearest import nearest
-from stackrules.advisor.output import (
-    NearestOut,
-    PlanOut,
-    plan_out,
-    render_nearest,
-    render_plan,
-)
+from stackrules.advisor.output import NearestOut, PlanOut, render_nearest, render_plan
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
-from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
+from stackrules.advisor.whatif import Addition, WhatIfError, parse_addition
 from stackrules.cli.common import (
     EXCEPTIONS_OPTION,
     EXIT_RECORD_ERRORS,
@@ -43,6 +36,7 @@ from stackrules.cli.common import (
     print_diagnostics,
 )
 from stackrules.exceptions.files import Loaded, join_loaded
+from stackrules.learner import nearest_for, plans_for
 from stackrules.records import LearnerRecord, RecordError, read_records
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -240,23 +234,19 @@ def plan_command(
     errors: list[RecordError] = []
     docs: list[PlanOut] = []
     for learner in _learners(compiled, record, errors, learner_ids, exceptions):
-        trial = apply_what_if(learner, additions, day, catalog_date)
-        for target in wanted:
-            try:
-                result = planner.plan(trial, target, day, cap)
-            except PlanError as err:
-                click.echo(f"error: learner {learner.learner}: {err}", err=True)
-                click.get_current_context().exit(EXIT_USAGE)
-            docs.append(
-                plan_out(
-                    planner,
-                    result,
-                    learner.learner,
-                    day,
-                    trial.catalog_date,
-                    [a.text() for a in additions],
-                )
+        try:
+            docs += plans_for(
+                planner,
+                learner,
+                wanted,
+                day,
+                per_term=cap,
+                additions=additions,
+                catalog_date=catalog_date,
             )
+        except PlanError as err:
+            click.echo(f"error: learner {learner.learner}: {err}", err=True)
+            click.get_current_context().exit(EXIT_USAGE)
     _emit(docs, fmt, render_plan)
     _finish(errors)
 
@@ -299,25 +289,21 @@ def nearest_command(
     errors: list[RecordError] = []
     docs: list[NearestOut] = []
     for learner in _learners(compiled, record, errors, learner_ids, exceptions):
-        trial = apply_what_if(learner, additions, day, catalog_date)
         try:
-            ranked = nearest(planner, trial, day, issuer, top, always)
+            docs.append(
+                nearest_for(
+                    planner,
+                    learner,
+                    day,
+                    issuer=issuer,
+                    top=top,
+                    always=always,
+                    additions=additions,
+                    catalog_date=catalog_date,
+                )
+            )
         except PlanError as err:
             click.echo(f"error: learner {learner.learner}: {err}", err=True)
             click.get_current_context().exit(EXIT_USAGE)
-        added = [a.text() for a in additions]
-        docs.append(
-            NearestOut(
-                learner=learner.learner,
-                as_of=day,
-                catalog_date=trial.catalog_date,
-                added=added,
-                issuer=issuer,
-                credentials=[
-                    plan_out(planner, r, learner.learner, day, trial.catalog_date, added)
-                    for r in ranked
-                ],
-            )
-        )
     _emit(docs, fmt, render_nearest)
     _finish(errors)

@@ -71,6 +71,13 @@ def _entries(path: str, kind: PositionKind, handle: Iterable[str]) -> Iterator[E
         yield from _one(path, kind, number, obj)
 
 
+def read_objects(source: str, objects: Sequence[Any]) -> Iterator[Entry]:
+    """Each exception of a list of decoded objects (the HTTP API's `exceptions`), checked as
+    a file's lines are; positions are 1-based indexes into the list."""
+    for number, obj in enumerate(objects, start=1):
+        yield from _one(source, "index", number, obj)
+
+
 def _csv(path: str, handle: Any) -> Iterator[Entry]:
     reader = csv.reader(handle)
     header = next(reader, None)

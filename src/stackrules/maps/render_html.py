@@ -176,8 +176,9 @@ def _legend(chart: Flowchart) -> str:
     return '<div class="legend" role="list">' + "".join(items) + "</div>"
 
 
-def render_html(chart: Flowchart, rules_label: str = "") -> str:
-    """The whole page; the same chart always gives the same bytes."""
+def _chart_svg(chart: Flowchart, namespace: str = "") -> str:
+    """The laid-out chart as one `<svg>` element (styled by `CSS`, given by its page, or by
+    the `<style>` that `namespace` is placed before in a standalone SVG file)."""
     keys = list(chart.nodes)
     sizes = {k: _size(chart.nodes[k]) for k in keys}
     placed = layout(keys, sizes, [(e.source, e.target) for e in chart.edges])
@@ -185,7 +186,7 @@ def render_html(chart: Flowchart, rules_label: str = "") -> str:
     boxes = {k: Box(b.x + MARGIN, b.y + MARGIN, b.width, b.height) for k, b in placed.boxes.items()}
     shifted = {k: [(x + MARGIN, y + MARGIN) for x, y in pts] for k, pts in placed.routes.items()}
     svg = [
-        f'<svg role="img" width="{width:.0f}" '
+        f'<svg {namespace}role="img" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.1f} {height:.1f}" '
         f'aria-label="{escape(chart.title)}">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" '
@@ -200,6 +201,21 @@ def render_html(chart: Flowchart, rules_label: str = "") -> str:
     for key in keys:
         svg.append(_node_svg(chart.nodes[key], boxes[key]))
     svg.append("</g></svg>")
+    return "".join(svg)
+
+
+def render_svg(chart: Flowchart) -> str:
+    """The chart alone, as a standalone SVG file with its style inside (no legend, no page);
+    the same chart always gives the same bytes."""
+    svg = _chart_svg(chart, namespace='xmlns="http://www.w3.org/2000/svg" ')
+    head, rest = svg.split(">", 1)
+    style = f"<style><![CDATA[{CSS}]]></style>"
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}>{style}{rest}\n'
+
+
+def render_html(chart: Flowchart, rules_label: str = "") -> str:
+    """The whole page; the same chart always gives the same bytes."""
+    svg = _chart_svg(chart)
     meta = [f"{len(chart.nodes)} nodes, {len(chart.edges)} links"]
     if rules_label:
         meta.insert(0, f"Rules: {escape(rules_label)}")
@@ -213,7 +229,7 @@ def render_html(chart: Flowchart, rules_label: str = "") -> str:
         f"<header><h1>{escape(chart.title)}</h1>\n"
         f'<p class="meta">{" · ".join(meta)}</p>{notes}</header>\n'
         f"{_legend(chart)}\n"
-        f"<figure>{''.join(svg)}</figure>\n"
+        f"<figure>{svg}</figure>\n"
         "<footer>Read from top to bottom: what a learner completes flows into what it counts "
         "toward. Solid arrows count toward a credential (thick: a credential laddering into "
         "another); purple arrows go into and out of an equivalency; dotted arrows show what a "
