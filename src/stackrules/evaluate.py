@@ -20,7 +20,7 @@ from bisect import insort
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -48,6 +48,7 @@ from stackrules.graph import Facts, RuleGraph, Target
 from stackrules.matching import SelectorIndex, first_failure, in_window, selector_predicate
 from stackrules.model import (
     AmountLeaf,
+    Choice,
     CompetencyLeaf,
     Credential,
     Equivalency,
@@ -893,31 +894,50 @@ class Evaluator:
     def _earns_counting(
         self, cred: Credential, achs: Sequence[Ach], a: Ach, as_of: date, held: frozenset[str]
     ) -> bool:
-        """Whether some allocation of `achs` earns `cred` and counts `a`: the credential's
-        tree with one more named requirement that only `a` meets (`a` then counts toward
-        the limits as if a leaf of the tree had taken it)."""
+        """Whether some allocation of `achs` earns `cred` and counts `a`: for some leaf that
+        accepts `a`, the tree with `a` on that leaf (an identifier leaf then holds; an amount
+        needs that much less) and one more named requirement that only `a` meets (so that
+        `a` counts toward the limits once, and nowhere else)."""
         problem, local = self._credential_problem(cred, achs, as_of, held)
         position = next((k for k, b in enumerate(local) if b is a), None)
         if position is None:
             return False  # no leaf takes it (a leaf a registrar's exception turned it away from)
         n = len(cred.leaves)
         extra = ItemLeaf(n, "", (), cred.where, a.item)
-        forced = Problem(
-            roots=[*problem.roots, extra],
-            leaves=[*problem.leaves, extra],
-            achievements=problem.achievements,
-            eligible=[*problem.eligible, [position]],
-            conflicts=problem.conflicts,
-            limits=problem.limits,
-            competency_met=[*problem.competency_met, False],
-            missing_cost=[*problem.missing_cost, 1.0],
-            hours_per_credit=problem.hours_per_credit,
-            held=[*problem.held, False],
-            repeatable=[*problem.repeatable, True],
-            group_costs=[*problem.group_costs, ()],
-        )
-        best = solve(forced, "least", getattr(_EVALUATION, "deadline", None))
-        return best is not None and best.complete and not any(best.limit_shortfall)
+        deadline = getattr(_EVALUATION, "deadline", None)
+        for leaf in problem.leaves:
+            k = leaf.index
+            if type(leaf) is CompetencyLeaf or position not in problem.eligible[k]:
+                continue
+            leaves = list(problem.leaves)
+            eligible = list(problem.eligible)
+            if type(leaf) is AmountLeaf:
+                rest = max(0.0, leaf.amount - value_of(a.candidate(), leaf.unit))
+                less = replace(leaf, amount=rest)
+                leaves[k] = less  # (the same index: it keeps what it accepts but `a`)
+                on: Node = less
+                eligible[k] = [i for i in eligible[k] if i != position]
+            else:
+                on = Choice(0, (), "all")  # an identifier leaf `a` takes holds
+                eligible[k] = ()
+            forced = Problem(
+                roots=[*(_swapped(r, leaf, on) for r in problem.roots), extra],
+                leaves=[*leaves, extra],
+                achievements=problem.achievements,
+                eligible=[*eligible, [position]],
+                conflicts=problem.conflicts,
+                limits=problem.limits,
+                competency_met=[*problem.competency_met, False],
+                missing_cost=[*problem.missing_cost, 1.0],
+                hours_per_credit=problem.hours_per_credit,
+                held=[*problem.held, False],
+                repeatable=[*problem.repeatable, True],
+                group_costs=[*problem.group_costs, ()],
+            )
+            best = solve(forced, "least", deadline)
+            if best is not None and best.complete and not any(best.limit_shortfall):
+                return True
+        return False
 
     def _accepted(self, cred: Credential, a: Ach, as_of: date) -> bool:
         """Whether some leaf of `cred` would count `a` (competency leaves only look)."""
@@ -1319,6 +1339,17 @@ def _atom_indexes(atoms: int) -> Sequence[int]:
         found.append(low.bit_length() - 1)
         atoms ^= low
     return found
+
+
+def _swapped(node: Node, old: LeafNode, new: Node) -> Node:
+    """`node` with the leaf `old` replaced by `new` (new lists only on the way to it)."""
+    if node is old:
+        return new
+    if isinstance(node, Choice):
+        children = tuple(_swapped(c, old, new) for c in node.children)
+        if any(c is not d for c, d in zip(children, node.children, strict=True)):
+            return replace(node, children=children)
+    return node
 
 
 def _allocation_key(a: Ach) -> tuple[object, ...]:
