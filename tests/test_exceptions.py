@@ -117,6 +117,12 @@ def test_waive_limit(evaluator: Evaluator) -> None:
     r = run(evaluator, achs, [waiver])
     assert "X:BA" in earned(r)
     assert effects(r)["W2"][0]
+    # still shown, holding whatever is counted, naming its waiver (as a waived requirement)
+    (ba,) = [c for c in r.earned if c.credential == "X:BA"]
+    (limit,) = ba.limits
+    assert limit.text == "limit at most 3 credits from subject MATH"
+    assert limit.met and limit.value == 9 and limit.exceptions == ["W2"]
+    assert all(lim.exceptions == [] for c in r.earned if c is not ba for lim in c.limits)
 
 
 def test_adjust_amount_and_count(evaluator: Evaluator) -> None:
@@ -138,7 +144,32 @@ def test_adjust_limit(evaluator: Evaluator) -> None:
     adjust = exc(
         "A3", "adjust", credential="X:BA", limit="at most 3 credits from subject MATH", amount=9
     )
-    assert "X:BA" in earned(run(evaluator, achs, [adjust]))
+    r = run(evaluator, achs, [adjust])
+    assert "X:BA" in earned(r)
+    (limit,) = next(c for c in r.earned if c.credential == "X:BA").limits
+    assert limit.met and limit.value == 9 and limit.exceptions == ["A3"]
+    adjust["amount"] = 8.5
+    assert "X:BA" not in earned(run(evaluator, achs, [adjust]))
+
+
+def test_text_audit_names_the_waiver_of_a_limit(files: Path) -> None:
+    record = {"learner": "L1", "achievements": [ach(i) for i in ("X:M100", "X:E100", "X:M151")]}
+    record["achievements"].append(ach("X:M200"))
+    (files / "learners.json").write_text(json.dumps(record))
+    (files / "exc.csv").write_text(
+        "learner,id,kind,credential,limit,approved_by,approved_on\n"
+        "L1,W9,waive,X:BA,at most 3 credits from subject MATH,Dean,2026-03-01\n"
+    )
+    result = cli_run(files, "--exceptions", str(files / "exc.csv"), "--format", "text")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    k = next(i for i, line in enumerate(lines) if "limit at most 3 credits" in line)
+    assert lines[k].startswith("    [holds] limit at most 3 credits from subject MATH: counted 9")
+    assert lines[k + 1] == "        by exception W9 (waive, approved by Dean on 2026-03-01)"
+    jsonschema.validate(
+        json.loads(cli_run(files, "--exceptions", str(files / "exc.csv")).output),
+        load_schema("report"),
+    )
 
 
 def test_substitute(evaluator: Evaluator) -> None:

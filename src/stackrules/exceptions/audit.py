@@ -2,14 +2,15 @@
 
 Takes the report the evaluator made and the learner's `LearnerExceptions`; gives the report
 with its `exceptions` list, and the ids of the exceptions that decided them on requirement
-results and on evidence: a waiver or adjustment on its requirement, a substitution, also-allow
-or directive on the evidence it let in (and its requirement), a grant on its granted
-achievement wherever that is used.
+results, limits and evidence: a waiver or adjustment on its requirement or limit, a
+substitution, also-allow or directive on the evidence it let in (and its requirement), a grant
+on its granted achievement wherever that is used.
 """
 
 from __future__ import annotations
 
 from stackrules import report
+from stackrules.exceptions.check import limit_name
 from stackrules.exceptions.learner import LearnerExceptions
 from stackrules.exceptions.model import RegistrarException
 
@@ -20,7 +21,12 @@ def annotate(result: report.Report, found: LearnerExceptions) -> report.Report:
     applied = {i for i, (ok, _) in found.effects.items() if ok}
     acting = [e for e in found.exceptions if e.id in applied]
     earned = [
-        c.model_copy(update={"requirements": _requirements(c.credential, c.requirements, acting)})
+        c.model_copy(
+            update={
+                "requirements": _requirements(c.credential, c.requirements, acting),
+                "limits": _limits(c.credential, c.limits, acting),
+            }
+        )
         for c in result.earned
     ]
     in_progress = [
@@ -68,6 +74,24 @@ def _requirements(
                 ids.extend(i for i in by if i not in ids)
             evidence.append(ev)
         out.append(r.model_copy(update={"exceptions": ids, "evidence": evidence}) if ids else r)
+    return out
+
+
+def _limits(
+    credential: str, results: list[report.LimitResult], acting: list[RegistrarException]
+) -> list[report.LimitResult]:
+    """The limits a waiver or adjustment decided, naming it (as a requirement names its)."""
+    out = []
+    for lim in results:
+        ids = [
+            e.id
+            for e in acting
+            if e.kind in ("waive", "adjust")
+            and e.credential == credential
+            and e.limit is not None
+            and limit_name(e.limit) == limit_name(lim.text)
+        ]
+        out.append(lim.model_copy(update={"exceptions": ids}) if ids else lim)
     return out
 
 
