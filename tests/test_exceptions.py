@@ -543,6 +543,10 @@ def test_batch_compare_reports_an_exception_that_stops_mattering(many: Path) -> 
     # mattering
     (many / "old.stack").write_text(CATALOG)
     (many / "rules.stack").write_text(CATALOG.replace("all of (X:M100, X:E100)", "X:E100"))
+    # (L4 without X:M100 of its own: under the old rules, its X:M151 counts for it)
+    learners = [json.loads(line) for line in (many / "many.jsonl").read_text().splitlines()]
+    learners[4]["achievements"] = [a for a in learners[4]["achievements"] if a["item"] != "X:M100"]
+    (many / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in learners))
     result = batch_run(
         many, "--exceptions", str(many / "exc.jsonl"), "--compare", str(many / "old.stack")
     )
@@ -853,3 +857,60 @@ def _fingerprint(many: Path) -> dict[str, Any]:
         "learners": [],
         "exceptions": input_fingerprint(str(many / "exc.jsonl")),
     }
+
+
+# ---------------------------------------------------------------- applied: in the allocation
+
+
+def test_also_allow_not_needed_is_not_applied(evaluator: Evaluator) -> None:
+    allow = exc("AA", "also-allow", credential="X:BSC", requirement="extra", item="X:E200")
+    # X:M151 (the better grade) fills `extra` by the rules: the English course is let in
+    # but not counted
+    r = run(evaluator, [ach("X:M100"), ach("X:M151", "A"), ach("X:E200", "C")], [allow])
+    assert "X:BSC" in earned(r)
+    assert "X:E200" not in requirement(r, "X:BSC", "extra").used
+    assert effects(r)["AA"] == (False, "X:E200 not needed: X:BSC extra met without it")
+    # without it, the exception is what earns X:BSC
+    r = run(evaluator, [ach("X:M100"), ach("X:E200")], [allow])
+    assert effects(r)["AA"] == (True, "X:BSC extra: X:E200 also allowed")
+
+
+def test_substitute_not_needed_is_not_applied(evaluator: Evaluator) -> None:
+    sub = exc("S", "substitute", credential="X:BA", requirement="core", item="X:M151")
+    sub["for"] = "X:M100"
+    achs = [ach("X:M100"), ach("X:M151"), ach("X:E100"), ach("X:E200"), ach("X:S200")]
+    r = run(evaluator, achs, [sub])
+    assert "X:BA" in earned(r)  # core: X:M100 itself; more: the other two
+    assert requirement(r, "X:BA", "core").used == ["X:M100", "X:E100"]
+    assert effects(r)["S"] == (False, "X:M151 not needed: X:BA core met without it")
+
+
+def test_applied_does_not_depend_on_k_for_earned_credentials(evaluator: Evaluator) -> None:
+    directive = exc("D", "apply", credential="X:BSC", requirement="extra", item="X:M151")
+    other = exc("T", "apply", credential="X:TWO", requirement="pick", item="X:M100")
+    record = LearnerRecord.model_validate(
+        {"learner": "L", "achievements": [ach("X:M100"), ach("X:M151")], "exceptions": []}
+    )
+    record = record.model_copy(update={"exceptions": (_exc(directive), _exc(other))})
+    every = evaluator.evaluate(record, AS_OF, in_progress=None)
+    none = evaluator.evaluate(record, AS_OF, in_progress=0)
+    assert (
+        effects(every)["D"]
+        == effects(none)["D"]
+        == (
+            True,
+            "X:BSC extra: X:M151 counts here and nowhere else in X:BSC",
+        )
+    )
+    # X:TWO is in progress: shown with `all`, not with 0 (then nothing shows the directive)
+    assert effects(every)["T"][0]
+    assert effects(none)["T"] == (
+        False,
+        "`X:TWO` is neither earned nor among the credentials in progress this report shows",
+    )
+
+
+def _exc(data: dict[str, Any]) -> Any:
+    from stackrules.exceptions import RegistrarException
+
+    return RegistrarException.model_validate(data)
