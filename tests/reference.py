@@ -44,7 +44,8 @@ amount; within a credential a leaf also accepts the items a substitution, also-a
 directive adds to it (modifiers apply) and turns away those a directive elsewhere or an
 exclusion removes; an exclusion without a credential removes the achievements from the record;
 a grant is an achievement resting on its sources (the best attempt of each), transfer when a
-source's issuer differs.
+source's issuer differs, held as any grant is (§2: of a non-repeatable item the learner holds
+once, a record attempt before the grant, among the registrar's grants the best).
 """
 
 from __future__ import annotations
@@ -766,7 +767,10 @@ class Reference:
                 if not new.atoms:
                     new.atoms = frozenset({next_atom})
                     next_atom += 1
-                achs.append(new)
+                new.firing = len(firings)
+                # no duplicate credit (§2): a record attempt before the grant, among the
+                # registrar's grants (all posted at once) the best by §1's ranking
+                self.hold(new, achs, (), ch)
                 firings.append(("exception", tuple(sorted(e.from_)), (new.item,)))
         earned: dict[str, tuple[date | None, bool]] = {}
         while True:

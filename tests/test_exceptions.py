@@ -117,6 +117,12 @@ def test_waive_limit(evaluator: Evaluator) -> None:
     r = run(evaluator, achs, [waiver])
     assert "X:BA" in earned(r)
     assert effects(r)["W2"][0]
+    # still shown, holding whatever is counted, naming its waiver (as a waived requirement)
+    (ba,) = [c for c in r.earned if c.credential == "X:BA"]
+    (limit,) = ba.limits
+    assert limit.text == "limit at most 3 credits from subject MATH"
+    assert limit.met and limit.value == 9 and limit.exceptions == ["W2"]
+    assert all(lim.exceptions == [] for c in r.earned if c is not ba for lim in c.limits)
 
 
 def test_adjust_amount_and_count(evaluator: Evaluator) -> None:
@@ -138,7 +144,32 @@ def test_adjust_limit(evaluator: Evaluator) -> None:
     adjust = exc(
         "A3", "adjust", credential="X:BA", limit="at most 3 credits from subject MATH", amount=9
     )
-    assert "X:BA" in earned(run(evaluator, achs, [adjust]))
+    r = run(evaluator, achs, [adjust])
+    assert "X:BA" in earned(r)
+    (limit,) = next(c for c in r.earned if c.credential == "X:BA").limits
+    assert limit.met and limit.value == 9 and limit.exceptions == ["A3"]
+    adjust["amount"] = 8.5
+    assert "X:BA" not in earned(run(evaluator, achs, [adjust]))
+
+
+def test_text_audit_names_the_waiver_of_a_limit(files: Path) -> None:
+    record = {"learner": "L1", "achievements": [ach(i) for i in ("X:M100", "X:E100", "X:M151")]}
+    record["achievements"].append(ach("X:M200"))
+    (files / "learners.json").write_text(json.dumps(record))
+    (files / "exc.csv").write_text(
+        "learner,id,kind,credential,limit,approved_by,approved_on\n"
+        "L1,W9,waive,X:BA,at most 3 credits from subject MATH,Dean,2026-03-01\n"
+    )
+    result = cli_run(files, "--exceptions", str(files / "exc.csv"), "--format", "text")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    k = next(i for i, line in enumerate(lines) if "limit at most 3 credits" in line)
+    assert lines[k].startswith("    [holds] limit at most 3 credits from subject MATH: counted 9")
+    assert lines[k + 1] == "        by exception W9 (waive, approved by Dean on 2026-03-01)"
+    jsonschema.validate(
+        json.loads(cli_run(files, "--exceptions", str(files / "exc.csv")).output),
+        load_schema("report"),
+    )
 
 
 def test_substitute(evaluator: Evaluator) -> None:
@@ -471,7 +502,6 @@ def many(files: Path) -> Path:
             "learner": "L4",
             **exc("S", "substitute", credential="X:BA", item="X:M151", **{"for": "X:M100"}),
         },
-        {"learner": "L9", **exc("X", "exclude", item="X:M100")},
     ]
     (files / "exc.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return files
@@ -513,6 +543,10 @@ def test_batch_compare_reports_an_exception_that_stops_mattering(many: Path) -> 
     # mattering
     (many / "old.stack").write_text(CATALOG)
     (many / "rules.stack").write_text(CATALOG.replace("all of (X:M100, X:E100)", "X:E100"))
+    # (L4 without X:M100 of its own: under the old rules, its X:M151 counts for it)
+    learners = [json.loads(line) for line in (many / "many.jsonl").read_text().splitlines()]
+    learners[4]["achievements"] = [a for a in learners[4]["achievements"] if a["item"] != "X:M100"]
+    (many / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in learners))
     result = batch_run(
         many, "--exceptions", str(many / "exc.jsonl"), "--compare", str(many / "old.stack")
     )
@@ -652,3 +686,231 @@ def test_plans_see_the_learners_exceptions(files: Path) -> None:
         "planned",
         ["X:E100"],
     )
+
+
+# ---------------------------------------------------------------- rows for nobody in the file
+
+
+def test_evaluate_reports_rows_for_learners_not_in_the_record_file(files: Path) -> None:
+    record = {"learner": "L-1001", "achievements": [ach("X:M100"), ach("X:M151")]}
+    (files / "learners.json").write_text(json.dumps(record))
+    (files / "exc.csv").write_text(
+        "learner,id,kind,item,approved_by,approved_on\n"
+        "L-1001,E1,exclude,X:M100,reg,2026-01-05\n"
+        "L-1010,E2,exclude,X:M151,reg,2026-01-05\n"
+        "Q7,E3,exclude,X:M151,reg,2026-01-05\n"
+        "L-1010,E4,exclude,X:M151,reg,2026-13-01\n"
+    )
+    result = cli_run(files, "--exceptions", str(files / "exc.csv"), "--format", "jsonl")
+    assert result.exit_code == 3
+    # every learner is reported first; then each row for nobody, in file order
+    assert json.loads(result.output.splitlines()[0])["learner"] == "L-1001"
+    path = str(files / "learners.json")
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 3, result.output
+    assert lines[0] == (
+        f"error: {files / 'exc.csv'}:row 3: learner L-1010: field `exceptions[E2].learner`: "
+        f"exception `E2` is for learner `L-1010`, who is not in `{path}`; "
+        "did you mean `L-1001`?"
+    )
+    assert "row 4: learner Q7: field `exceptions[E3].learner`" in lines[1]
+    assert "did you mean" not in lines[1]
+    assert "row 5: learner L-1010: field `exceptions[E4].approved_on`" in lines[2]  # unreadable
+
+
+def test_rows_for_learners_not_asked_for_are_not_errors(files: Path) -> None:
+    learners = [{"learner": f"L{k}", "achievements": [ach("X:M100")]} for k in (1, 2)]
+    (files / "learners.json").write_text(json.dumps(learners))
+    (files / "exc.jsonl").write_text(
+        json.dumps({"learner": "L2", **exc("E", "exclude", item="X:M100")}) + "\n"
+    )
+    result = cli_run(files, "--exceptions", str(files / "exc.jsonl"), "--learner", "L1")
+    assert result.exit_code == 0, result.output
+    result = cli_run(files, "--exceptions", str(files / "exc.jsonl"))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", ["plan", "nearest"])
+def test_plan_and_nearest_report_rows_for_nobody(files: Path, command: str) -> None:
+    (files / "exc.jsonl").write_text(
+        json.dumps({"learner": "L9", **exc("E", "exclude", item="X:M100")}) + "\n"
+    )
+    target = ["--target", "X:BSC"] if command == "plan" else []
+    args = [command, "--rules", str(files / "rules.stack"), str(files / "learners.json")]
+    args += ["--as-of", "2026-11-22", "--exceptions", str(files / "exc.jsonl"), *target]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 3
+    assert "line 1: learner L9: field `exceptions[E].learner`" in result.output
+
+
+def _stranger_rows(many: Path) -> None:
+    with (many / "exc.jsonl").open("a") as f:
+        f.write(json.dumps({"learner": "L9", **exc("X", "exclude", item="X:M100")}) + "\n")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_batch_reports_rows_for_nobody_in_the_errors_file(many: Path, workers: str) -> None:
+    _stranger_rows(many)
+    errors = many / "errors.jsonl"
+    result = batch_run(
+        many, "--exceptions", str(many / "exc.jsonl"), "--errors", str(errors), "--workers", workers
+    )
+    assert result.exit_code == 3
+    assert result.output.count('"learner":') == 6  # every learner is reported
+    assert "6 learners read, 6 reported, 0 in error" in result.output
+    assert "1 exception is for learners not in the record file" in result.output
+    (line,) = errors.read_text().splitlines()
+    assert json.loads(line) == {
+        "file": str(many / "exc.jsonl"),
+        "learner": "L9",
+        "line": 4,
+        "field": "exceptions[X].learner",
+        "message": f"exception `X` is for learner `L9`, who is not in `{many / 'many.jsonl'}`",
+    }
+
+
+def test_batch_learners_not_asked_for_are_in_the_file(many: Path) -> None:
+    # L4 and L1 have exceptions but are not asked for: not errors; L9 is nobody
+    result = batch_run(many, "--exceptions", str(many / "exc.jsonl"), "--learner", "L0")
+    assert result.exit_code == 0, result.output
+    _stranger_rows(many)
+    result = batch_run(many, "--exceptions", str(many / "exc.jsonl"), "--learner", "L0")
+    assert result.exit_code == 3 and "learner L9" in result.output
+
+
+def test_batch_csv_records_report_rows_for_nobody(many: Path) -> None:
+    rows = "".join(f"L{k},X:M100,B\n" for k in range(6))
+    (many / "many.csv").write_text("learner,item,grade\n" + rows)
+    _stranger_rows(many)
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("batch", "--rules", str(many / "rules.stack"), "--records", str(many / "many.csv")),
+            *("--as-of", "2026-11-22", "--exceptions", str(many / "exc.jsonl")),
+        ],
+    )
+    assert result.exit_code == 3
+    assert "learner L9: field `exceptions[X].learner`" in result.output
+    assert "learner L4" not in result.output.split("batch:")[0].split("error:")[-1]
+
+
+def test_batch_resume_reports_rows_for_nobody_once(many: Path) -> None:
+    from stackrules.batch import checkpoint as cp
+
+    _stranger_rows(many)
+    out, errors = many / "out.jsonl", many / "errors.jsonl"
+    args = ["--exceptions", str(many / "exc.jsonl"), "--out", str(out)]
+    args += ["--errors", str(errors)]
+    whole = batch_run(many, *args)
+    assert whole.exit_code == 3
+    expected_out, expected_errors = out.read_text(), errors.read_text()
+    assert expected_errors.count("\n") == 1
+    # a run stopped after three learners, resumed: learners read before the stop are still
+    # known to be in the file, and the row for nobody is reported once
+    lines = expected_out.splitlines(keepends=True)
+    out.write_text("".join(lines[:3]))
+    errors.write_text("")
+    state = cp.state_folder(str(out))
+    cp.prepare(state)
+    fingerprint = _fingerprint(many)
+    saved = cp.Checkpoint(
+        fingerprint=fingerprint,
+        next_ordinal=4,
+        input_offset=sum(
+            len(x.encode()) for x in (many / "many.jsonl").read_text().splitlines(keepends=True)[:3]
+        ),
+        input_line=3,
+        out_offset=len("".join(lines[:3]).encode()),
+        out_tail=cp.tail_digest(str(out), len("".join(lines[:3]).encode())),
+        errors_offset=0,
+        errors_tail=cp.tail_digest(str(errors), 0),
+        read=3,
+        reported=3,
+    )
+    from stackrules.batch.seen import Seen
+
+    cp.create_file(state / cp.SEEN)
+    seen = Seen(str(state / cp.SEEN))
+    for k in range(3):
+        seen.first_line(f"L{k}", k + 1, k + 1)
+        seen.note(f"L{k}", k + 1)
+    seen.close()
+    cp.save(state, saved)
+    resumed = batch_run(many, *args, "--resume")
+    assert resumed.exit_code == 3, resumed.output
+    assert out.read_text() == expected_out
+    assert errors.read_text() == expected_errors
+
+
+def _fingerprint(many: Path) -> dict[str, Any]:
+    from stackrules.batch.checkpoint import input_fingerprint, rules_digest
+
+    return {
+        "records": input_fingerprint(str(many / "many.jsonl")),
+        "rules": rules_digest([str(many / "rules.stack")]),
+        "compare": None,
+        "as_of": "2026-11-22",
+        "format": "jsonl",
+        "validate_only": False,
+        "targets": [],
+        "in_progress": 5,
+        "learners": [],
+        "exceptions": input_fingerprint(str(many / "exc.jsonl")),
+    }
+
+
+# ---------------------------------------------------------------- applied: in the allocation
+
+
+def test_also_allow_not_needed_is_not_applied(evaluator: Evaluator) -> None:
+    allow = exc("AA", "also-allow", credential="X:BSC", requirement="extra", item="X:E200")
+    # X:M151 (the better grade) fills `extra` by the rules: the English course is let in
+    # but not counted
+    r = run(evaluator, [ach("X:M100"), ach("X:M151", "A"), ach("X:E200", "C")], [allow])
+    assert "X:BSC" in earned(r)
+    assert "X:E200" not in requirement(r, "X:BSC", "extra").used
+    assert effects(r)["AA"] == (False, "X:E200 not needed: X:BSC extra met without it")
+    # without it, the exception is what earns X:BSC
+    r = run(evaluator, [ach("X:M100"), ach("X:E200")], [allow])
+    assert effects(r)["AA"] == (True, "X:BSC extra: X:E200 also allowed")
+
+
+def test_substitute_not_needed_is_not_applied(evaluator: Evaluator) -> None:
+    sub = exc("S", "substitute", credential="X:BA", requirement="core", item="X:M151")
+    sub["for"] = "X:M100"
+    achs = [ach("X:M100"), ach("X:M151"), ach("X:E100"), ach("X:E200"), ach("X:S200")]
+    r = run(evaluator, achs, [sub])
+    assert "X:BA" in earned(r)  # core: X:M100 itself; more: the other two
+    assert requirement(r, "X:BA", "core").used == ["X:M100", "X:E100"]
+    assert effects(r)["S"] == (False, "X:M151 not needed: X:BA core met without it")
+
+
+def test_applied_does_not_depend_on_k_for_earned_credentials(evaluator: Evaluator) -> None:
+    directive = exc("D", "apply", credential="X:BSC", requirement="extra", item="X:M151")
+    other = exc("T", "apply", credential="X:TWO", requirement="pick", item="X:M100")
+    record = LearnerRecord.model_validate(
+        {"learner": "L", "achievements": [ach("X:M100"), ach("X:M151")], "exceptions": []}
+    )
+    record = record.model_copy(update={"exceptions": (_exc(directive), _exc(other))})
+    every = evaluator.evaluate(record, AS_OF, in_progress=None)
+    none = evaluator.evaluate(record, AS_OF, in_progress=0)
+    assert (
+        effects(every)["D"]
+        == effects(none)["D"]
+        == (
+            True,
+            "X:BSC extra: X:M151 counts here and nowhere else in X:BSC",
+        )
+    )
+    # X:TWO is in progress: shown with `all`, not with 0 (then nothing shows the directive)
+    assert effects(every)["T"][0]
+    assert effects(none)["T"] == (
+        False,
+        "`X:TWO` is neither earned nor among the credentials in progress this report shows",
+    )
+
+
+def _exc(data: dict[str, Any]) -> Any:
+    from stackrules.exceptions import RegistrarException
+
+    return RegistrarException.model_validate(data)

@@ -4,8 +4,10 @@ random rule sets and records with random, well-formed exceptions of every kind."
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
@@ -103,3 +105,61 @@ def test_engine_agrees_with_reference_under_exceptions(data: st.DataObject) -> N
         raise AssertionError(
             f"engine and reference disagree; exceptions {drawn}\n" + "\n".join(lines)
         )
+
+
+# A registrar's grant of an item the record already holds (found by random runs of the test
+# above). Undated, the grant alone earns A:CR1; but an allocation counting the dated record
+# attempt earns it too, so A:CR1 is earned on that date (§3: none only when no allocation
+# uses a dated achievement). The engine used to look for an allocation that counted the
+# attempt *beside* a complete one, which the limit refused, and said none. Of a
+# non-repeatable item, the grant is a repeat (§2: a course taken comes before a grant), so
+# the 6 credits of A:CR2 are not met twice by one course.
+DUPLICATE_GRANT = """\
+issuer A {{ hours per credit 10 }}
+course A:X0 hours 30 {repeatable}
+credential A:CR1 {{ r0: A:X0 limit at most 3 credits }}
+credential A:CR2 {{ r0: 6 credits from issuer A }}
+"""
+
+
+@pytest.mark.parametrize("repeatable", [True, False])
+def test_grant_duplicating_a_record_attempt(repeatable: bool) -> None:
+    rules = compile_text(DUPLICATE_GRANT.format(repeatable="repeatable" if repeatable else ""))
+    record = LearnerRecord.model_validate(
+        {
+            "learner": "L",
+            "achievements": [{"item": "A:X0", "grade": "B", "completed_on": "2018-05-01"}],
+            "exceptions": [{"id": "E0", "kind": "grant", "item": "A:X0", **APPROVAL}],
+        }
+    )
+    as_of = date(2020, 1, 1)
+    report = Evaluator(rules).evaluate(record, as_of)
+    earned = {c.credential: c.completed_on for c in report.earned}
+    assert earned["A:CR1"] == date(2018, 5, 1)
+    if repeatable:
+        assert earned["A:CR2"] == date(2018, 5, 1)
+        assert [(e.id, e.applied) for e in report.exceptions] == [("E0", True)]
+    else:
+        assert "A:CR2" not in earned
+        assert ("A:X0", "repeat", "E0") in {(n.item, n.reason, n.rule) for n in report.not_counted}
+        (e0,) = report.exceptions
+        assert not e0.applied and "own A:X0 counts instead" in e0.effect
+    expected = {_rounded(o) for o in reference_outcomes(rules, record, as_of)}
+    assert engine_outcome(report) in expected
+
+
+def test_better_of_two_registrar_grants_counts() -> None:
+    rules = compile_text(DUPLICATE_GRANT.format(repeatable=""))
+    grants = [
+        {"id": "G1", "kind": "grant", "item": "A:X0", "grade": "C", **APPROVAL},
+        {"id": "G2", "kind": "grant", "item": "A:X0", "grade": "A", **APPROVAL},
+    ]
+    record = LearnerRecord.model_validate(
+        {"learner": "L", "achievements": [], "exceptions": grants}
+    )
+    report = Evaluator(rules).evaluate(record, date(2020, 1, 1))
+    assert {e.id: e.applied for e in report.exceptions} == {"G1": False, "G2": True}
+    (cr1,) = [c for c in report.earned if c.credential == "A:CR1"]
+    assert [ev.grade for r in cr1.requirements for ev in r.evidence] == ["A"]
+    expected = {_rounded(o) for o in reference_outcomes(rules, record, date(2020, 1, 1))}
+    assert engine_outcome(report) in expected

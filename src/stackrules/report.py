@@ -86,12 +86,15 @@ class RequirementResult(_ReportModel):
 
 
 class LimitResult(_ReportModel):
-    """A `limit` of a credential (as written, canonically), its value and whether it holds."""
+    """A `limit` of a credential (as written, canonically), its value and whether it holds.
+    `exceptions`: the registrar's exceptions that waived it (it then holds, whatever is
+    counted) or adjusted its amount (it holds against the new one)."""
 
     text: str
     source: str
     met: bool
     value: float
+    exceptions: list[str] = _exception_ids()
 
 
 class EarnedCredential(_ReportModel):

@@ -135,6 +135,9 @@ def render_text(report: Report) -> str:
         for lim in c.limits:
             state = "holds" if lim.met else "FAILS"
             out.append(f"    [{state}] {lim.text}: counted {_num(lim.value)} [rule {lim.source}]")
+            if lim.exceptions and approvals is not None:
+                # waived (it holds whatever is counted) or adjusted: by whom, and when
+                out += [f"        by exception {approvals.get(i, i)}" for i in lim.exceptions]
     out.append("")
     out.append("IN PROGRESS")
     out.append(f"  {_scope(report)}")

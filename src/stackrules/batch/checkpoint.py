@@ -85,6 +85,9 @@ class Checkpoint(BaseModel):
     changed: int = 0
     gained: dict[str, int] = Field(default_factory=dict)
     lost: dict[str, int] = Field(default_factory=dict)
+    # `--exceptions`: rows for learners not in the record file, once reported (at the end)
+    strangers: int = 0
+    strangers_reported: bool = False
 
 
 def state_folder(out: str) -> Path:

@@ -39,6 +39,7 @@ from stackrules.batch.project import header_line
 from stackrules.batch.seen import Seen
 from stackrules.batch.source import Cursor, Source, Unit
 from stackrules.batch.work import Job, Outcome, died, read_unit
+from stackrules.exceptions.files import index_strangers
 from stackrules.records.errors import RecordError
 
 ResumeRefused = cp.ResumeRefused
@@ -68,13 +69,16 @@ class Summary:
     # the learners read in this run (kept only when `--learner` picks some, to name those the
     # file does not hold)
     selected: set[str] = field(default_factory=set)
+    # rows of `--exceptions` for learners the record file does not hold (record errors, in the
+    # errors file; never learners read)
+    strangers: int = 0
     resumed_at: int = 0
     seconds: float = 0.0
     startup_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.in_error and not self.file_errors
+        return not self.in_error and not self.file_errors and not self.strangers
 
 
 Progress = Callable[[list[Unit]], None]
@@ -160,6 +164,7 @@ def run(
             saved.in_error,
         )
         summary.changed, summary.gained, summary.lost = saved.changed, saved.gained, saved.lost
+        summary.strangers = saved.strangers
         summary.resumed_at = saved.next_ordinal
         cursor = Cursor(saved.next_ordinal, saved.input_offset, saved.input_line)
     elif state_dir is not None:
@@ -177,7 +182,8 @@ def run(
         else:
             scratch = tempfile.TemporaryDirectory(prefix="stackrules-batch-")
             folder = Path(scratch.name)
-        seen = _open_seen(folder, saved, source.kind)
+        present = job.exceptions_index is not None  # (keep every learner read: `_strangers`)
+        seen = _open_seen(folder, saved, source.kind, present)
     except BaseException:
         out.close()
         errors.close()
@@ -198,7 +204,7 @@ def run(
             nonlocal last_save
             done_units, pending = in_flight.popleft()
             outcomes = collect(engine, job, done_units, pending)
-            _write(outcomes, job.file, out, errors, seen, summary)
+            _write(outcomes, job.file, out, errors, seen, summary, source.kind == "jsonl", present)
             _advance(checkpoint, done_units)
             if progress is not None:
                 progress(done_units)
@@ -213,6 +219,9 @@ def run(
         while in_flight:
             finish_oldest()
         _save(state_dir, checkpoint, summary, out, errors, seen)
+        if job.exceptions_index is not None and seen is not None and not source.file_errors:
+            _strangers(job, seen, errors, summary, checkpoint)
+            _save(state_dir, checkpoint, summary, out, errors, seen)
     finally:
         engine.close()
         out.close()
@@ -228,9 +237,26 @@ def run(
     return summary
 
 
-def _open_seen(folder: Path, saved: cp.Checkpoint | None, kind: str) -> Seen | None:
-    """The learners seen so far (JSON Lines only), in a private file of `folder`."""
-    if kind != "jsonl":
+def _strangers(
+    job: Job, seen: Seen, errors: _Sink, summary: Summary, checkpoint: cp.Checkpoint
+) -> None:
+    """Once every learner is read: an error for each row of `--exceptions` whose learner the
+    record file does not hold (once: a resumed run that had reported them does not again)."""
+    if checkpoint.strangers_reported:
+        return
+    assert job.exceptions_index is not None and job.exceptions_file is not None
+    seen.commit()
+    for error in index_strangers(job.exceptions_index, job.exceptions_file, seen.path, job.file):
+        summary.strangers += 1
+        errors.write_line(_error_line(error) if errors.path else f"error: {error.render()}")
+    checkpoint.strangers = summary.strangers
+    checkpoint.strangers_reported = True
+
+
+def _open_seen(folder: Path, saved: cp.Checkpoint | None, kind: str, present: bool) -> Seen | None:
+    """The learners seen so far (JSON Lines, or every file with `--exceptions`: `present`),
+    in a private file of `folder`."""
+    if kind != "jsonl" and not present:
         return None
     path = folder / cp.SEEN
     if not cp.check_file(path):
@@ -241,6 +267,12 @@ def _open_seen(folder: Path, saved: cp.Checkpoint | None, kind: str) -> Seen | N
             )
         cp.create_file(path)
     seen = Seen(str(path))
+    if present and not seen.had_present and saved is not None and saved.next_ordinal > 1:
+        seen.close()
+        raise ResumeRefused(
+            f"the batch state file `{cp.shown(path)}` does not list the learners read "
+            "(an earlier version wrote it); run without --resume to start again"
+        )
     if saved is not None:
         seen.forget_from(saved.next_ordinal)
     return seen
@@ -327,14 +359,21 @@ def _write(
     errors: _Sink,
     seen: Seen | None,
     summary: Summary,
+    duplicates: bool = True,
+    present: bool = False,
 ) -> None:
+    """`duplicates`: a learner given twice is an error (JSON Lines; a CSV file's rows of one
+    learner form one record wherever they are). `present`: every learner read, asked for or
+    not, is kept in `seen` (`--exceptions`)."""
     for outcome in outcomes:
+        if present and seen is not None and outcome.learner is not None:
+            seen.note(outcome.learner, outcome.ordinal)
         if outcome.skipped:
             continue
         summary.read += 1
         if outcome.picked:
             summary.selected.add(str(outcome.learner))
-        if not outcome.errors and seen is not None and outcome.learner is not None:
+        if not outcome.errors and duplicates and seen is not None and outcome.learner is not None:
             first = seen.first_line(outcome.learner, outcome.ordinal, outcome.position)
             if first is not None:
                 message = (

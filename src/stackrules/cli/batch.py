@@ -4,9 +4,10 @@ Exit status: 0 every learner reported; 1 the rule set (or the `--compare` rule s
 errors; 2 wrong usage: bad options, `--resume` refused, or an output, errors or temporary
 file that cannot be written (the interfaces spec fixes the codes, so this environment problem
 shares usage's code; a run stopped by it can be resumed from its last checkpoint); 3 at least
-one learner in error, or the record file could not be read at all. The summary on standard
-error always says how many learners were read, reported and in error (read = reported + in
-error).
+one learner in error, a row of `--exceptions` for a learner the record file does not hold
+(reported after every learner, in the errors file), or the record file could not be read at
+all. The summary on standard error always says how many learners were read, reported and in
+error (read = reported + in error), and how many exceptions were for learners not in the file.
 """
 
 from __future__ import annotations
@@ -288,6 +289,13 @@ def _print_summary(summary: Summary, validate_only: bool, *, compare: bool) -> N
     if summary.seconds > 0:
         line += f"; {summary.seconds:.1f} s"
     click.echo(line, err=True)
+    if summary.strangers:
+        rows = "exception is" if summary.strangers == 1 else "exceptions are"
+        click.echo(
+            f"batch: {summary.strangers} {rows} for learners not in the record file "
+            "(record errors)",
+            err=True,
+        )
     if compare:
         click.echo(f"compare: {summary.changed} of {summary.reported} learners changed", err=True)
         for label, counts in (("gained", summary.gained), ("lost", summary.lost)):

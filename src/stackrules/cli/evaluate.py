@@ -8,8 +8,9 @@ progress to show (`semantics.md` §6), `--learner ID` (repeatable) picks learner
 
 A rule set with errors prints its diagnostics and exits 1; an unknown `--target` is a usage
 error (exit 2), and so is a `--learner` not in the file (named after the others are
-reported); a record that cannot be read or an unknown identifier in a record's `pursuing`
-exits 3 after reporting every learner that could be read.
+reported); a record that cannot be read, an unknown identifier in a record's `pursuing`, or a
+row of `--exceptions` for a learner the record file does not hold exits 3 after reporting
+every learner that could be read.
 """
 
 from __future__ import annotations
@@ -156,6 +157,10 @@ def evaluate_command(
             click.echo(render_text(result))
         else:
             reports.append(result)
+    if table is not None and not any(e.whole_file and e.file == record for e in errors):
+        # rows for learners the record file does not hold (asked for or not): after every
+        # learner, never silently dropped
+        errors.extend(table.strangers(seen, record))
     missing = missing_learners(learners, seen, record)
     for line in missing:
         click.echo(line, err=True)

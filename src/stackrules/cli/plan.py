@@ -135,7 +135,8 @@ def _learners(
     `graph --learner`), raised before anything is planned; one the file holds but could not
     read is a record error (exit 3). With `only`, other learners' record errors are left out.
     Each learner comes with its exceptions (`--exceptions`, and the record's own), checked:
-    one with a bad exception is a record error."""
+    one with a bad exception is a record error, and so is a row of `--exceptions` for a
+    learner the file does not hold (asked for or not)."""
     found: list[LearnerRecord] = []
     table = Loaded(exceptions) if exceptions is not None else None
     if table is not None:
@@ -160,6 +161,8 @@ def _learners(
                     errors.extend(problems)
                     continue
                 found.append(entry)
+    if table is not None and not any(e.whole_file and e.file == record for e in errors):
+        errors.extend(table.strangers(set(names), record))  # (rows for nobody in the file)
     for ident in dict.fromkeys(only):
         if ident not in names and not any(e.learner is None for e in errors):
             raise click.BadParameter(

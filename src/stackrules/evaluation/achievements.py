@@ -149,6 +149,15 @@ def granted(
     )
 
 
+def grant_rank(rules: RuleSet, a: Ach) -> tuple[object, ...]:
+    """§1's ranking of one grant against another of the same item (higher is better)."""
+    issuer = rules.issuers.get(a.issuer)
+    day = a.completed_on or date.min
+    if issuer is not None and issuer.repeats == "latest":
+        return (day, grade_rank(a.grade))
+    return (grade_rank(a.grade), day)
+
+
 def record_ach(rules: RuleSet, a: Achievement, atom: int) -> Ach:
     """The evaluator's view of a record achievement that counts (§1): the catalog's values
     where the record gives none, amounts completed from `hours per credit`."""

@@ -18,6 +18,8 @@ from weakref import WeakKeyDictionary
 from stackrules import report
 from stackrules.dates import lapsed
 from stackrules.evaluation.allocation import Allocation, value_of
+from stackrules.evaluation.exceptions.overlay import OverlayCredential
+from stackrules.exceptions.check import limit_name
 from stackrules.graph import Key, leaf_keys
 from stackrules.matching import MAX_OPTIONS, first_failure, in_window
 from stackrules.model import (
@@ -28,6 +30,7 @@ from stackrules.model import (
     Equivalency,
     ItemLeaf,
     LeafNode,
+    Limit,
     NamedReq,
     Node,
     all_leaves,
@@ -157,6 +160,17 @@ def _key(leaf: LeafNode, rule: str) -> tuple[tuple[str, int], str, int]:
 # ---------------------------------------------------------------- one learner
 
 
+def _limits(cred: Credential) -> list[tuple[Limit, Limit | None]]:
+    """The credential's limits as the rules write them, each with what it is for the learner:
+    itself, or for a learner's overlay (`stackrules.exceptions`) the adjusted limit, or None
+    where an exception waived it (a waived limit is still shown, naming its waiver)."""
+    base = cred.base if type(cred) is OverlayCredential else None
+    if base is None:
+        return [(lim, lim) for lim in cred.limits]
+    laid = {limit_name(lim.text): lim for lim in cred.limits}
+    return [(lim, laid.get(limit_name(lim.text))) for lim in base.limits]
+
+
 class _Tree:
     """Reads one allocation against one requirement tree; whether a list holds is worked out
     once per list (the requirement results and what remains both ask)."""
@@ -272,14 +286,15 @@ class Explainer:
             outcome.achs[i] for i in range(len(outcome.achs)) if (outcome.allocation.used >> i) & 1
         ]
         limits = []
-        for lim in cred.limits:
+        for lim, now in _limits(cred):
             value = sum(
                 value_of(a, lim.unit)
                 for a in counted
                 if self.problems.limit_selects(lim, a, self.as_of)
             )
-            met = (
-                value <= lim.amount + 1e-9 if lim.bound == "at most" else value >= lim.amount - 1e-9
+            # `now`: the limit as the learner's exceptions leave it (None: waived, it holds)
+            met = now is None or (
+                value <= now.amount + 1e-9 if now.bound == "at most" else value >= now.amount - 1e-9
             )
             limits.append(report.LimitResult(text=lim.text, source=lim.where, met=met, value=value))
         expired = lapsed(outcome.earned_on, cred.valid_for, self.as_of)

@@ -14,26 +14,42 @@ what is held, then of what the round before added.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 from stackrules import report
 from stackrules.dates import lapsed
-from stackrules.evaluation.achievements import Ach, Firing, Grant, granted, one_source_order
-from stackrules.evaluation.allocation import Allocation, Problem, solve, surely_incomplete
+from stackrules.evaluation.achievements import (
+    Ach,
+    Firing,
+    Grant,
+    grant_rank,
+    granted,
+    one_source_order,
+)
+from stackrules.evaluation.allocation import (
+    Allocation,
+    Problem,
+    solve,
+    surely_incomplete,
+    value_of,
+)
 from stackrules.evaluation.leasttodo import LeastToDo, least_to_do
 from stackrules.evaluation.problems import Problems, current_deadline
 from stackrules.graph import RuleGraph, Target
 from stackrules.matching import in_window
 from stackrules.model import (
+    AmountLeaf,
+    Choice,
     CompetencyLeaf,
     Credential,
     Equivalency,
     GrantSpec,
     ItemLeaf,
+    LeafNode,
+    Node,
     RuleSet,
-    grade_rank,
 )
 
 if TYPE_CHECKING:
@@ -192,7 +208,7 @@ class Fixpoint:
             return
         loser = granted
         this_round = held.origin == "granted" and all(a is not held for a in snapshot)
-        if this_round and self._grant_rank(granted) > self._grant_rank(held):
+        if this_round and grant_rank(self.rules, granted) > grant_rank(self.rules, held):
             state.achs[state.achs.index(held)] = granted
             loser = held
         state.repeats.append(
@@ -204,14 +220,6 @@ class Fixpoint:
                 detail="granted again; another achievement of this item counts",
             )
         )
-
-    def _grant_rank(self, a: Ach) -> tuple[object, ...]:
-        """§1's ranking of one grant against another of the same item (higher is better)."""
-        issuer = self.rules.issuers.get(a.issuer)
-        day = a.completed_on or date.min
-        if issuer is not None and issuer.repeats == "latest":
-            return (day, grade_rank(a.grade))
-        return (grade_rank(a.grade), day)
 
     def _grant(
         self,
@@ -316,31 +324,50 @@ class Fixpoint:
     def _earns_counting(
         self, cred: Credential, achs: Sequence[Ach], a: Ach, as_of: date, held: frozenset[str]
     ) -> bool:
-        """Whether some allocation of `achs` earns `cred` and counts `a`: the credential's
-        tree with one more named requirement that only `a` meets (`a` then counts toward
-        the limits as if a leaf of the tree had taken it)."""
+        """Whether some allocation of `achs` earns `cred` and counts `a`: for some leaf that
+        accepts `a`, the tree with `a` on that leaf (an identifier leaf then holds; an amount
+        needs that much less) and one more named requirement that only `a` meets (so that
+        `a` counts toward the limits once, and nowhere else)."""
         problem, local = self.problems.credential_problem(cred, achs, as_of, held)
         position = next((k for k, b in enumerate(local) if b is a), None)
         if position is None:
             return False  # no leaf takes it (a leaf a registrar's exception turned it away from)
         n = len(cred.leaves)
         extra = ItemLeaf(n, "", (), cred.where, a.item)
-        forced = Problem(
-            roots=[*problem.roots, extra],
-            leaves=[*problem.leaves, extra],
-            achievements=problem.achievements,
-            eligible=[*problem.eligible, [position]],
-            conflicts=problem.conflicts,
-            limits=problem.limits,
-            competency_met=[*problem.competency_met, False],
-            missing_cost=[*problem.missing_cost, 1.0],
-            hours_per_credit=problem.hours_per_credit,
-            held=[*problem.held, False],
-            repeatable=[*problem.repeatable, True],
-            group_costs=[*problem.group_costs, ()],
-        )
-        best = solve(forced, "least", current_deadline())
-        return best is not None and best.complete and not any(best.limit_shortfall)
+        deadline = current_deadline()
+        for leaf in problem.leaves:
+            k = leaf.index
+            if type(leaf) is CompetencyLeaf or position not in problem.eligible[k]:
+                continue
+            leaves = list(problem.leaves)
+            eligible = list(problem.eligible)
+            if type(leaf) is AmountLeaf:
+                rest = max(0.0, leaf.amount - value_of(a.candidate(), leaf.unit))
+                less = replace(leaf, amount=rest)
+                leaves[k] = less  # (the same index: it keeps what it accepts but `a`)
+                on: Node = less
+                eligible[k] = [i for i in eligible[k] if i != position]
+            else:
+                on = Choice(0, (), "all")  # an identifier leaf `a` takes holds
+                eligible[k] = ()
+            forced = Problem(
+                roots=[*(_swapped(r, leaf, on) for r in problem.roots), extra],
+                leaves=[*leaves, extra],
+                achievements=problem.achievements,
+                eligible=[*eligible, [position]],
+                conflicts=problem.conflicts,
+                limits=problem.limits,
+                competency_met=[*problem.competency_met, False],
+                missing_cost=[*problem.missing_cost, 1.0],
+                hours_per_credit=problem.hours_per_credit,
+                held=[*problem.held, False],
+                repeatable=[*problem.repeatable, True],
+                group_costs=[*problem.group_costs, ()],
+            )
+            best = solve(forced, "least", deadline)
+            if best is not None and best.complete and not any(best.limit_shortfall):
+                return True
+        return False
 
     def _accepted(self, cred: Credential, a: Ach, as_of: date) -> bool:
         """Whether some leaf of `cred` would count `a` (competency leaves only look)."""
@@ -372,3 +399,14 @@ class Fixpoint:
             atoms=1 << atom,
             sort_key=("earned", cred.id),
         )
+
+
+def _swapped(node: Node, old: LeafNode, new: Node) -> Node:
+    """`node` with the leaf `old` replaced by `new` (new lists only on the way to it)."""
+    if node is old:
+        return new
+    if isinstance(node, Choice):
+        children = tuple(_swapped(c, old, new) for c in node.children)
+        if any(c is not d for c, d in zip(children, node.children, strict=True)):
+            return replace(node, children=children)
+    return node

@@ -5,10 +5,15 @@ each with a `learner` field; gives each learner's exceptions, and a `RecordError
 line or row, learner, field) for each line or row that cannot be read. CSV cells are stripped;
 an empty cell is an absent field; `from` is `;`-separated; numbers are numbers.
 
-`load` keeps the table in memory (`evaluate`, `plan`, `nearest`: one record file's worth).
+`Loaded` keeps the table in memory (`evaluate`, `plan`, `nearest`: one record file's worth).
 `ExceptionIndex` loads it into an on-disk SQLite table keyed by learner, so that a batch joins
 a large, unordered table to its learners in bounded memory: each worker opens the index
 read-only by path and looks its learner up when the unit is evaluated.
+
+Rows for a learner the record file does not hold are never silently dropped: once every
+learner has been read, `Loaded.strangers` (in memory) and `index_strangers` (the index against
+the batch's on-disk table of learners read) give one record error per such row, naming the
+exceptions file, the line or row, the learner and the exception's id.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from stackrules.diagnostics import did_you_mean
 from stackrules.exceptions.check import record_errors
 from stackrules.exceptions.model import EXCEPTION_FIELDS, RegistrarException
 from stackrules.model import RuleSet
@@ -34,12 +40,33 @@ FILE_FIELDS: tuple[str, ...] = ("learner", *EXCEPTION_FIELDS)
 _NUMBERS = ("amount", "credits", "hours", "level")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
-Entry = tuple[str, RegistrarException] | RecordError
+# a batch's did-you-mean for a learner not in the record file looks among the learners read
+# only when there are at most this many, and for the first `HINTS` such learners (beyond
+# that, the comparisons would cost more than the hints are worth)
+HINT_LEARNERS = 5_000
+HINTS = 100
+
+
+class Found(NamedTuple):
+    """One exception of the file, with its learner and where it is (line or row)."""
+
+    learner: str
+    exception: RegistrarException
+    line: int
+    position_kind: PositionKind
+
+
+Entry = Found | RecordError
+
+
+def position_kind(path: str) -> PositionKind:
+    """How an exceptions file numbers its entries: CSV rows, else JSON Lines lines."""
+    return "row" if path.lower().endswith(".csv") else "line"
 
 
 def read(path: str) -> Iterator[Entry]:
     """Each exception of the file with its learner, or the error of a line or row."""
-    kind: PositionKind = "row" if path.lower().endswith(".csv") else "line"
+    kind = position_kind(path)
     try:
         handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
     except OSError as failure:
@@ -115,7 +142,7 @@ def _one(path: str, kind: PositionKind, number: int, obj: Any) -> Iterator[Entry
         return
     data = {k: v for k, v in obj.items() if k != "learner"}
     try:
-        yield learner, RegistrarException.model_validate(data)
+        yield Found(learner, RegistrarException.model_validate(data), number, kind)
     except ValidationError as failure:
         ident = data.get("id") if isinstance(data.get("id"), str) else None
         for error in failure.errors():
@@ -155,11 +182,13 @@ class Loaded:
         self.path = path
         self.by_learner: dict[str, list[RegistrarException]] = {}
         self.errors: list[RecordError] = []
+        self.found: list[Found] = []
         for entry in read(path) if entries is None else entries:
             if isinstance(entry, RecordError):
                 self.errors.append(entry)
             else:
-                self.by_learner.setdefault(entry[0], []).append(entry[1])
+                self.found.append(entry)
+                self.by_learner.setdefault(entry.learner, []).append(entry.exception)
 
     def lookup(self, learner: str) -> tuple[list[RegistrarException], list[RecordError]]:
         """The learner's exceptions, and the errors of its rows that could not be read."""
@@ -176,6 +205,43 @@ class Loaded:
     def file_errors(self) -> list[RecordError]:
         """Errors of rows naming no learner (or of the file itself)."""
         return [e for e in self.errors if e.learner is None]
+
+    def strangers(self, present: Collection[str], record_file: str) -> list[RecordError]:
+        """One record error per row of the file for a learner not in `present` (every
+        learner of the record file, asked for or not), in file order: the exception cannot
+        apply to anybody, and the registrar must hear of it (a mistyped learner, or a
+        record file that is not the one the table was exported with). A row that could not
+        be read either keeps its own error."""
+        absent = {learner for learner in self.by_learner if learner not in present}
+        absent |= {e.learner for e in self.errors if e.learner and e.learner not in present}
+        if not absent:
+            return []
+        known = sorted(present)
+        hints = {learner: did_you_mean(learner, known) for learner in absent}
+        out: list[tuple[int, RecordError]] = [
+            (f.line, stranger(self.path, f, record_file, hints[f.learner]))
+            for f in self.found
+            if f.learner in absent
+        ]
+        out += [(e.line or 0, e) for e in self.errors if e.learner in absent]
+        return [e for _, e in sorted(out, key=lambda p: p[0])]
+
+
+def stranger(exceptions_file: str, found: Found, record_file: str, hint: str | None) -> RecordError:
+    """The record error of an exception for a learner the record file does not hold."""
+    message = (
+        f"exception `{found.exception.id}` is for learner `{found.learner}`, "
+        f"who is not in `{record_file}`"
+    )
+    return RecordError(
+        file=exceptions_file,
+        learner=found.learner,
+        line=found.line,
+        position_kind=found.position_kind,
+        field=f"exceptions[{found.exception.id}].learner",
+        message=message + (f"; {hint}" if hint else ""),
+        record_index=0,
+    )
 
 
 def joined(
@@ -254,23 +320,24 @@ class ExceptionIndex:
         db = sqlite3.connect(index)
         try:
             db.execute(
-                "CREATE TABLE exc (learner TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL)"
+                "CREATE TABLE exc (learner TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL,"
+                " line INTEGER NOT NULL)"
             )
-            batch: list[tuple[str, int, str]] = []
+            batch: list[tuple[str, int, str, int]] = []
             for seq, entry in enumerate(read(source)):
                 if isinstance(entry, RecordError):
                     if entry.learner is None:
                         self.errors.append(entry)
                         continue
-                    row = (entry.learner, seq, "!" + entry.model_dump_json())
+                    row = (entry.learner, seq, "!" + entry.model_dump_json(), entry.line or 0)
                 else:
-                    learner, exc = entry
-                    row = (learner, seq, exc.model_dump_json(by_alias=True, exclude_none=True))
+                    doc = entry.exception.model_dump_json(by_alias=True, exclude_none=True)
+                    row = (entry.learner, seq, doc, entry.line)
                 batch.append(row)
                 if len(batch) >= 10_000:
-                    db.executemany("INSERT INTO exc VALUES (?, ?, ?)", batch)
+                    db.executemany("INSERT INTO exc VALUES (?, ?, ?, ?)", batch)
                     batch.clear()
-            db.executemany("INSERT INTO exc VALUES (?, ?, ?)", batch)
+            db.executemany("INSERT INTO exc VALUES (?, ?, ?, ?)", batch)
             db.execute("CREATE INDEX exc_learner ON exc (learner, seq)")
             db.commit()
         finally:
@@ -301,6 +368,46 @@ class IndexReader:
 
     def __getstate__(self) -> dict[str, Any]:  # a connection never travels to a worker
         return {"path": self.path, "_db": None}
+
+
+def index_strangers(
+    index: str,
+    exceptions_file: str,
+    learners: str,
+    record_file: str,
+) -> Iterator[RecordError]:
+    """`Loaded.strangers` for a batch, in bounded memory: the rows of the index (`index`, an
+    `ExceptionIndex` of `exceptions_file`) whose learner is not in the `present` table of the
+    SQLite file `learners` (every learner the batch read, asked for or not), in file order.
+    A did-you-mean is given where it is cheap (`HINT_LEARNERS`, `HINTS`); the learners
+    without one are never held in memory beyond `HINTS`."""
+    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        db.execute("ATTACH DATABASE ? AS read_", (os.path.abspath(learners),))  # (never a URI)
+        rows = db.execute(
+            "SELECT learner, doc, line FROM exc WHERE learner NOT IN"
+            " (SELECT learner FROM read_.present) ORDER BY seq"
+        )
+        known: list[str] | None = None
+        hints: dict[str, str | None] = {}
+        kind = position_kind(exceptions_file)
+        for learner, doc, line in rows:
+            if doc.startswith("!"):
+                yield RecordError.model_validate_json(doc[1:])
+                continue
+            if known is None:
+                count = db.execute("SELECT count(*) FROM read_.present").fetchone()[0]
+                small = count <= HINT_LEARNERS
+                query = "SELECT learner FROM read_.present"
+                known = [r[0] for r in db.execute(query)] if small else []
+            hint = hints.get(learner)
+            if learner not in hints and known and len(hints) < HINTS:
+                hint = hints[learner] = did_you_mean(learner, known)
+            exc = RegistrarException.model_validate_json(doc)
+            found = Found(learner, exc, line, kind)
+            yield stranger(exceptions_file, found, record_file, hint)
+    finally:
+        db.close()
 
 
 # per process: the index readers opened so far, by path (a worker opens each once)

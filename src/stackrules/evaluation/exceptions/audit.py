@@ -2,15 +2,20 @@
 
 Takes the report the evaluator made and the learner's `LearnerExceptions`; gives the report
 with its `exceptions` list, and the ids of the exceptions that decided them on requirement
-results and on evidence: a waiver or adjustment on its requirement, a substitution, also-allow
-or directive on the evidence it let in (and its requirement), a grant on its granted
-achievement wherever that is used.
+results, limits and evidence: a waiver or adjustment on its requirement or limit, a
+substitution, also-allow or directive on the evidence it let in (and its requirement), a grant
+on its granted achievement wherever that is used.
+
+Whether a substitution, also-allow or directive was applied is read from the allocations the
+report shows (`_unused`): one that let in an achievement that no shown allocation of its
+credential counts changed nothing, and says why.
 """
 
 from __future__ import annotations
 
 from stackrules import report
 from stackrules.evaluation.exceptions.learner import LearnerExceptions
+from stackrules.exceptions.check import limit_name
 from stackrules.exceptions.model import RegistrarException
 
 _ADMITTING = ("substitute", "also-allow", "apply")
@@ -20,17 +25,57 @@ def annotate(result: report.Report, found: LearnerExceptions) -> report.Report:
     applied = {i for i, (ok, _) in found.effects.items() if ok}
     acting = [e for e in found.exceptions if e.id in applied]
     earned = [
-        c.model_copy(update={"requirements": _requirements(c.credential, c.requirements, acting)})
+        c.model_copy(
+            update={
+                "requirements": _requirements(c.credential, c.requirements, acting),
+                "limits": _limits(c.credential, c.limits, acting),
+            }
+        )
         for c in result.earned
     ]
     in_progress = [
         c.model_copy(update={"requirements": _requirements(c.credential, c.requirements, acting)})
         for c in result.in_progress
     ]
-    listed = [_entry(e, found.effects.get(e.id, (False, "not applied"))) for e in found.exceptions]
+    effects = dict(found.effects)
+    shown: dict[str, report.EarnedCredential | report.InProgressCredential] = {
+        c.credential: c for c in earned
+    }
+    shown.update((c.credential, c) for c in in_progress)
+    for e in acting:
+        if e.kind in _ADMITTING:
+            why = _unused(e, shown)
+            if why is not None:
+                effects[e.id] = (False, why)
+    listed = [_entry(e, effects.get(e.id, (False, "not applied"))) for e in found.exceptions]
     return result.model_copy(
         update={"earned": earned, "in_progress": in_progress, "exceptions": listed}
     )
+
+
+def _unused(
+    exc: RegistrarException,
+    shown: dict[str, report.EarnedCredential | report.InProgressCredential],
+) -> str | None:
+    """Why a substitution, also-allow or directive changed nothing in the report, or None
+    when it did: it is applied when the allocation the report shows for its credential
+    counts an achievement it let in (an earned credential always shows its allocation; one
+    in progress only when it is pursued or among the nearest the report shows)."""
+    entry = shown.get(exc.credential or "")
+    if entry is None:
+        return (
+            f"`{exc.credential}` is neither earned nor among the credentials in progress "
+            "this report shows"
+        )
+    requirements = entry.requirements
+    if any(exc.id in ev.exceptions for r in requirements for ev in r.evidence):
+        return None
+    where = f"{exc.credential} {exc.requirement}" if exc.requirement else str(exc.credential)
+    named = [r for r in requirements if exc.requirement is None or r.name == exc.requirement]
+    if isinstance(entry, report.EarnedCredential) and all(r.met for r in named):
+        met = "earned" if exc.requirement is None else "met"
+        return f"{exc.item} not needed: {where} {met} without it"
+    return f"{exc.item} is not counted in the allocation shown for {where}"
 
 
 def _entry(exc: RegistrarException, effect: tuple[bool, str]) -> report.ExceptionResult:
@@ -68,6 +113,24 @@ def _requirements(
                 ids.extend(i for i in by if i not in ids)
             evidence.append(ev)
         out.append(r.model_copy(update={"exceptions": ids, "evidence": evidence}) if ids else r)
+    return out
+
+
+def _limits(
+    credential: str, results: list[report.LimitResult], acting: list[RegistrarException]
+) -> list[report.LimitResult]:
+    """The limits a waiver or adjustment decided, naming it (as a requirement names its)."""
+    out = []
+    for lim in results:
+        ids = [
+            e.id
+            for e in acting
+            if e.kind in ("waive", "adjust")
+            and e.credential == credential
+            and e.limit is not None
+            and limit_name(e.limit) == limit_name(lim.text)
+        ]
+        out.append(lim.model_copy(update={"exceptions": ids}) if ids else lim)
     return out
 
 

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Protocol
 
 from stackrules import report
-from stackrules.evaluation.achievements import Ach, Firing, Grant, granted
+from stackrules.evaluation.achievements import Ach, Firing, Grant, grant_rank, granted
 from stackrules.evaluation.exceptions.overlay import (
     Laid,
     OverlayCredential,
@@ -177,6 +177,23 @@ def prepare(
         if granted is None:
             effects[e.id] = (False, f"the granted `{e.item}` has expired")
             continue
+        loser = _duplicate(ev, granted, kept, out.grants)
+        if loser is not None:
+            # no duplicate credit (§2): the learner holds a non-repeatable item once, a
+            # record attempt before any grant, among grants the best by §1's ranking
+            out.excluded.append(
+                report.NotCounted(
+                    item=loser.item,
+                    reason="repeat",
+                    rule=loser.rule,
+                    source="exception",
+                    detail="granted again; another achievement of this item counts",
+                )
+            )
+            if loser is not granted:
+                out.grants.remove(loser)
+                assert loser.rule is not None
+                effects[loser.rule] = (False, _lost(loser, granted))
         eq = Equivalency(
             rule=e.id,
             where="exception",
@@ -187,6 +204,10 @@ def prepare(
             window=None,
         )
         out.firings.append(Firing(eq, sources, [granted]))
+        if loser is granted:
+            held_by = next(a for a in [*out.grants, *(a for _, a in kept)] if a.item == e.item)
+            effects[e.id] = (False, _lost(granted, held_by))
+            continue
         out.grants.append(granted)
         facts = f"{e.item} granted"
         if granted.credits is not None:
@@ -197,6 +218,27 @@ def prepare(
         effects[e.id] = (True, facts + (", transfer credit" if granted.transfer else ""))
     out.effects = effects
     return out
+
+
+def _duplicate(
+    ev: Laying, granted: Ach, kept: list[tuple[Achievement, Ach]], grants: list[Ach]
+) -> Ach | None:
+    """Of a grant and what the learner already holds of its item, the one that does not
+    count (§2), or None when the item is repeatable or not held."""
+    item = ev.rules.items.get(granted.item)
+    if item is not None and item.repeatable:
+        return None
+    if any(a.item == granted.item for _, a in kept):
+        return granted  # a course taken comes before transfer credit for it
+    held = next((a for a in grants if a.item == granted.item), None)
+    if held is None:
+        return None
+    return held if grant_rank(ev.rules, granted) > grant_rank(ev.rules, held) else granted
+
+
+def _lost(loser: Ach, winner: Ach) -> str:
+    what = "the learner's own" if winner.origin != "granted" else f"the grant {winner.rule} of"
+    return f"{what} {winner.item} counts instead (no duplicate credit)"
 
 
 def _source_order(a: Ach) -> tuple[object, ...]:
