@@ -16,23 +16,30 @@ from stackrules.report import (
 )
 
 
-def _num(value: float) -> str:
+def number(value: float) -> str:
     """A number for reading: whole numbers bare, others to at most two decimals."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text if text != "-0" else "0"
 
 
-def _evidence(e: Evidence) -> str:
+def evidence_facts(e: Evidence) -> str:
+    """What the audit says of one piece of evidence: `B+, 3 cr, 2022-05-13` (the web page says
+    the same)."""
     facts = []
     if e.grade:
         facts.append(e.grade)
     if e.credits is not None:
-        facts.append(f"{_num(e.credits)} cr")
+        facts.append(f"{number(e.credits)} cr")
     elif e.hours is not None:
-        facts.append(f"{_num(e.hours)} h")
+        facts.append(f"{number(e.hours)} h")
     if e.completed_on:
         facts.append(e.completed_on.isoformat())
-    text = e.item + (f" ({', '.join(facts)})" if facts else "")
+    return ", ".join(facts)
+
+
+def _evidence(e: Evidence) -> str:
+    facts = evidence_facts(e)
+    text = e.item + (f" ({facts})" if facts else "")
     if e.origin == "granted" and e.source == "exception":
         sources = f" for {' + '.join(e.sources)}" if e.sources else ""
         text += f" granted by exception {e.rule}{sources}"
@@ -80,7 +87,7 @@ def _remaining(r: Remaining) -> str:
     what = r.requirement
     if r.limit is not None:
         what = f"limit `{r.limit}`" + (f" ({r.source})" if r.source else "")
-    return f"    needs {_num(r.need)} more {unit} for {what}{options}"
+    return f"    needs {number(r.need)} more {unit} for {what}{options}"
 
 
 def _work(p: InProgressCredential) -> str:
@@ -90,9 +97,9 @@ def _work(p: InProgressCredential) -> str:
     if p.remaining and all(r.unit == "hours" for r in p.remaining):
         needs = [r.need for r in p.remaining if r.limit is None] or [r.need for r in p.remaining]
         hours = sum(needs)
-        return f"{_num(hours)} hour{'' if hours == 1 else 's'}"
+        return f"{number(hours)} hour{'' if hours == 1 else 's'}"
     credits = p.remaining_credits
-    return f"{_num(credits)} credit{'' if credits == 1 else 's'}"
+    return f"{number(credits)} credit{'' if credits == 1 else 's'}"
 
 
 def _scope(report: Report) -> str:
@@ -134,7 +141,7 @@ def render_text(report: Report) -> str:
             out += _requirement(r, approvals)
         for lim in c.limits:
             state = "holds" if lim.met else "FAILS"
-            out.append(f"    [{state}] {lim.text}: counted {_num(lim.value)} [rule {lim.source}]")
+            out.append(f"    [{state}] {lim.text}: counted {number(lim.value)} [rule {lim.source}]")
             if lim.exceptions and approvals is not None:
                 # waived (it holds whatever is counted) or adjusted: by whom, and when
                 out += [f"        by exception {approvals.get(i, i)}" for i in lim.exceptions]
@@ -163,7 +170,7 @@ def render_text(report: Report) -> str:
         granted = " + ".join(t.grants) if t.grants else "no credit"
         rule = f"exception {t.rule}" if t.source == "exception" else f"rule {t.rule} at {t.source}"
         out.append(
-            f"  {' + '.join(t.from_) or '(prior learning)'} => {granted}, {_num(t.credits)} "
+            f"  {' + '.join(t.from_) or '(prior learning)'} => {granted}, {number(t.credits)} "
             f"credit{'' if t.credits == 1 else 's'} "
             f"[{rule}]"
         )

@@ -6,6 +6,7 @@ rule by `file:line`, like the evaluate audit. The JSON is stable: fields are onl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
@@ -279,15 +280,20 @@ def render_nearest(n: NearestOut) -> str:
     return "\n".join(out) + "\n"
 
 
-def _copies_text(items: list[str]) -> str:
-    """`A, B x3`: a run of copies of one item once, with their number (order kept)."""
+def copy_runs(items: Sequence[str]) -> list[tuple[str, int]]:
+    """A run of copies of one item once, with their number (order kept)."""
     runs: list[tuple[str, int]] = []
     for i in items:
         if runs and runs[-1][0] == i:
             runs[-1] = (i, runs[-1][1] + 1)
         else:
             runs.append((i, 1))
-    return ", ".join(i if n == 1 else f"{i} x{n}" for i, n in runs)
+    return runs
+
+
+def _copies_text(items: list[str]) -> str:
+    """`A, B x3`: a run of copies of one item once, with their number (order kept)."""
+    return ", ".join(i if n == 1 else f"{i} x{n}" for i, n in copy_runs(items))
 
 
 def _work(c: CostOut) -> str:
