@@ -332,6 +332,22 @@ def test_a_learner_past_the_time_limit_is_504(monkeypatch: pytest.MonkeyPatch) -
     assert answer.status_code == 200
 
 
+def test_a_plan_or_nearest_past_the_time_limit_is_504(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the planner's own evaluations and its integer programs run under the server's limit
+    # (which the plan, some 4 s, is well within but for the clock 1000 s later at each look)
+    client = TestClient(create_app(RuleHolder.load([str(ROOT / "rules")]), time_limit=60))
+    ticks = itertools.count(0, 1000)
+    monkeypatch.setattr(allocation, "_clock", lambda: float(next(ticks)))
+    asked = {"record": LEARNERS[2], "as_of": AS_OF, "targets": ["UVIC:BA"]}
+    body = _problem(client.post("/v1/plan", json=asked), 504)
+    assert body["detail"] == "the learner's plan took longer than the server's limit of 60 s"
+    body = _problem(client.post("/v1/nearest", json={**asked, "top": 2}), 504)
+    assert "nearest credentials took longer than the server's limit of 60 s" in body["detail"]
+    monkeypatch.undo()
+    assert client.post("/v1/plan", json=asked).json()["status"] in ("planned", "earned")
+    assert client.post("/v1/nearest", json={**asked, "top": 2}).status_code == 200
+
+
 def test_bad_input_never_reaches_the_internal_error_handler(holder: RuleHolder) -> None:
     app = create_app(holder)
     client = TestClient(app)
