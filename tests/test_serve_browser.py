@@ -7,8 +7,8 @@ plan a target by term, list the nearest credentials, open the pathway map; uploa
 file with and without JavaScript. axe-core checks the home page, an audit, a plan and the
 nearest credentials against the WCAG 2.1 A and AA rules; the keyboard reaches the record and
 the submit button, and the skip link moves to the content; print media hides the forms and
-leaves the audit in black on white. Screenshots (and a PDF of the printed audit) are kept in `test-artifacts/`
-(gitignored) and their paths printed.
+leaves the audit in black on white. Screenshots (and a PDF of the printed audit) are kept in
+`test-artifacts/` (gitignored) and their paths printed.
 
 Skipped, with the reason, when chromium is not installed; in CI (`CI=true`) its absence is a
 failure, as in `test_browser.py`.
