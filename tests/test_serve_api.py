@@ -5,8 +5,9 @@ What it shows: every sample learner's report from the API equals `stackrules eva
 (JSON and text, with and without the registrar exceptions); Open Badges 3.0 / CLR 2.0
 documents and VC-JWTs are read as the record readers read them; each error class is a problem
 detail with the command line's messages; a reload swaps rules with no failed request, and a
-rule set with errors never replaces a good one; reload only from this machine; CORS is off
-unless asked for.
+rule set with errors never replaces a good one, and with two workers a good one reaches both;
+reload only from this machine; CORS is off unless asked for; plans and the nearest
+credentials, like evaluations, stop at the time limit.
 """
 
 from __future__ import annotations
@@ -52,13 +53,16 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, rules: Path, log: Path) -> None:
+    def __init__(self, rules: Path, log: Path, *extra: str) -> None:
         self.rules = str(rules)
         self.log = log
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [*SERVE, "--rules", str(rules), "--port", str(self.port), "--log-level", "info"],
+            [
+                *(*SERVE, "--rules", str(rules), "--port", str(self.port)),
+                *("--log-level", "info", *extra),
+            ],
             cwd=ROOT,
             stdout=log.open("wb"),  # uvicorn's access log
             stderr=subprocess.STDOUT,
@@ -332,6 +336,22 @@ def test_a_learner_past_the_time_limit_is_504(monkeypatch: pytest.MonkeyPatch) -
     assert answer.status_code == 200
 
 
+def test_a_plan_or_nearest_past_the_time_limit_is_504(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the planner's own evaluations and its integer programs run under the server's limit
+    # (which the plan, some 4 s, is well within but for the clock 1000 s later at each look)
+    client = TestClient(create_app(RuleHolder.load([str(ROOT / "rules")]), time_limit=60))
+    ticks = itertools.count(0, 1000)
+    monkeypatch.setattr(allocation, "_clock", lambda: float(next(ticks)))
+    asked = {"record": LEARNERS[2], "as_of": AS_OF, "targets": ["UVIC:BA"]}
+    body = _problem(client.post("/v1/plan", json=asked), 504)
+    assert body["detail"] == "the learner's plan took longer than the server's limit of 60 s"
+    body = _problem(client.post("/v1/nearest", json={**asked, "top": 2}), 504)
+    assert "nearest credentials took longer than the server's limit of 60 s" in body["detail"]
+    monkeypatch.undo()
+    assert client.post("/v1/plan", json=asked).json()["status"] in ("planned", "earned")
+    assert client.post("/v1/nearest", json={**asked, "top": 2}).status_code == 200
+
+
 def test_bad_input_never_reaches_the_internal_error_handler(holder: RuleHolder) -> None:
     app = create_app(holder)
     client = TestClient(app)
@@ -412,6 +432,98 @@ def test_reload_swaps_rules_with_no_failed_request(server: Server, rules_copy: P
             t.join()
     assert server.process.poll() is None
     assert len(statuses) > 3 and set(statuses) == {200}
+
+
+def _workers(server: Server) -> set[int]:
+    """The worker processes of a `--workers N` server (its supervisor's children), by pid;
+    the start method's resource tracker, if any, is not one."""
+    pid = server.process.pid
+    found = set()
+    for child in (Path(f"/proc/{pid}/task/{pid}/children").read_text()).split():
+        command = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"resource_tracker" not in command:
+            found.add(int(child))
+    return found
+
+
+NEW_CREDENTIAL = """
+credential DSGN:RELOADED "Added while serving" {
+    kind badge
+    fundamentals "Design fundamentals": DSGN:FUND
+}
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc (Linux)")
+def test_reload_with_two_workers_reaches_both(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    server = Server(folder, tmp_path / "server.log", "--workers", "2")
+    try:
+        deadline = time.monotonic() + 30
+        while len(_workers(server)) < 2:  # both up (the supervisor starts them in turn)
+            assert time.monotonic() < deadline, "two workers did not start"
+            time.sleep(0.1)
+        before = server.client.get("/v1/rules").json()["hash"]
+        first_workers = _workers(server)
+        assert len(first_workers) == 2
+        target = folder / "design" / "web-graphic.stack"
+        original = target.read_text(encoding="utf-8")
+        # a rule set with errors: 422 with its diagnostics; meanwhile every request, on new
+        # connections (either worker), answers 200 from the old rules
+        statuses: list[int] = []
+        hashes: set[str] = set()
+        stop = threading.Event()
+
+        def ask() -> None:
+            while not stop.is_set():
+                with httpx.Client(base_url=server.url, timeout=60) as fresh:
+                    answer = fresh.get("/v1/rules")
+                    statuses.append(answer.status_code)
+                    hashes.add(answer.json()["hash"])
+
+        askers = [threading.Thread(target=ask) for _ in range(2)]
+        for t in askers:
+            t.start()
+        try:
+            target.write_text(original + "\ncredential BROKEN:\n", encoding="utf-8")
+            body = _problem(server.client.post("/v1/admin/reload"), 422)
+            assert any(d["severity"] == "error" for d in body["diagnostics"])
+            time.sleep(0.5)  # (more requests on the old rules; not a measurement)
+        finally:
+            stop.set()
+            for t in askers:
+                t.join()
+        assert len(statuses) > 4 and set(statuses) == {200} and hashes == {before}
+        assert _workers(server) == first_workers  # nothing restarted
+        # a real change: a new credential; the supervisor restarts both workers
+        target.write_text(original + NEW_CREDENTIAL, encoding="utf-8")
+        answer = server.client.post("/v1/admin/reload")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["replaced"] is True
+        after = answer.json()["rules"]["hash"]
+        assert after != before
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline, "the workers did not all reload"
+            workers = _workers(server)
+            if len(workers) == 2 and not workers & first_workers:
+                # both restarted: ask many times on new connections, each of which either
+                # worker may accept; every answer is the new rule set
+                seen = []
+                for _ in range(12):
+                    with httpx.Client(base_url=server.url, timeout=60) as fresh:
+                        seen.append(fresh.get("/v1/rules").json()["hash"])
+                if set(seen) == {after}:
+                    break
+            time.sleep(0.2)
+        for _ in range(6):
+            with httpx.Client(base_url=server.url, timeout=60) as fresh:
+                found = fresh.get("/v1/credentials/DSGN:RELOADED")
+                assert found.status_code == 200 and found.json()["title"] == "Added while serving"
+        assert server.process.poll() is None
+    finally:
+        server.stop()
 
 
 def test_reload_only_from_this_machine(holder: RuleHolder) -> None:

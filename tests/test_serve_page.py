@@ -437,3 +437,121 @@ def test_a_rule_file_name_that_is_not_utf8_is_cited_with_a_replacement(tmp_path:
     assert "\ufffdrules-web-graphic.stack:22" in text_of(main_of(html))
     response = client.get("/map", params={"credential": "DSGN:WEB"})
     assert response.status_code == 200
+
+
+# ------------------------------------------------------------------ uploads, nearest, limits
+
+
+def test_a_record_file_is_uploaded_without_a_script(client: TestClient) -> None:
+    # multipart/form-data, as a browser with no script sends the record form: the file is
+    # the record (named after it, its format from its extension), not the empty box
+    data = (ROOT / "examples" / "learners.csv").read_bytes()
+    response = client.post(
+        "/audit",
+        data={"record": "", "format": "auto", "as_of": AS_OF, "learner": "L-1011"},
+        files={"record_file": ("learners.csv", data, "text/csv")},
+    )
+    assert response.status_code == 200, text_of(response.text)[:400]
+    seen = text_of(main_of(response.text))
+    assert "learners.csv, read as CSV" in seen and "Audit of learner L-1011" in seen
+    # an empty file input sends an empty part: the box is the record
+    response = client.post(
+        "/audit",
+        data={"record": learner("L-1011"), "as_of": AS_OF},
+        files={"record_file": ("", b"", "application/octet-stream")},
+    )
+    assert response.status_code == 200 and "pasted record, read as JSON" in text_of(
+        main_of(response.text)
+    )
+
+
+def test_a_bad_upload_is_a_message(client: TestClient) -> None:
+    response = client.post(
+        "/audit",
+        data={"as_of": AS_OF},
+        files={"record_file": ("latin1.json", b'{"learner": "\xe9"}', "application/json")},
+    )
+    # as a form the page cannot read (too large, not its own): a message page
+    assert response.status_code == 422
+    seen = text_of(main_of(response.text))
+    assert "The record file could not be read latin1.json is not UTF-8 text" in seen
+    two = [("record_file", ("a.json", b"{}", "application/json"))] * 2
+    response = client.post("/audit", data={"as_of": AS_OF}, files=two)
+    assert response.status_code == 400 and "not one of this page" in response.text
+    big = b"x" * (page.MAX_BODY + 10)
+    response = client.post("/audit", files={"record_file": ("big.json", big, "text/plain")})
+    assert response.status_code == 413 and "too large" in response.text
+
+
+def test_the_nearest_credentials_are_what_the_command_prints(client: TestClient) -> None:
+    from click.testing import CliRunner
+
+    from stackrules.cli import cli
+
+    record = ROOT / "examples" / "learners.json"
+    args = ["nearest", "--rules", os.path.relpath(ROOT / "rules"), str(record), "--top", "3"]
+    result = CliRunner().invoke(
+        cli, [*args, "--learner", "L-1003", "--as-of", AS_OF, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    expected = json.loads(result.stdout)
+    expected = expected[0] if isinstance(expected, list) else expected
+    response = client.post(
+        "/nearest", data={"record": learner("L-1003"), "as_of": AS_OF, "top": "3"}
+    )
+    assert response.status_code == 200, text_of(response.text)[:400]
+    html = main_of(response.text)
+    assert "<caption>The nearest credentials and the work each needs</caption>" in html
+    rows = re.findall(r'<th scope="row"><span class="item">([^<]+)</span>', html)
+    assert rows == [c["target"] for c in expected["credentials"]] and len(rows) == 3
+    first = expected["credentials"][0]
+    seen = text_of(html)
+    assert f"{first['cost']['items']} items" in seen
+    assert all(i["item"] in seen for i in first["items"])
+
+
+def test_the_nearest_of_one_issuer_and_bad_choices(client: TestClient) -> None:
+    response = client.post(
+        "/nearest", data={"record": learner("L-1011"), "as_of": AS_OF, "issuer": "DSGN"}
+    )
+    assert response.status_code == 200
+    rows = re.findall(r'<th scope="row"><span class="item">([^<]+)</span>', response.text)
+    assert rows and all(r.startswith("DSGN:") for r in rows)
+    response = client.post(
+        "/nearest", data={"record": learner("L-1011"), "as_of": AS_OF, "issuer": "DSNG"}
+    )
+    assert response.status_code == 422
+    assert_message(response.text, "DSNG is not a declared issuer", "did you mean DSGN")
+    response = client.post(
+        "/nearest", data={"record": learner("L-1011"), "as_of": AS_OF, "top": "0"}
+    )
+    assert response.status_code == 400
+    assert_message(response.text, "0 is not a whole number of credentials")
+
+
+def test_a_plan_or_audit_past_the_time_limit_is_a_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import itertools
+
+    from stackrules.evaluation import allocation
+
+    compiled, _ = load_rules([ROOT / "rules"])  # nothing remembered: its searches run
+    assert compiled is not None
+    limited = TestClient(Starlette(routes=page.routes(page.FixedRules(compiled), time_limit=60)))
+    ticks = itertools.count(0, 1000)  # every look at the clock is 1000 s later
+    monkeypatch.setattr(allocation, "_clock", lambda: float(next(ticks)))
+    fields = {"record": learner("L-1003"), "as_of": AS_OF}
+    response = limited.post("/plan", data={**fields, "target": "UVIC:BA"})
+    assert response.status_code == 504
+    assert_message(
+        response.text, "The plan took too long", "plan took longer than the server's limit of 60 s"
+    )
+    response = limited.post("/nearest", data=fields)
+    assert response.status_code == 504
+    assert_message(response.text, "nearest credentials took longer than")
+    response = limited.post("/audit", data=fields)
+    assert response.status_code == 504
+    assert_message(response.text, "The evaluation took too long")
+    monkeypatch.undo()
+    assert limited.post("/plan", data={**fields, "target": "UVIC:BA"}).status_code == 200

@@ -10,7 +10,8 @@ is the same whichever way it is asked. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 from stackrules import CompiledRules
@@ -18,6 +19,9 @@ from stackrules.advisor.nearest import nearest
 from stackrules.advisor.output import NearestOut, PlanOut, plan_out
 from stackrules.advisor.plan import PerTerm, Planner
 from stackrules.advisor.whatif import Addition, apply_what_if
+from stackrules.evaluation import EvaluationTimeout
+from stackrules.evaluation.allocation import SearchTimeout
+from stackrules.evaluation.problems import searches_within
 from stackrules.exceptions.files import joined
 from stackrules.exceptions.model import RegistrarException
 from stackrules.pursuit import pursuing_errors
@@ -78,21 +82,24 @@ def plans_for(
     per_term: PerTerm | None = None,
     additions: Sequence[Addition] = (),
     catalog_date: date | None = None,
+    time_limit: float | None = None,
 ) -> list[PlanOut]:
-    """`plan`'s documents for one learner: one per target, in order. Raises `PlanError`."""
+    """`plan`'s documents for one learner: one per target, in order. Raises `PlanError`;
+    `EvaluationTimeout` past `time_limit` seconds (for all the targets together)."""
     trial = apply_what_if(record, additions, as_of, catalog_date)
     added = [a.text() for a in additions]
-    return [
-        plan_out(
-            planner,
-            planner.plan(trial, target, as_of, per_term),
-            record.learner,
-            as_of,
-            trial.catalog_date,
-            added,
-        )
-        for target in targets
-    ]
+    with _limited(record.learner, time_limit):
+        return [
+            plan_out(
+                planner,
+                planner.plan(trial, target, as_of, per_term),
+                record.learner,
+                as_of,
+                trial.catalog_date,
+                added,
+            )
+            for target in targets
+        ]
 
 
 def nearest_for(
@@ -105,10 +112,13 @@ def nearest_for(
     always: Sequence[str] = (),
     additions: Sequence[Addition] = (),
     catalog_date: date | None = None,
+    time_limit: float | None = None,
 ) -> NearestOut:
-    """`nearest`'s document for one learner. Raises `PlanError`."""
+    """`nearest`'s document for one learner. Raises `PlanError`; `EvaluationTimeout` past
+    `time_limit` seconds."""
     trial = apply_what_if(record, additions, as_of, catalog_date)
-    ranked = nearest(planner, trial, as_of, issuer, top, always)
+    with _limited(record.learner, time_limit):
+        ranked = nearest(planner, trial, as_of, issuer, top, always)
     added = [a.text() for a in additions]
     return NearestOut(
         learner=record.learner,
@@ -120,3 +130,18 @@ def nearest_for(
             plan_out(planner, r, record.learner, as_of, trial.catalog_date, added) for r in ranked
         ],
     )
+
+
+@contextmanager
+def _limited(learner: str, time_limit: float | None) -> Iterator[None]:
+    """The planner's work (its evaluations and its solver's runs) within `time_limit`
+    seconds: `EvaluationTimeout` past it. None: no limit."""
+    own = False
+    try:
+        with searches_within(time_limit) as own:
+            yield
+    except SearchTimeout:
+        if not own:
+            raise  # a caller's deadline, not this limit
+        assert time_limit is not None
+        raise EvaluationTimeout(learner, time_limit) from None

@@ -43,8 +43,9 @@ from highspy.highs import qsum
 from stackrules import ast
 from stackrules.advisor.scope import Producer, Producers, Scope, uncertain_transfer
 from stackrules.evaluation.achievements import Ach
-from stackrules.evaluation.allocation import value_of
+from stackrules.evaluation.allocation import SearchTimeout, seconds_left, value_of
 from stackrules.evaluation.exceptions.overlay import AdjustedLeaves
+from stackrules.evaluation.problems import current_deadline
 from stackrules.matching import first_failure, in_window, matches_selector
 from stackrules.model import (
     AmountLeaf,
@@ -131,7 +132,9 @@ class Relaxation:
             )
         ]
         if not xs:
+            _within_deadline(h)
             h.run()
+            _check_time(h)
             return [] if _optimal(h) else None
         if not self.stages:
             objectives = [
@@ -152,7 +155,9 @@ class Relaxation:
         for _, index in self.stages:
             h.changeRowBounds(index, -_INF, _INF)
         for expr, index in self.stages:
+            _within_deadline(h)
             h.minimize(expr)
+            _check_time(h)
             if not _optimal(h):
                 return None
             best = h.getInfo().objective_function_value
@@ -220,6 +225,27 @@ def _flush_c_stdio() -> None:
     the null device."""
     with contextlib.suppress(OSError, AttributeError, TypeError):
         ctypes.CDLL(None).fflush(None)
+
+
+def _within_deadline(h: highspy.Highs) -> None:
+    """Give the solver the time left before this thread's search deadline
+    (`problems.searches_within`; none: no limit), or raise `SearchTimeout` if it has passed.
+    HiGHS reads its `time_limit` afresh at each run."""
+    deadline = current_deadline()
+    if deadline is None:
+        h.setOptionValue("time_limit", _INF)
+        return
+    left = seconds_left(deadline)
+    if left <= 0:
+        raise SearchTimeout
+    h.setOptionValue("time_limit", left)
+
+
+def _check_time(h: highspy.Highs) -> None:
+    """`SearchTimeout` if the solver stopped at its time limit: its answer is not the
+    optimum (and not a proof that there is none)."""
+    if h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+        raise SearchTimeout
 
 
 def _optimal(h: highspy.Highs) -> bool:

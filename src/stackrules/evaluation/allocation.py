@@ -49,6 +49,12 @@ def deadline_after(seconds: float) -> float:
     return _clock() + seconds
 
 
+def seconds_left(deadline: float) -> float:
+    """How long until `deadline` (from `deadline_after`), on the same clock; 0 or less once
+    it has passed."""
+    return deadline - _clock()
+
+
 @dataclass(frozen=True, slots=True)
 class _AmountGoal:
     """An amount leaf being filled: its classes of interchangeable achievements in the order

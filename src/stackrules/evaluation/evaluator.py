@@ -142,12 +142,17 @@ class Evaluator:
         With `time_limit` (seconds), raises `EvaluationTimeout` if the allocation searches run
         past it: a guard for batch jobs against a record whose search is pathologically
         large. The searches are the only part whose cost can grow exponentially; the rest is
-        checked only between them."""
+        checked only between them. Called inside `searches_within` (a plan under a time limit),
+        the caller's deadline holds too: without `time_limit` the searches stop at it
+        (`SearchTimeout`, for the caller), and `time_limit` never extends it."""
         pursued = tuple(dict.fromkeys((*record.pursuing, *targets)))
+        own = False
         try:
-            with searches_within(time_limit):
+            with searches_within(time_limit) as own:
                 return self._evaluate(record, as_of, Scope(pursued, in_progress))
         except SearchTimeout:
+            if not own:
+                raise  # the deadline of a caller's search (a plan's), theirs to report
             assert time_limit is not None  # only a deadline stops a search
             raise EvaluationTimeout(record.learner, time_limit) from None
 

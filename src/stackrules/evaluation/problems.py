@@ -62,12 +62,18 @@ def current_deadline() -> float | None:
 
 
 @contextmanager
-def searches_within(seconds: float | None) -> Iterator[None]:
-    """Searches in this thread stop (`SearchTimeout`) `seconds` from now; None: never."""
+def searches_within(seconds: float | None) -> Iterator[bool]:
+    """Searches in this thread stop (`SearchTimeout`) `seconds` from now, or at the deadline
+    already in force in this thread if that comes first; None: at that deadline, if there is
+    one (an inner evaluation without a limit of its own runs under its caller's, and an inner
+    limit never extends an outer one). Yields whether `seconds` is the limit in force, so
+    that the caller can tell its own timeout from its caller's."""
     outer = current_deadline()
-    _EVALUATION.deadline = None if seconds is None else deadline_after(seconds)
+    mine = None if seconds is None else deadline_after(seconds)
+    own = mine is not None and (outer is None or mine <= outer)
+    _EVALUATION.deadline = mine if own else outer
     try:
-        yield
+        yield own
     finally:
         _EVALUATION.deadline = outer
 

@@ -98,7 +98,7 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such identifier",
         413: "The body is over the server's limit",
         422: "The request, the record or a name in it is wrong (see `errors`)",
-        504: "The evaluation ran past the server's time limit",
+        504: "The evaluation (or plan) ran past the server's time limit",
     }
     return {c: {"description": described[c], **_PROBLEM} for c in codes}
 
@@ -198,9 +198,10 @@ async def evaluate(request: Request) -> Response:
 
 async def _advice(request: Request, work: Any, model: type[BaseModel]) -> Any:
     asked = service.validated(model, await _body(request))
-    rules = _settings(request).holder.current()
-    # no time limit: the planner's own evaluations run unbounded (its rounds are capped)
-    docs = await _compute(request, work, asked, rules)
+    settings = _settings(request)
+    rules = settings.holder.current()
+    # the whole of the planner's work (its evaluations, its solver's runs) within the limit
+    docs = await _compute(request, work, asked, rules, settings.time_limit)
     return service.docs_json(docs)
 
 
@@ -208,7 +209,7 @@ async def _advice(request: Request, work: Any, model: type[BaseModel]) -> Any:
     "/v1/plan",
     tags=["learners"],
     openapi_extra=_schema(service.PlanRequest),
-    responses=_problems(400, 413, 422),
+    responses=_problems(400, 413, 422, 504),
 )
 async def plan(request: Request) -> Any:
     """`stackrules plan --format json` for one learner: the cheapest completion of each
@@ -220,7 +221,7 @@ async def plan(request: Request) -> Any:
     "/v1/nearest",
     tags=["learners"],
     openapi_extra=_schema(service.NearestRequest),
-    responses=_problems(400, 413, 422),
+    responses=_problems(400, 413, 422, 504),
 )
 async def nearest(request: Request) -> Any:
     """`stackrules nearest --format json` for one learner: credentials by the work left."""

@@ -155,7 +155,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.include_router(router)
-    app.router.routes.extend(page.routes(holder))
+    app.router.routes.extend(page.routes(holder, time_limit=time_limit))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if cors_origins:
         app.add_middleware(

@@ -12,20 +12,26 @@ Takes the rule set serving now (a :class:`RulesSource`) and gives Starlette rout
   evidence and the rule `file:line` behind each decision, what remains, transfer credit, what
   did not count and why, exceptions), then forms to act on it: a what-if, a plan, the map.
 - `POST /plan`: the cheapest plan for one target, by term (as `stackrules plan`).
+- `POST /nearest`: the credentials nearest to completion, with the work each needs (as
+  `stackrules nearest --top N [--issuer I]`, the credentials pursued always shown).
 - `GET /map?credential=ID` and `POST /map`: the pathway flowchart of a credential
   (`maps.render_html`), for the record when one is posted.
 
 Every input is read and checked as the command line reads it (the record readers, the
-exceptions reader, `pursuit`, `advisor.whatif`), so a bad one gives the same words (file,
-row or line, learner, field, did-you-mean), shown on the page with a 4xx status; nothing from
-Python's own error text reaches the page.
+exceptions reader, `advisor.whatif`, and `stackrules.learner`, which `evaluate`, `plan`,
+`nearest` and the JSON API also call to check, evaluate and plan for a learner), so a bad one
+gives the same words (file, row or line, learner, field, did-you-mean), shown on the page with
+a 4xx status; nothing from Python's own error text reaches the page. An audit, a plan or the
+nearest credentials past the server's `--time-limit` is a message (504).
 
 Server-rendered with Jinja2 templates (`templates/`, autoescaping on): the HTML stays
 readable and reviewable apart from the logic, and every value from a record or a rule file is
-escaped without a call at each use. Forms are `application/x-www-form-urlencoded` and are
-decoded here with the standard library (Starlette's form parser needs python-multipart, which
-nothing else needs: an upload is read into the text area by `static/page.js`). The main flows
-need no script. Nothing is stored: each request carries the record and answers from it alone,
+escaped without a call at each use. The record form is `multipart/form-data`, so that a
+record file is uploaded without a script (parsed by python-multipart through Starlette's
+parser, after the body is read within `MAX_BODY`); with `static/page.js` the file is read into
+the text area instead, to be seen and edited first. The action forms are
+`application/x-www-form-urlencoded`, decoded with the standard library. No flow needs the
+script. Nothing is stored: each request carries the record and answers from it alone,
 so there is no session to steal and no state a forged form could change.
 """
 
@@ -37,7 +43,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -48,24 +54,27 @@ from urllib.parse import parse_qsl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from stackrules import CompiledRules
-from stackrules import evaluate as evaluate_record
-from stackrules.advisor.output import PlanOut, plan_out
+from stackrules.advisor.output import NearestOut, PlanOut
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
 from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
 from stackrules.diagnostics import did_you_mean
-from stackrules.evaluation import DEFAULT_IN_PROGRESS
-from stackrules.exceptions.files import Loaded, join_loaded
+from stackrules.evaluation import DEFAULT_IN_PROGRESS, EvaluationTimeout
+from stackrules.exceptions.files import Loaded
 from stackrules.exceptions.files import read_text as read_exceptions_text
 from stackrules.graph import RuleGraph
 from stackrules.interop.vc import looks_like_jwt
+from stackrules.learner import nearest_for, plans_for, report_for
+from stackrules.learner import prepare as prepare_learner
 from stackrules.maps.flowchart import build_flowchart
 from stackrules.maps.render_html import render_html
-from stackrules.pursuit import pursuing_errors, unknown_targets
+from stackrules.pursuit import unknown_targets
 from stackrules.records import LearnerRecord, RecordError, TextKind, read_text
 from stackrules.report import Evidence, ExceptionResult, InProgressCredential, Report
 from stackrules.span import printable
@@ -77,6 +86,7 @@ SAMPLES = HERE / "samples"
 SAMPLE_AS_OF = date(2026, 11, 22)
 MAX_BODY = 8 * 1024 * 1024  # bytes of a posted form
 MAX_FIELDS = 64
+NEAREST_TOP = 5  # the nearest credentials shown unless the form asks for more
 RECORD_NAME = "pasted record"
 EXCEPTIONS_NAME = "pasted exceptions"
 FORMATS: dict[str, str] = {
@@ -181,7 +191,7 @@ class Prepared:
 
     compiled: CompiledRules
     inputs: Inputs
-    record: LearnerRecord  # with the exceptions and the what-if completions
+    record: LearnerRecord  # with its exceptions (`stackrules.learner.prepare`)
     learners: list[str]
     day: date
     targets: list[str]
@@ -190,18 +200,40 @@ class Prepared:
     kind: TextKind
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def trial(self) -> LearnerRecord:
+        """The record with the what-if completions, as the report and the plans see it."""
+        return apply_what_if(self.record, self.additions, self.day)
+
 
 # ------------------------------------------------------------------ reading the form
 
 
+_FORM_KINDS = ("application/x-www-form-urlencoded", "multipart/form-data")
+# a record file's extension: the format it is read as when the form says "Recognise it" (as
+# `static/page.js` guesses it when it reads a file into the box)
+_EXTENSIONS: dict[str, str] = {"json": "json", "jsonl": "jsonl", "csv": "csv", "jwt": "jwt"}
+_EXTENSIONS["txt"] = "jwt"
+UPLOAD = "record_file"  # the file input of the record form
+
+
+def _not_ours() -> PageError:
+    return PageError(400, "The form could not be read", ["the form is not one of this page's"])
+
+
 async def _form(request: Request) -> dict[str, str]:
+    """The posted form's fields (the first of a name given twice), within `MAX_BODY` bytes
+    counted as they arrive. A form with a record file (`multipart/form-data`, sent when the
+    page has no script to read the file into the box) gives the file's text as `record` and
+    its name as `name`."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
+    if kind not in _FORM_KINDS:
         raise PageError(
             415,
             "The form could not be read",
-            ["the page's forms are sent as application/x-www-form-urlencoded"],
-        )
+            ["the page's forms are sent as application/x-www-form-urlencoded or "
+             "multipart/form-data"],
+        )  # fmt: skip
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -214,6 +246,8 @@ async def _form(request: Request) -> dict[str, str]:
                     "evaluate` or `stackrules batch` on a file this size"
                 ],
             )
+    if kind == "multipart/form-data":
+        return await _multipart(request, bytes(body))
     try:
         pairs = parse_qsl(
             body.decode("ascii"),
@@ -223,13 +257,60 @@ async def _form(request: Request) -> dict[str, str]:
             errors="strict",
         )
     except ValueError:  # not ASCII, not UTF-8 once decoded, or too many fields
-        raise PageError(
-            400, "The form could not be read", ["the form is not one of this page's"]
-        ) from None
+        raise _not_ours() from None
     found: dict[str, str] = {}
     for key, value in pairs:
         found.setdefault(key, value)
     return found
+
+
+async def _multipart(request: Request, body: bytes) -> dict[str, str]:
+    """A `multipart/form-data` form already read (`body`), parsed by python-multipart through
+    Starlette's parser: at most one file (the record's) and `MAX_FIELDS` fields."""
+
+    async def replay() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = MultiPartParser(
+        request.headers, replay(), max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_BODY
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException:
+        raise _not_ours() from None
+    try:
+        found: dict[str, str] = {}
+        upload: UploadFile | None = None
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                if key != UPLOAD:
+                    found.setdefault(key, value)
+            elif key == UPLOAD and upload is None:
+                upload = value
+        if upload is not None:
+            data = await upload.read()
+            if data:  # a file input left empty sends a part with no name and no bytes
+                _read_upload(found, data, upload.filename or "uploaded record")
+        return found
+    finally:
+        await form.close()
+
+
+def _read_upload(found: dict[str, str], data: bytes, filename: str) -> None:
+    """The uploaded record file as the form's record, named after the file, its format
+    guessed from its extension when the form leaves it to be recognised."""
+    name = printable(filename.replace("\\", "/").rsplit("/", 1)[-1])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PageError(
+            422, "The record file could not be read", [f"`{name}` is not UTF-8 text"]
+        ) from None
+    found["record"] = text
+    found["name"] = name
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if found.get("format", "auto") == "auto" and extension in _EXTENSIONS:
+        found["format"] = _EXTENSIONS[extension]
 
 
 def _detect(text: str) -> TextKind:
@@ -348,11 +429,6 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
             f"{len({e.record_index for e in errors})} other learner(s) in the record could not "
             "be read: " + "; ".join(_errors(errors))
         )
-    unknown = pursuing_errors(chosen, credentials, file=name, record_index=None)
-    if unknown:
-        raise PageError(
-            422, "The record pursues a credential not in the rule set", _errors(unknown)
-        )
     table = None
     if inputs.exceptions.strip():
         csv_text = not inputs.exceptions.lstrip().startswith("{")
@@ -360,21 +436,29 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
             EXCEPTIONS_NAME,
             read_exceptions_text(inputs.exceptions, EXCEPTIONS_NAME, csv_text=csv_text),
         )
-        if table.file_errors:
-            raise PageError(422, "The exceptions could not be read", _errors(table.file_errors))
-    joined, refused = join_loaded(
+    extra, extra_errors = table.lookup(chosen.learner) if table is not None else ([], [])
+    # as `evaluate`, `plan` and the API check a learner: an unknown `pursuing` first (alone),
+    # then the exceptions; the file errors of the pasted table are its own message
+    joined, refused = prepare_learner(
         chosen,
-        table,
-        compiled.model,
+        compiled,
         file=name,
+        extra=extra,
+        extra_errors=extra_errors,
         exceptions_file=EXCEPTIONS_NAME if table is not None else None,
     )
+    if refused and all(e.field and e.field.startswith("pursuing[") for e in refused):
+        raise PageError(
+            422, "The record pursues a credential not in the rule set", _errors(refused)
+        )
+    if table is not None and table.file_errors:
+        raise PageError(422, "The exceptions could not be read", _errors(table.file_errors))
     if refused:
         raise PageError(422, "An exception could not be applied", _errors(refused))
     return Prepared(
         compiled=compiled,
         inputs=inputs,
-        record=apply_what_if(joined, additions, day),
+        record=joined,
         learners=learners,
         day=day,
         targets=targets,
@@ -385,11 +469,31 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
     )
 
 
-def _report(p: Prepared) -> Report:
+def _too_long(work: str, time_limit: float) -> PageError:
+    return PageError(
+        504,
+        f"The {work} took too long",
+        [
+            f"the learner's {work} took longer than the server's limit of {time_limit:g} s "
+            "(`--time-limit`); the command line has no limit"
+        ],
+    )
+
+
+def _report(p: Prepared, time_limit: float | None) -> Report:
     try:
-        return evaluate_record(
-            p.compiled, p.record, p.day, targets=p.targets, in_progress=p.in_progress
+        return report_for(
+            p.compiled,
+            p.record,
+            p.day,
+            targets=p.targets,
+            in_progress=p.in_progress,
+            additions=p.additions,
+            time_limit=time_limit,
         )
+    except EvaluationTimeout:
+        assert time_limit is not None
+        raise _too_long("evaluation", time_limit) from None
     except Exception as failure:  # a defect, never bad data: said so, without a traceback
         raise PageError(
             500,
@@ -641,10 +745,15 @@ def _message(compiled: CompiledRules, error: PageError) -> HTMLResponse:
 # ------------------------------------------------------------------ routes
 
 
-def _audit_page(compiled: CompiledRules, inputs: Inputs) -> HTMLResponse:
+Limit = float | None  # the server's `--time-limit` (None: none)
+
+
+def _audit_page(
+    compiled: CompiledRules, inputs: Inputs, form: Mapping[str, str], limit: Limit
+) -> HTMLResponse:
     try:
         prepared = prepare(compiled, inputs)
-        report = _report(prepared)
+        report = _report(prepared, limit)
     except PageError as err:
         return _home(compiled, inputs, err)
     mine, rest = _choices(compiled, report)
@@ -659,14 +768,17 @@ def _audit_page(compiled: CompiledRules, inputs: Inputs) -> HTMLResponse:
         chosen=_default_target(report, mine, rest),
         approvals={e.id: _approval(e) for e in report.exceptions},
         items=sorted(i for i in compiled.model.items if i not in compiled.model.credentials),
+        issuers=_issuers(compiled),
     )
 
 
-def _plan_page(compiled: CompiledRules, inputs: Inputs, form: Mapping[str, str]) -> HTMLResponse:
+def _plan_page(
+    compiled: CompiledRules, inputs: Inputs, form: Mapping[str, str], limit: Limit
+) -> HTMLResponse:
     per_term = form.get("per_term", "").strip()
     try:
         prepared = prepare(compiled, inputs)
-        result = _plan(prepared, form.get("target", "").strip(), per_term)
+        result = _plan(prepared, form.get("target", "").strip(), per_term, limit)
     except PageError as err:
         return _home(compiled, inputs, err)
     return _page(
@@ -680,16 +792,40 @@ def _plan_page(compiled: CompiledRules, inputs: Inputs, form: Mapping[str, str])
     )
 
 
-def _map_page(compiled: CompiledRules, inputs: Inputs, form: Mapping[str, str]) -> HTMLResponse:
+def _nearest_page(
+    compiled: CompiledRules, inputs: Inputs, form: Mapping[str, str], limit: Limit
+) -> HTMLResponse:
+    top_text = form.get("top", "").strip() or str(NEAREST_TOP)
+    issuer = form.get("issuer", "").strip()
+    try:
+        top = _top(top_text)
+        prepared = prepare(compiled, inputs)
+        found = _nearest(prepared, issuer, top, limit)
+    except PageError as err:
+        return _home(compiled, inputs, err)
+    return _page(
+        "nearest.html",
+        compiled,
+        p=prepared,
+        inputs=inputs,
+        nearest=found,
+        top=top_text,
+        issuer=issuer,
+    )
+
+
+def _map_page(
+    compiled: CompiledRules, inputs: Inputs, form: Mapping[str, str], limit: Limit
+) -> HTMLResponse:
     try:
         ident = _credential(compiled, form.get("credential", "").strip())
         prepared = prepare(compiled, inputs)
-        return _map(compiled, ident, (prepared.record, _report(prepared)))
+        return _map(compiled, ident, (prepared.trial, _report(prepared, limit)))
     except PageError as err:
         return _home(compiled, inputs, err)
 
 
-Action = Callable[[CompiledRules, Inputs, Mapping[str, str]], HTMLResponse]
+Action = Callable[[CompiledRules, Inputs, Mapping[str, str], Limit], HTMLResponse]
 
 
 async def _guarded(
@@ -715,9 +851,10 @@ async def _guarded(
     return response
 
 
-def routes(rules: RulesSource) -> list[BaseRoute]:
+def routes(rules: RulesSource, *, time_limit: float | None = None) -> list[BaseRoute]:
     """The page's routes, answering from `rules.current()` at each request. The engine's
-    work runs in Starlette's thread pool, so one long plan does not hold up other requests."""
+    work runs in Starlette's thread pool, so one long plan does not hold up other requests;
+    an audit, a plan or the nearest credentials stop past `time_limit` seconds (a message)."""
 
     async def home(request: Request) -> Response:
         compiled = rules.current()
@@ -736,7 +873,7 @@ def routes(rules: RulesSource) -> list[BaseRoute]:
                 form = await _form(request)
             except PageError as err:
                 return _message(compiled, err)
-            return await _guarded(compiled, action, compiled, Inputs.of(form), form)
+            return await _guarded(compiled, action, compiled, Inputs.of(form), form, time_limit)
 
         return endpoint
 
@@ -754,10 +891,12 @@ def routes(rules: RulesSource) -> list[BaseRoute]:
 
     return [
         Route("/", home, methods=["GET"], name="home"),
-        Route("/audit", posted(lambda c, i, f: _audit_page(c, i)), methods=["POST"], name="audit"),
+        Route("/audit", posted(_audit_page), methods=["POST"], name="audit"),
         Route("/audit", back_home, methods=["GET"]),
         Route("/plan", posted(_plan_page), methods=["POST"], name="plan"),
         Route("/plan", back_home, methods=["GET"]),
+        Route("/nearest", posted(_nearest_page), methods=["POST"], name="nearest"),
+        Route("/nearest", back_home, methods=["GET"]),
         Route("/map", map_get, methods=["GET"], name="map"),
         Route("/map", posted(_map_page), methods=["POST"]),
     ]
@@ -785,17 +924,70 @@ def _credential(compiled: CompiledRules, ident: str, unknown: int = 422) -> str:
     return ident
 
 
-def _plan(p: Prepared, target: str, per_term: str) -> PlanOut:
+def _plan(p: Prepared, target: str, per_term: str, limit: Limit) -> PlanOut:
     ident = _credential(p.compiled, target)
     try:
         cap = PerTerm.parse(per_term) if per_term.strip() else None
-        with _PLANNING:
-            planner = _planner(p.compiled)
-            result = planner.plan(p.record, ident, p.day, cap)
-            added = [a.text() for a in p.additions]
-            return plan_out(planner, result, p.record.learner, p.day, p.record.catalog_date, added)
+        with _PLANNING:  # the time limit starts once it is this request's turn
+            (found,) = plans_for(
+                _planner(p.compiled),
+                p.record,
+                [ident],
+                p.day,
+                per_term=cap,
+                additions=p.additions,
+                time_limit=limit,
+            )
+            return found
     except PlanError as err:
         raise PageError(422, "The plan could not be made", [str(err)]) from None
+    except EvaluationTimeout:
+        assert limit is not None
+        raise _too_long("plan", limit) from None
+
+
+def _issuers(compiled: CompiledRules) -> list[str]:
+    """The issuers that have credentials: those the nearest credentials can be narrowed to."""
+    mine = {c.split(":", 1)[0] for c in compiled.model.credentials}
+    return sorted(i for i in compiled.model.issuers if i in mine)
+
+
+def _top(text: str) -> int | None:
+    spec = text.strip().lower()
+    if spec == "all":
+        return None
+    if spec.isdigit() and int(spec) > 0:
+        return int(spec)
+    raise PageError(
+        400,
+        "How many credentials to show could not be read",
+        [f"`{text}` is not a whole number of credentials (1 or more) or `all`"],
+    )
+
+
+def _nearest(p: Prepared, issuer: str, top: int | None, limit: Limit) -> NearestOut:
+    """`stackrules nearest` for the learner: the credentials pursued always shown."""
+    if issuer and issuer not in p.compiled.model.issuers:
+        hint = did_you_mean(issuer, p.compiled.model.issuers)
+        message = f"`{issuer}` is not a declared issuer" + (f"; {hint}" if hint else "")
+        raise PageError(422, "No such issuer", [message])
+    try:
+        with _PLANNING:
+            return nearest_for(
+                _planner(p.compiled),
+                p.record,
+                p.day,
+                issuer=issuer or None,
+                top=top,
+                always=p.targets,
+                additions=p.additions,
+                time_limit=limit,
+            )
+    except PlanError as err:
+        raise PageError(422, "The nearest credentials could not be found", [str(err)]) from None
+    except EvaluationTimeout:
+        assert limit is not None
+        raise _too_long("search for the nearest credentials", limit) from None
 
 
 def _term_rows(plan: PlanOut) -> list[tuple[int, float, list[tuple[Any, int]]]]:

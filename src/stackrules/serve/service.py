@@ -269,12 +269,12 @@ def _targets(targets: Sequence[str], rules: CompiledRules) -> list[str]:
     return list(dict.fromkeys(targets))
 
 
-def timeout(seconds: float) -> ProblemError:
+def timeout(seconds: float, work: str = "evaluation") -> ProblemError:
     return ProblemError(
         504,
         "time-limit",
         "Evaluation time limit",
-        f"the learner's evaluation took longer than the server's limit of {seconds:g} s",
+        f"the learner's {work} took longer than the server's limit of {seconds:g} s",
     )
 
 
@@ -312,7 +312,7 @@ def _planner(rules: CompiledRules) -> Planner:
     return Planner(rules.model, rules.evaluator)
 
 
-def plan(request: PlanRequest, rules: CompiledRules) -> list[PlanOut]:
+def plan(request: PlanRequest, rules: CompiledRules, time_limit: float) -> list[PlanOut]:
     targets = _targets(request.targets, rules)
     additions = _additions(request, rules)
     cap = None
@@ -332,12 +332,15 @@ def plan(request: PlanRequest, rules: CompiledRules) -> list[PlanOut]:
             per_term=cap,
             additions=additions,
             catalog_date=request.catalog_date,
+            time_limit=time_limit,
         )
+    except EvaluationTimeout:
+        raise timeout(time_limit, "plan") from None
     except PlanError as err:
         raise usage(f"learner {record.learner}: {err}", "targets") from None
 
 
-def nearest(request: NearestRequest, rules: CompiledRules) -> NearestOut:
+def nearest(request: NearestRequest, rules: CompiledRules, time_limit: float) -> NearestOut:
     always = _targets(request.targets, rules)
     additions = _additions(request, rules)
     if request.issuer is not None and request.issuer not in rules.model.issuers:
@@ -356,7 +359,10 @@ def nearest(request: NearestRequest, rules: CompiledRules) -> NearestOut:
             always=always,
             additions=additions,
             catalog_date=request.catalog_date,
+            time_limit=time_limit,
         )
+    except EvaluationTimeout:
+        raise timeout(time_limit, "search for the nearest credentials") from None
     except PlanError as err:
         raise usage(f"learner {record.learner}: {err}", "targets") from None
 

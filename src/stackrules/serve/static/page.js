@@ -1,5 +1,7 @@
 // stackrules serve: conveniences over the page's forms, which work without this script.
-// - Read a chosen record file into the record box (and guess its format from its name).
+// - Read a chosen record file into the record box (and guess its format from its name), so
+//   that it can be read and edited before it is sent; the box is then what is sent. Without
+//   this script the file itself is sent (the form is multipart/form-data) and read there.
 // - Name the record in messages after the file it came from, or "pasted record".
 // - Open every collapsed list before printing, and close them again after.
 "use strict";
@@ -11,9 +13,6 @@ function byId(id) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  for (const box of document.querySelectorAll("[data-upload]")) {
-    box.hidden = false;
-  }
   for (const input of document.querySelectorAll("input[type=file][data-into]")) {
     input.addEventListener("change", () => {
       const file = input.files && input.files[0];
@@ -26,6 +25,11 @@ document.addEventListener("DOMContentLoaded", () => {
         const extension = file.name.split(".").pop().toLowerCase();
         const format = byId(input.dataset.format);
         format.value = FORMATS[extension] || "auto";
+        input.value = ""; // the box holds it now, edits and all: send the box, not the file
+        const hint = byId(input.id + "-hint");
+        if (hint) {
+          hint.textContent = "Read " + file.name + " into the box above.";
+        }
       });
     });
   }
