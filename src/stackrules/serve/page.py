@@ -61,7 +61,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from stackrules import CompiledRules
-from stackrules.advisor.output import NearestOut, PlanOut
+from stackrules.advisor.output import NearestOut, PlanOut, copy_runs
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
 from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
 from stackrules.diagnostics import did_you_mean
@@ -76,8 +76,9 @@ from stackrules.maps.flowchart import build_flowchart
 from stackrules.maps.render_html import render_html
 from stackrules.pursuit import unknown_targets
 from stackrules.records import LearnerRecord, RecordError, TextKind, read_text
-from stackrules.report import Evidence, ExceptionResult, InProgressCredential, Report
+from stackrules.report import ExceptionResult, InProgressCredential, Report
 from stackrules.span import printable
+from stackrules.textreport import evidence_facts, number
 
 LOG = logging.getLogger("stackrules.serve.page")
 HERE = Path(__file__).resolve().parent
@@ -566,14 +567,8 @@ def _sample_inputs(ident: str) -> Inputs:
 # ------------------------------------------------------------------ rendering
 
 
-def _num(value: float) -> str:
-    """A number for reading: whole numbers bare, others to at most two decimals."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text if text != "-0" else "0"
-
-
 def _plural(n: float, word: str) -> str:
-    return f"{_num(n)} {word}{'' if n == 1 else 's'}"
+    return f"{number(n)} {word}{'' if n == 1 else 's'}"
 
 
 def _work(p: InProgressCredential) -> str:
@@ -602,19 +597,6 @@ def _scope(report: Report) -> str:
     if report.in_progress_limit is not None and shown < report.started:
         line += " Set “other credentials in progress” to all to see every one."
     return line
-
-
-def _facts(e: Evidence) -> str:
-    facts = []
-    if e.grade:
-        facts.append(e.grade)
-    if e.credits is not None:
-        facts.append(f"{_num(e.credits)} cr")
-    elif e.hours is not None:
-        facts.append(f"{_num(e.hours)} h")
-    if e.completed_on:
-        facts.append(e.completed_on.isoformat())
-    return ", ".join(facts)
 
 
 def _title(compiled: CompiledRules, ident: str) -> str:
@@ -647,17 +629,6 @@ def _approval(e: ExceptionResult) -> str:
     return f"{e.id} ({e.kind}, {who}{when})"
 
 
-def _runs(items: Sequence[str]) -> list[tuple[str, int]]:
-    """A run of copies of one item once, with their number (order kept)."""
-    runs: list[tuple[str, int]] = []
-    for i in items:
-        if runs and runs[-1][0] == i:
-            runs[-1] = (i, runs[-1][1] + 1)
-        else:
-            runs.append((i, 1))
-    return runs
-
-
 STATUS_WORDS = {
     "earned": "Already earned: nothing to plan.",
     "held": "Already held: nothing to plan.",
@@ -675,15 +646,15 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = _num
+    env.filters["num"] = number
     env.filters["code"] = _code
     env.globals.update(
         plural=_plural,
         work=_work,
         scope=_scope,
-        facts=_facts,
+        facts=evidence_facts,
         formats=FORMATS,
-        runs=_runs,
+        runs=copy_runs,
         status_words=STATUS_WORDS,
     )
     return env
