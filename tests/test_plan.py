@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import highspy
 import pytest
 
 from engine_strategies import compile_text
@@ -218,3 +219,14 @@ def test_l1003_bachelor_of_arts_is_46_5_credits_of_uvic_courses() -> None:
     assert sorted(i for t in result.terms for i in t.items) == result.items
     assert all(t.credits <= 15 + 1e-9 for t in result.terms)
     assert result.started
+
+
+def test_a_solver_failure_is_an_error_not_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A solver that stops without an answer (here: a numerical error) proves nothing: the
+    plan is an error naming the status, never "unreachable"."""
+    p = planner("issuer A\ncourse A:X credits 3\ncredential A:C { r: all of (A:X) }\n")
+    assert p.plan(EMPTY, "A:C", AS_OF).status == "planned"  # (the real solver)
+    failed = highspy.HighsModelStatus.kSolveError
+    monkeypatch.setattr(highspy.Highs, "getModelStatus", lambda self: failed)
+    with pytest.raises(PlanError, match="kSolveError"):
+        p.plan(EMPTY, "A:C", AS_OF)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from stackrules import ast
-from stackrules.advisor.relax import Candidate, build_relaxation
+from stackrules.advisor.relax import Candidate, SolverError, build_relaxation
 from stackrules.advisor.scope import Producer, Producers, Scope, scope_for
 from stackrules.advisor.whatif import Addition, apply_what_if
 from stackrules.evaluation.allocation import value_of
@@ -220,7 +220,10 @@ class Planner:
                     waiting,
                 )  # fmt: skip
                 proven = False
-            chosen = program.solve()
+            try:
+                chosen = program.solve()
+            except SolverError as err:
+                raise PlanError(f"no plan for `{target}`: {err}") from None
             if chosen is None:
                 return PlanResult(target, "unreachable", rounds=rounds)
             trial = apply_what_if(record, [Addition(i) for i in chosen], as_of)

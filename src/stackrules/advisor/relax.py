@@ -248,8 +248,24 @@ def _check_time(h: highspy.Highs) -> None:
         raise SearchTimeout
 
 
+class SolverError(RuntimeError):
+    """The solver stopped without an answer: neither an optimum nor a proof that there is
+    none (an error, a numerical failure, an iteration limit)."""
+
+
 def _optimal(h: highspy.Highs) -> bool:
-    return bool(h.getModelStatus() == highspy.HighsModelStatus.kOptimal)
+    """True at an optimum, False when the program is infeasible (no plan exists); anything
+    else is `SolverError`, never read as "unreachable"."""
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        return True
+    if status in (
+        highspy.HighsModelStatus.kInfeasible,
+        # (a program over 0/1 variables with a bounded objective cannot be unbounded)
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        return False
+    raise SolverError(f"the integer-program solver stopped without an answer ({status.name})")
 
 
 def build_relaxation(
