@@ -344,6 +344,7 @@ class _Search:
         self._suffix_lb: dict[tuple[int, int, int], tuple[float, float]] = {}
         for root in p.roots:
             self._node_lb(root)
+        self.retakes = _RetakeBound(self) if mode == "least" and any(self._held_leaf) else None
 
     def _touched(self, tpl: Template) -> set[int]:
         """The nodes (by id) whose bound is not what it is with no achievement at all: the
@@ -448,7 +449,9 @@ class _Search:
                         best_totals[k] += values[low.bit_length() - 1]
                         members ^= low
             lb_cost += self._uncovered_cost(best_totals, self.cover_most)
-        return (0.0, cost[1] + lb_cost - self.margin, cost[2] + lb_items)
+        retakes = self.retakes
+        lb_retakes = cost[0] if retakes is None else cost[0] + retakes.of_goals(goals, blocked)
+        return (lb_retakes, cost[1] + lb_cost - self.margin, cost[2] + lb_items)
 
     def _blocked(self, used: int) -> int:
         """The achievements that conflict with one already used (each conflicts with itself)."""
@@ -679,8 +682,9 @@ class _Search:
             if self.best.complete:
                 return
             lb_cost, lb_items = self._goals_lb(goals)
+            retakes = self.retakes
             lb = (
-                0.0,
+                cost[0] if retakes is None else cost[0] + retakes.of_goals(goals),
                 cost[1] + lb_cost + self.short_lb[0] - self.margin,
                 cost[2] + lb_items + self.short_lb[1],
             )
@@ -777,7 +781,13 @@ class _Search:
                 return
         if self.mode == "least":
             result = LeafResult([], 1.0, True)
-            new_cost = (cost[0], cost[1] + self.p.missing_cost[leaf.index], cost[2] + 1)
+            # (the first part counts the retakes so far: a missing item the learner holds)
+            retake = 1.0 if self._held_leaf[leaf.index] else 0.0
+            new_cost = (
+                cost[0] + retake,
+                cost[1] + self.p.missing_cost[leaf.index],
+                cost[2] + 1,
+            )
             self._dfs(rest, used, totals, new_cost, {**assign, leaf.index: result}, relied)
 
     def _distinct(self, avail: list[int]) -> list[int]:
@@ -1085,6 +1095,71 @@ class _Search:
         dates = sorted((c.date_ordinal for c in picked), reverse=True)
         # smaller is better: fewer sources, better worst grade, more recent dates
         return (0.0, 0.0, 0.0, float(len(picked)), float(-worst), *(-float(d) for d in dates))
+
+
+class _RetakeBound:
+    """A lower bound on the retakes (§4) that goals still add: an identifier leaf that names
+    an item the learner holds and can take no achievement (none it accepts, or every one
+    conflicts with what is used) is a retake wherever it is relied on, and a list relies on
+    at least the `need` of its children that need the fewest. Retakes rank first in the
+    least-to-do key, so without this bound the search could not prune at all once the best
+    allocation so far needs a retake."""
+
+    def __init__(self, search: _Search) -> None:
+        # (what it reads of the search, not the search: a reference back would be a cycle)
+        self.order = search._order
+        self.leaf_masks = search.leaf_masks
+        p = search.p
+        # the nodes with a held identifier leaf below them (by id): the others add none
+        self.above: set[int] = set()
+        parent = search.template.parent
+        for leaf in p.leaves:
+            if search._held_leaf[leaf.index]:
+                node: Node | None = leaf
+                while node is not None and id(node) not in self.above:
+                    self.above.add(id(node))
+                    node = parent.get(id(node))
+        self._memo: dict[tuple[int, int], float] = {}
+        self._suffix: dict[tuple[int, int, int, int], float] = {}
+
+    def of_goals(self, goals: tuple[object, ...], blocked: int = 0) -> float:
+        """The retakes `goals` must still add, with the achievements in `blocked` unusable."""
+        total = 0.0
+        for g in goals:
+            if isinstance(g, tuple):
+                _, choice, need, pos = g
+                if id(choice) not in self.above:
+                    continue
+                key = (id(choice), pos, need, blocked)
+                found = self._suffix.get(key)
+                if found is None:
+                    rest = self.order[id(choice)][pos:]
+                    found = _fewest([self.of_node(c, blocked) for c in rest], need)
+                    self._suffix[key] = found
+                total += found
+            elif id(g) in self.above:
+                total += self.of_node(g, blocked)  # type: ignore[arg-type]
+        return total
+
+    def of_node(self, node: Node, blocked: int) -> float:
+        if id(node) not in self.above:
+            return 0.0
+        key = (id(node), blocked)
+        found = self._memo.get(key)
+        if found is None:
+            if isinstance(node, Choice):
+                found = _fewest([self.of_node(c, blocked) for c in node.children], node.need)
+            else:  # a held identifier leaf: a retake unless it can take an achievement
+                found = 0.0 if self.leaf_masks[node.index] & ~blocked else 1.0
+            self._memo[key] = found
+        return found
+
+
+def _fewest(counts: Sequence[float], need: int) -> float:
+    """The sum of the `need` smallest of `counts`."""
+    if need <= 0:
+        return 0.0
+    return float(sum(sorted(counts)[:need]))
 
 
 def _most_missing(leaf: LeafNode) -> float:
