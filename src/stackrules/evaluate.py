@@ -28,13 +28,15 @@ from stackrules import report
 from stackrules.allocate import (
     Allocation,
     Candidate,
+    LeafHoldings,
+    LightVerdict,
     LimitSpec,
     Mode,
     Problem,
     SearchTimeout,
     Template,
     deadline_after,
-    least_cost_bound,
+    light_verdict,
     solve,
     surely_incomplete,
     value_of,
@@ -140,15 +142,16 @@ class Outcome:
 @dataclass(slots=True)
 class LeastToDo:
     """One credential's least-to-do search, each part made when first asked: the
-    achievements each leaf accepts (`matches`), a light problem of those alone (`light`: no
-    conflicts, no limits, enough to tell whether the credential could be earned and a lower
-    bound of what remains), the whole problem and the achievements its indexes refer to, and
-    its best allocation. A credential that is surely not earned and not shown never has more
-    than its matches and light problem made."""
+    achievements each leaf accepts (`matches`), what the leaves hold of them (`holdings`) and
+    what that alone tells (`light`: no conflicts, no limits; whether the credential could be
+    earned and a lower bound of what remains), the whole problem and the achievements its
+    indexes refer to, and its best allocation. A credential that is surely not earned and not
+    shown never has more than its matches and light verdict made."""
 
     credential: Credential
     matches: list[Sequence[Ach]]
-    light: Problem
+    holdings: LeafHoldings
+    light: LightVerdict
     assemble: Callable[[], tuple[Problem, list[Ach]]]
     search: Callable[[Problem], Allocation | None]
     _built: tuple[Problem, list[Ach]] | None = None
@@ -158,13 +161,7 @@ class LeastToDo:
     def started(self) -> bool:
         """Some leaf is met or partly met (§4): it accepts an achievement (an amount: one
         that adds something to it), or its competency holds."""
-        for leaf, ok in zip(self.credential.leaves, self.matches, strict=True):
-            if type(leaf) is AmountLeaf:
-                if any(value_of(a, leaf.unit) > 0 for a in ok):
-                    return True
-            elif ok:
-                return True
-        return False
+        return bool(self.holdings)
 
     @property
     def problem(self) -> Problem:
@@ -538,38 +535,13 @@ class Evaluator:
             shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups)
         return shared[1], shared[2], shared[3]
 
-    def _light(self, cred: Credential, matches: Sequence[Sequence[Ach]]) -> Problem:
-        """The problem of `matches` without conflicts, limits or retakes: what
-        `surely_incomplete` and `least_cost_bound` read of a problem, and nothing more."""
-        pool: dict[int, int] = {}
-        achievements: list[Candidate] = []
-        eligible: list[Sequence[int]] = []
-        for leaf, ok in zip(cred.leaves, matches, strict=True):
-            if not ok or type(leaf) is CompetencyLeaf:
-                eligible.append(())
-                continue
-            indexes = []
-            for a in ok:
-                k = pool.get(id(a))
-                if k is None:
-                    k = pool[id(a)] = len(achievements)
-                    achievements.append(a.candidate())
-                indexes.append(k)
-            eligible.append(indexes)
+    def _light(self, cred: Credential, holdings: LeafHoldings) -> LightVerdict:
+        """What the leaves' holdings alone tell of `cred` (`light_verdict`): no problem is
+        built, and learners who hold the same share the answer."""
         roots = [r.root for r in cred.requirements]
         tpl, costs, groups = self._template(roots, cred.leaves, cred.hours_per_credit, cred.id)
-        return Problem(
-            roots=roots,
-            leaves=cred.leaves,
-            achievements=achievements,
-            eligible=eligible,
-            conflicts=(),
-            competency_met=[bool(ok) for ok in matches],
-            missing_cost=costs,
-            hours_per_credit=cred.hours_per_credit,
-            group_costs=groups,
-            template=tpl,
-        )
+        hours_per_credit = cred.hours_per_credit
+        return light_verdict(tpl, roots, cred.leaves, holdings, costs, hours_per_credit, groups)
 
     def _selected(self, achs: Sequence[Ach]) -> dict[object, list[Ach]]:
         """What each selector picks of `achs`, filled as selectors are met: remembered for
@@ -814,10 +786,12 @@ class Evaluator:
                 roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit, cred, held
             )
 
+        holdings = _holdings(cred.leaves, matches)
         return LeastToDo(
             cred,
             matches,
-            self._light(cred, matches),
+            holdings,
+            self._light(cred, holdings),
             assemble,
             lambda p: self._solve(cred, p, "least"),
         )
@@ -827,7 +801,7 @@ class Evaluator:
     ) -> Outcome | None:
         least = self.least_to_do(cred, achs, as_of, state.record_items)
         state.least[cred.id] = least  # the in-progress report reuses it
-        if surely_incomplete(least.light) or surely_incomplete(least.problem):
+        if least.light.incomplete or surely_incomplete(least.problem):
             return None  # not earned; what remains is searched only if reported
         best = least.allocation
         if best is None or not best.complete or any(best.limit_shortfall):
@@ -1180,7 +1154,8 @@ class Evaluator:
         `unused` (it still counts wherever a selector picks it by its record values)."""
         items = self.rules.items
         found = []
-        for ident in sorted({a.item for a in record.achievements} - items.keys()):
+        # (a set comprehension: `set - dict.keys()` walks every key of the catalog)
+        for ident in sorted({a.item for a in record.achievements if a.item not in items}):
             issuer = ident.split(":", 1)[0]
             catalog = self._catalogue(issuer)
             if not catalog:
@@ -1213,7 +1188,7 @@ class Evaluator:
         if k == 0:
             return set()
         bounded = sorted(
-            (*_rounded(least_cost_bound(least.light)), ident)
+            (*_rounded(least.light.bound), ident)
             for ident, least in started.items()
             if ident not in pursued
         )
@@ -1238,6 +1213,23 @@ class Scope:
 
     pursued: tuple[str, ...] = ()
     nearest: int | None = DEFAULT_IN_PROGRESS
+
+
+def _holdings(leaves: Sequence[LeafNode], matches: Sequence[Sequence[Ach]]) -> LeafHoldings:
+    """What each leaf holds of its matches (`allocate.LeafHoldings`): 1 for an identifier or
+    competency leaf that accepts one, the total value for an amount (when above 0)."""
+    out = []
+    for leaf, ok in zip(leaves, matches, strict=True):
+        if not ok:
+            continue
+        if type(leaf) is AmountLeaf:
+            unit = leaf.unit
+            total = sum(value_of(a, unit) for a in ok)
+            if total > 0:
+                out.append((leaf.index, total))
+        else:
+            out.append((leaf.index, 1.0))
+    return tuple(out)
 
 
 def _rounded(bound: tuple[float, float]) -> tuple[float, float]:
