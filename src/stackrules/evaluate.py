@@ -973,7 +973,10 @@ class Evaluator:
             versions.update(state.exceptions.credentials if state.exceptions else {})
         held = sorted({a.item for a in state.achs if a.origin == "held"})
         pending: set[Target] = self._targets(state.achs)
-        pending |= {("credential", ident) for ident in versions}
+        # a learner's overlaid credentials may count what the index does not file under them
+        # (a substitute, an also-allowed item): each round with something new tries them
+        overlaid: set[Target] = {("credential", ident) for ident in versions}
+        pending |= overlaid
         touched: set[Target] = set(pending)
         while pending:
             snapshot = list(state.achs)
@@ -1004,7 +1007,7 @@ class Evaluator:
             # (all added after the snapshot: a grant of this round may have replaced another)
             new = state.achs[len(snapshot) :]
             # what the new achievements could feed; rules with no index key see everything
-            pending = self._targets(new) if new else set()
+            pending = (self._targets(new) | overlaid) if new else set()
             touched |= pending
         not_counted.extend(state.repeats)
         result = self._report(
@@ -1051,8 +1054,13 @@ class Evaluator:
         return found.counting
 
     def share_template(self, base: Credential, overlay: Credential) -> None:
-        """An overlay whose tree is its base's shares the base's search template."""
-        if overlay.requirements == base.requirements:
+        """An overlay whose tree is its base's shares the base's search template: the same
+        nodes, not equal ones (the template knows nodes by id: an overlay's copy of a node,
+        even an equal one, is not in it, and its parents do not lead there)."""
+        ours, theirs = overlay.requirements, base.requirements
+        if len(ours) == len(theirs) and all(
+            a.root is b.root for a, b in zip(ours, theirs, strict=True)
+        ):
             roots = [r.root for r in base.requirements]
             tpl, costs, groups = self._template(roots, base.leaves, base.hours_per_credit, base.id)
             self._templates[id(overlay.leaves)] = (overlay.leaves, tpl, costs, groups)
