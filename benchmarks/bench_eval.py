@@ -38,6 +38,7 @@ learner.
     python benchmarks/bench_eval.py --learners 500 --budget 60 --profile 200 --json out.json
 
 `--reports FILE` measures nothing: it evaluates the base catalog's first `--learners` learners
+(in the `--in-progress` scope: K = 5 unless told, `all` for every credential in progress)
 and writes their reports as JSON Lines to FILE or, when FILE exists, compares them with it
 line by line (exit status 1 and the first learner that differs). Write the file with one
 version of the engine and check every later version against it: the reports must never change.
@@ -376,15 +377,24 @@ def profile(catalog_size: tuple[int, int], n: int, seed: int, tmp: Path, top: in
 
 
 def reports(
-    catalog_size: tuple[int, int], n: int, seed: int, unscoped: float, path: Path, tmp: Path
+    catalog_size: tuple[int, int],
+    n: int,
+    seed: int,
+    unscoped: float,
+    path: Path,
+    tmp: Path,
+    in_progress: int | None = None,
 ) -> int:
-    """Write the reports of `n` learners to `path`, or compare them with it: exit status."""
+    """Write the reports of `n` learners to `path`, or compare them with it: exit status.
+    `in_progress`: the report's scope (K; None: every credential in progress)."""
     catalog = make_catalog(catalog_size[0], catalog_size[1], seed, unscoped=unscoped)
     folder = catalog.write(tmp / "rules-reports")
     evaluator = Evaluator(_load(folder))
+    # (engines before report v2 know no scope: every credential in progress)
+    scope = {} if in_progress is None else {"in_progress": in_progress}
     # reports name rule files by path: the temporary folder becomes `<rules>`
     texts = [
-        dumps(evaluator.evaluate(r, AS_OF)).replace(str(folder), "<rules>")
+        dumps(evaluator.evaluate(r, AS_OF, **scope)).replace(str(folder), "<rules>")
         for r in make_learners(catalog, n, seed=seed + 1)
     ]
     if not path.exists():
@@ -525,7 +535,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="stackrules-bench-") as tmp_name:
             size = (args.credentials, args.lines)
             status = reports(
-                size, args.learners, args.seed, args.unscoped, args.reports, Path(tmp_name)
+                size,
+                args.learners,
+                args.seed,
+                args.unscoped,
+                args.reports,
+                Path(tmp_name),
+                args.in_progress,
             )
         raise SystemExit(status)
 

@@ -142,6 +142,10 @@ class Template:
     paths: dict[tuple[int, ...], tuple[dict[int, LeafResult], frozenset[int], float, float]] = (
         field(default_factory=dict)
     )
+    # `light_verdict`'s answers by what the leaves hold (`LeafHoldings`), filled as met
+    light: dict[tuple[tuple[int, float], ...], LightVerdict] = field(default_factory=dict)
+    # whether an untouched node holds with no achievement at all (an `N of` with N = 0)
+    holds_empty: dict[int, bool] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -350,6 +354,7 @@ class _Search:
         self._suffix_lb: dict[tuple[int, int, int], tuple[float, float]] = {}
         for root in p.roots:
             self._node_lb(root)
+        self.retakes = _RetakeBound(self) if mode == "least" and any(self._held_leaf) else None
 
     def _touched(self, tpl: Template) -> set[int]:
         """The nodes (by id) whose bound is not what it is with no achievement at all: the
@@ -454,7 +459,9 @@ class _Search:
                         best_totals[k] += values[low.bit_length() - 1]
                         members ^= low
             lb_cost += self._uncovered_cost(best_totals, self.cover_most)
-        return (0.0, cost[1] + lb_cost - self.margin, cost[2] + lb_items)
+        retakes = self.retakes
+        lb_retakes = cost[0] if retakes is None else cost[0] + retakes.of_goals(goals, blocked)
+        return (lb_retakes, cost[1] + lb_cost - self.margin, cost[2] + lb_items)
 
     def _blocked(self, used: int) -> int:
         """The achievements that conflict with one already used (each conflicts with itself)."""
@@ -685,8 +692,9 @@ class _Search:
             if self.best.complete:
                 return
             lb_cost, lb_items = self._goals_lb(goals)
+            retakes = self.retakes
             lb = (
-                0.0,
+                cost[0] if retakes is None else cost[0] + retakes.of_goals(goals),
                 cost[1] + lb_cost + self.short_lb[0] - self.margin,
                 cost[2] + lb_items + self.short_lb[1],
             )
@@ -783,7 +791,13 @@ class _Search:
                 return
         if self.mode == "least":
             result = LeafResult([], 1.0, True)
-            new_cost = (cost[0], cost[1] + self.p.missing_cost[leaf.index], cost[2] + 1)
+            # (the first part counts the retakes so far: a missing item the learner holds)
+            retake = 1.0 if self._held_leaf[leaf.index] else 0.0
+            new_cost = (
+                cost[0] + retake,
+                cost[1] + self.p.missing_cost[leaf.index],
+                cost[2] + 1,
+            )
             self._dfs(rest, used, totals, new_cost, {**assign, leaf.index: result}, relied)
 
     def _distinct(self, avail: list[int]) -> list[int]:
@@ -1093,6 +1107,71 @@ class _Search:
         return (0.0, 0.0, 0.0, float(len(picked)), float(-worst), *(-float(d) for d in dates))
 
 
+class _RetakeBound:
+    """A lower bound on the retakes (§4) that goals still add: an identifier leaf that names
+    an item the learner holds and can take no achievement (none it accepts, or every one
+    conflicts with what is used) is a retake wherever it is relied on, and a list relies on
+    at least the `need` of its children that need the fewest. Retakes rank first in the
+    least-to-do key, so without this bound the search could not prune at all once the best
+    allocation so far needs a retake."""
+
+    def __init__(self, search: _Search) -> None:
+        # (what it reads of the search, not the search: a reference back would be a cycle)
+        self.order = search._order
+        self.leaf_masks = search.leaf_masks
+        p = search.p
+        # the nodes with a held identifier leaf below them (by id): the others add none
+        self.above: set[int] = set()
+        parent = search.template.parent
+        for leaf in p.leaves:
+            if search._held_leaf[leaf.index]:
+                node: Node | None = leaf
+                while node is not None and id(node) not in self.above:
+                    self.above.add(id(node))
+                    node = parent.get(id(node))
+        self._memo: dict[tuple[int, int], float] = {}
+        self._suffix: dict[tuple[int, int, int, int], float] = {}
+
+    def of_goals(self, goals: tuple[object, ...], blocked: int = 0) -> float:
+        """The retakes `goals` must still add, with the achievements in `blocked` unusable."""
+        total = 0.0
+        for g in goals:
+            if isinstance(g, tuple):
+                _, choice, need, pos = g
+                if id(choice) not in self.above:
+                    continue
+                key = (id(choice), pos, need, blocked)
+                found = self._suffix.get(key)
+                if found is None:
+                    rest = self.order[id(choice)][pos:]
+                    found = _fewest([self.of_node(c, blocked) for c in rest], need)
+                    self._suffix[key] = found
+                total += found
+            elif id(g) in self.above:
+                total += self.of_node(g, blocked)  # type: ignore[arg-type]
+        return total
+
+    def of_node(self, node: Node, blocked: int) -> float:
+        if id(node) not in self.above:
+            return 0.0
+        key = (id(node), blocked)
+        found = self._memo.get(key)
+        if found is None:
+            if isinstance(node, Choice):
+                found = _fewest([self.of_node(c, blocked) for c in node.children], node.need)
+            else:  # a held identifier leaf: a retake unless it can take an achievement
+                found = 0.0 if self.leaf_masks[node.index] & ~blocked else 1.0
+            self._memo[key] = found
+        return found
+
+
+def _fewest(counts: Sequence[float], need: int) -> float:
+    """The sum of the `need` smallest of `counts`."""
+    if need <= 0:
+        return 0.0
+    return float(sum(sorted(counts)[:need]))
+
+
 def _most_missing(leaf: LeafNode) -> float:
     """The most a leaf can miss: its amount, or one item."""
     return leaf.amount if isinstance(leaf, AmountLeaf) else 1.0
@@ -1190,17 +1269,30 @@ def solve(
 
 def amount_cost(p: Problem, leaf: AmountLeaf, missing: float) -> float:
     """What `missing` of an amount node costs, in credits (§4)."""
+    costs = p.group_costs[leaf.index] if p.group_costs else ()
+    each = p.missing_cost[leaf.index] if leaf.unit == "items" and not costs else 1.0
+    return _amount_cost_of(leaf, missing, p.hours_per_credit, costs, each)
+
+
+def _amount_cost_of(
+    leaf: AmountLeaf,
+    missing: float,
+    hours_per_credit: float,
+    group_costs: Sequence[float],
+    each: float,
+) -> float:
+    """`amount_cost` from the numbers it reads (`each`: what a member of a group of no known
+    item costs)."""
     if leaf.unit == "credits":
         return missing
     if leaf.unit == "hours":
-        return missing / p.hours_per_credit
+        return missing / hours_per_credit
     # k missing members of a group: the k cheapest distinct items it admits (1 each beyond
     # those known)
     k = round(missing)
-    costs = p.group_costs[leaf.index] if p.group_costs else ()
-    if not costs:
-        return k * p.missing_cost[leaf.index]
-    return float(sum(costs[:k])) + max(0, k - len(costs)) * 1.0
+    if not group_costs:
+        return k * each
+    return float(sum(group_costs[:k])) + max(0, k - len(group_costs)) * 1.0
 
 
 def least_cost_bound(problem: Problem) -> tuple[float, float]:
@@ -1228,6 +1320,124 @@ def least_cost_bound(problem: Problem) -> tuple[float, float]:
         cost += c
         items += i
     return cost, items
+
+
+LIGHT_MEMO = 4096  # light verdicts remembered per requirement tree (then forgotten at once)
+# per leaf index that holds something: 1 for an identifier leaf that accepts an achievement or
+# a competency that holds, the total of its achievements' values for an amount (only those
+# above 0: an amount of nothing is as if untouched)
+LeafHoldings = tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LightVerdict:
+    """What the light problem of a credential tells (no conflicts, no limits, no retakes):
+    whether no allocation can be complete (`surely_incomplete` but for the limits) and a
+    lower bound on the (missing credits, missing items) of every allocation
+    (`least_cost_bound`)."""
+
+    incomplete: bool
+    bound: tuple[float, float]
+
+
+def light_verdict(
+    tpl: Template,
+    roots: Sequence[Node],
+    leaves: Sequence[LeafNode],
+    holdings: LeafHoldings,
+    missing_cost: Sequence[float],
+    hours_per_credit: float,
+    group_costs: Sequence[Sequence[float]],
+) -> LightVerdict:
+    """`surely_incomplete` and `least_cost_bound` of the light problem whose leaves hold
+    `holdings`, remembered per tree: both read of a problem's achievements only what each
+    leaf holds, so learners who hold the same share the answer (and no problem is built)."""
+    found = tpl.light.get(holdings)
+    if found is not None:
+        return found
+    have = dict(holdings)
+    touched: set[int] = set()
+    for index in have:
+        node: Node | None = leaves[index]
+        while node is not None and id(node) not in touched:
+            touched.add(id(node))
+            node = tpl.parent.get(id(node))
+    costs = _LightCosts(tpl, have, touched, missing_cost, hours_per_credit, group_costs)
+    incomplete = not all(costs.holds(root) for root in roots)
+    cost = items = 0.0
+    for root in roots:
+        c, i = costs.bound(root)
+        cost += c
+        items += i
+    found = LightVerdict(incomplete, (cost, items))
+    if len(tpl.light) >= LIGHT_MEMO:
+        tpl.light.clear()
+    tpl.light[holdings] = found
+    return found
+
+
+@dataclass(slots=True)
+class _LightCosts:
+    """`light_verdict`'s walk over the touched nodes (the template answers for the rest)."""
+
+    tpl: Template
+    have: dict[int, float]
+    touched: set[int]
+    missing_cost: Sequence[float]
+    hours_per_credit: float
+    group_costs: Sequence[Sequence[float]]
+
+    def holds(self, node: Node) -> bool:
+        """`_can_hold` of the light problem."""
+        if id(node) not in self.touched and id(node) in self.tpl.lb:
+            return self._holds_empty(node)  # a node of the template that nothing reaches
+        # (below: a touched node, or a node of an overlay that shares its base's template,
+        # whose own nodes the template's parents do not lead to)
+        if isinstance(node, Choice):
+            held = 0
+            for child in node.children:
+                if self.holds(child):
+                    held += 1
+                    if held >= node.need:
+                        return True
+            return held >= node.need
+        if isinstance(node, AmountLeaf):
+            return node.amount - self.have.get(node.index, 0.0) <= 1e-9
+        # an identifier leaf that accepts an achievement, or a competency that holds
+        return node.index in self.have
+
+    def _holds_empty(self, node: Node) -> bool:
+        found = self.tpl.holds_empty.get(id(node))
+        if found is None:
+            if isinstance(node, Choice):
+                found = sum(self._holds_empty(c) for c in node.children) >= node.need
+            elif isinstance(node, AmountLeaf):
+                found = node.amount <= 1e-9
+            else:
+                found = False
+            self.tpl.holds_empty[id(node)] = found  # (only the template's own nodes come here)
+        return found
+
+    def bound(self, node: Node) -> tuple[float, float]:
+        """`_static_bound` of the light problem."""
+        touched = id(node) in self.touched
+        if not touched:
+            static = self.tpl.lb.get(id(node))
+            if static is not None:
+                return static
+            # (a node of an overlay sharing its base's template: as `_Search._node_lb`)
+        if isinstance(node, Choice):
+            return _cheapest([self.bound(c) for c in node.children], node.need)
+        if isinstance(node, ItemLeaf | CompetencyLeaf):
+            return (0.0, 0.0) if touched else (self.missing_cost[node.index], 1.0)
+        assert isinstance(node, AmountLeaf)
+        short = node.amount - self.have.get(node.index, 0.0)
+        if short <= 1e-9:
+            return (0.0, 0.0)
+        groups = self.group_costs[node.index] if self.group_costs else ()
+        each = self.missing_cost[node.index] if node.unit == "items" and not groups else 1.0
+        cost = _amount_cost_of(node, short, self.hours_per_credit, groups, each)
+        return (cost, _amount_items(node, short))
 
 
 def _static_bound(

@@ -304,7 +304,8 @@ class Evaluator:
         `unused` (it still counts wherever a selector picks it by its record values)."""
         items = self.rules.items
         found = []
-        for ident in sorted({a.item for a in record.achievements} - items.keys()):
+        # (a set comprehension: `set - dict.keys()` walks every key of the catalog)
+        for ident in sorted({a.item for a in record.achievements if a.item not in items}):
             issuer = ident.split(":", 1)[0]
             catalog = self._catalogue(issuer)
             if not catalog:

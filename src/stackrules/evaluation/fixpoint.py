@@ -114,7 +114,10 @@ class Fixpoint:
         given), filled as credentials are looked at. Returns every rule looked at."""
         held_items = set(held)
         pending: set[Target] = self.targets(state.achs)
-        pending |= {("credential", ident) for ident in versions}
+        # a learner's overlaid credentials may count what the index does not file under them
+        # (a substitute, an also-allowed item): each round with something new tries them
+        overlaid: set[Target] = {("credential", ident) for ident in versions}
+        pending |= overlaid
         touched: set[Target] = set(pending)
         while pending:
             snapshot = list(state.achs)
@@ -141,7 +144,7 @@ class Fixpoint:
             # (all added after the snapshot: a grant of this round may have replaced another)
             new = state.achs[len(snapshot) :]
             # what the new achievements could feed; rules with no index key see everything
-            pending = self.targets(new) if new else set()
+            pending = (self.targets(new) | overlaid) if new else set()
             touched |= pending
         return touched
 
@@ -258,7 +261,7 @@ class Fixpoint:
     ) -> Outcome | None:
         least = least_to_do(self.problems, cred, achs, as_of, state.record_items)
         state.least[cred.id] = least  # the in-progress report reuses it
-        if surely_incomplete(least.light) or surely_incomplete(least.problem):
+        if least.light.incomplete or surely_incomplete(least.problem):
             return None  # not earned; what remains is searched only if reported
         best = least.allocation
         if best is None or not best.complete or any(best.limit_shortfall):

@@ -20,9 +20,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from stackrules.evaluation.achievements import Ach
-from stackrules.evaluation.allocation import Allocation, Problem, least_cost_bound, value_of
+from stackrules.evaluation.allocation import (
+    Allocation,
+    LeafHoldings,
+    LightVerdict,
+    Problem,
+    value_of,
+)
 from stackrules.evaluation.problems import Problems
-from stackrules.model import AmountLeaf, Credential
+from stackrules.model import AmountLeaf, Credential, LeafNode
 
 # K: how many credentials in progress a report shows besides the pursued ones (§6)
 DEFAULT_IN_PROGRESS = 5
@@ -31,15 +37,16 @@ DEFAULT_IN_PROGRESS = 5
 @dataclass(slots=True)
 class LeastToDo:
     """One credential's least-to-do search, each part made when first asked: the
-    achievements each leaf accepts (`matches`), a light problem of those alone (`light`: no
-    conflicts, no limits, enough to tell whether the credential could be earned and a lower
-    bound of what remains), the whole problem and the achievements its indexes refer to, and
-    its best allocation. A credential that is surely not earned and not shown never has more
-    than its matches and light problem made."""
+    achievements each leaf accepts (`matches`), what the leaves hold of them (`holdings`) and
+    what that alone tells (`light`: no conflicts, no limits; whether the credential could be
+    earned and a lower bound of what remains), the whole problem and the achievements its
+    indexes refer to, and its best allocation. A credential that is surely not earned and not
+    shown never has more than its matches and light verdict made."""
 
     credential: Credential
     matches: list[Sequence[Ach]]
-    light: Problem
+    holdings: LeafHoldings
+    light: LightVerdict
     assemble: Callable[[], tuple[Problem, list[Ach]]]
     search: Callable[[Problem], Allocation | None]
     _built: tuple[Problem, list[Ach]] | None = None
@@ -49,13 +56,7 @@ class LeastToDo:
     def started(self) -> bool:
         """Some leaf is met or partly met (§4): it accepts an achievement (an amount: one
         that adds something to it), or its competency holds."""
-        for leaf, ok in zip(self.credential.leaves, self.matches, strict=True):
-            if type(leaf) is AmountLeaf:
-                if any(value_of(a, leaf.unit) > 0 for a in ok):
-                    return True
-            elif ok:
-                return True
-        return False
+        return bool(self.holdings)
 
     @property
     def problem(self) -> Problem:
@@ -95,10 +96,12 @@ def least_to_do(
             roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit, cred, held
         )
 
+    holdings = _holdings(cred.leaves, matches)
     return LeastToDo(
         cred,
         matches,
-        problems.light(cred, matches),
+        holdings,
+        problems.light(cred, holdings),
         assemble,
         lambda p: problems.solve_remembered(cred, p, "least"),
     )
@@ -124,7 +127,7 @@ def nearest(started: dict[str, LeastToDo], pursued: set[str], scope: Scope) -> s
     if k == 0:
         return set()
     bounded = sorted(
-        (*_rounded(least_cost_bound(least.light)), ident)
+        (*_rounded(least.light.bound), ident)
         for ident, least in started.items()
         if ident not in pursued
     )
@@ -140,6 +143,23 @@ def nearest(started: dict[str, LeastToDo], pursued: set[str], scope: Scope) -> s
             insort(best, entry)
             del best[k:]
     return {ident for _, _, ident in best}
+
+
+def _holdings(leaves: Sequence[LeafNode], matches: Sequence[Sequence[Ach]]) -> LeafHoldings:
+    """What each leaf holds of its matches (`allocation.LeafHoldings`): 1 for an identifier or
+    competency leaf that accepts one, the total value for an amount (when above 0)."""
+    out = []
+    for leaf, ok in zip(leaves, matches, strict=True):
+        if not ok:
+            continue
+        if type(leaf) is AmountLeaf:
+            unit = leaf.unit
+            total = sum(value_of(a, unit) for a in ok)
+            if total > 0:
+                out.append((leaf.index, total))
+        else:
+            out.append((leaf.index, 1.0))
+    return tuple(out)
 
 
 def _rounded(bound: tuple[float, float]) -> tuple[float, float]:

@@ -24,12 +24,14 @@ from typing import cast
 from stackrules.evaluation.achievements import Ach
 from stackrules.evaluation.allocation import (
     Allocation,
-    Candidate,
+    LeafHoldings,
+    LightVerdict,
     LimitSpec,
     Mode,
     Problem,
     Template,
     deadline_after,
+    light_verdict,
     solve,
 )
 from stackrules.evaluation.coverage import CredentialCatalog, credential_catalog, group_costs
@@ -265,38 +267,13 @@ class Problems:
             shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups)
         return shared[1], shared[2], shared[3]
 
-    def light(self, cred: Credential, matches: Sequence[Sequence[Ach]]) -> Problem:
-        """The problem of `matches` without conflicts, limits or retakes: what
-        `surely_incomplete` and `least_cost_bound` read of a problem, and nothing more."""
-        pool: dict[int, int] = {}
-        achievements: list[Candidate] = []
-        eligible: list[Sequence[int]] = []
-        for leaf, ok in zip(cred.leaves, matches, strict=True):
-            if not ok or type(leaf) is CompetencyLeaf:
-                eligible.append(())
-                continue
-            indexes = []
-            for a in ok:
-                k = pool.get(id(a))
-                if k is None:
-                    k = pool[id(a)] = len(achievements)
-                    achievements.append(a.candidate())
-                indexes.append(k)
-            eligible.append(indexes)
+    def light(self, cred: Credential, holdings: LeafHoldings) -> LightVerdict:
+        """What the leaves' holdings alone tell of `cred` (`light_verdict`): no problem is
+        built, and learners who hold the same share the answer."""
         roots = [r.root for r in cred.requirements]
         tpl, costs, groups = self.template(roots, cred.leaves, cred.hours_per_credit, cred.id)
-        return Problem(
-            roots=roots,
-            leaves=cred.leaves,
-            achievements=achievements,
-            eligible=eligible,
-            conflicts=(),
-            competency_met=[bool(ok) for ok in matches],
-            missing_cost=costs,
-            hours_per_credit=cred.hours_per_credit,
-            group_costs=groups,
-            template=tpl,
-        )
+        hours_per_credit = cred.hours_per_credit
+        return light_verdict(tpl, roots, cred.leaves, holdings, costs, hours_per_credit, groups)
 
     def selected(self, achs: Sequence[Ach]) -> dict[object, list[Ach]]:
         """What each selector picks of `achs`, filled as selectors are met: remembered for
@@ -410,8 +387,13 @@ class Problems:
         return first_failure(lim.modifiers, ach, as_of) is None
 
     def share_template(self, base: Credential, overlay: Credential) -> None:
-        """An overlay whose tree is its base's shares the base's search template."""
-        if overlay.requirements == base.requirements:
+        """An overlay whose tree is its base's shares the base's search template: the same
+        nodes, not equal ones (the template knows nodes by id: an overlay's copy of a node,
+        even an equal one, is not in it, and its parents do not lead there)."""
+        ours, theirs = overlay.requirements, base.requirements
+        if len(ours) == len(theirs) and all(
+            a.root is b.root for a, b in zip(ours, theirs, strict=True)
+        ):
             roots = [r.root for r in base.requirements]
             tpl, costs, groups = self.template(roots, base.leaves, base.hours_per_credit, base.id)
             self._templates[id(overlay.leaves)] = (overlay.leaves, tpl, costs, groups)
