@@ -575,6 +575,13 @@ def test_credentials_search_and_detail(server: Server) -> None:
     latest = detail["versions"][-1]
     assert latest["requirements"][0]["text"].startswith("all of (UFV:DM101")
     assert latest["limits"][0]["text"] == "limit at most 2 items from tagged design"
+    # transfer routes: granted items a requirement names, and those a selector picks
+    # (`60 credits from issuer UVIC and level >= 100` counts the block credit UVIC:ENGL-1XX)
+    routes = server.client.get("/v1/credentials/UVIC:BA").json()["transfer_routes"]
+    granted = {(r["grants"], tuple(r["from"])) for r in routes}
+    assert ("UVIC:MATH100", ("CAMOSUN:MATH100",)) in granted
+    assert ("UVIC:ENGL-1XX", ("CAMOSUN:ENGL151",)) in granted
+    assert all("camosun-uvic/transfer.stack:" in r["source"] for r in routes)
 
 
 def test_where_is_what_the_command_prints(server: Server) -> None:

@@ -105,23 +105,25 @@ def _sources(rules: RuleSet, k: int) -> list[str]:
 
 
 def transfer_routes(graph: RuleGraph, ident: str) -> list[dict[str, Any]]:
-    """Equivalencies granting an item that a requirement of the credential names or lists."""
-    rules, g = graph.rules, graph.graph
+    """Equivalencies granting an item that a leaf of the credential counts: one a requirement
+    names or lists, one a selector picks by its catalog attributes (a granted item is
+    `transfer` to selectors), or one that teaches a competency a requirement asks for."""
+    rules = graph.rules
+    target = ("credential", ident)
+    counted: dict[str, bool] = {}  # granted item -> whether a leaf of the credential counts it
     routes: dict[tuple[int, str], dict[str, Any]] = {}
-    for item, _, key in g.in_edges(("credential", ident), keys=True):
-        if key != "counts-toward" or item[0] != "item":
-            continue
-        for eq, _, how in g.in_edges(item, keys=True):
-            if how != "grants" or eq[0] != "equivalency":
-                continue
-            k = int(eq[1])
-            equivalency = rules.equivalencies[k]
-            routes[(k, item[1])] = {
-                "rule": equivalency.rule,
-                "source": equivalency.where,
-                "from": _sources(rules, k),
-                "grants": item[1],
-            }
+    for k, equivalency in enumerate(rules.equivalencies):
+        for grant in equivalency.grants:
+            item = grant.item
+            if item not in counted:
+                counted[item] = any(t == target for t, _ in graph.uses(item))
+            if counted[item]:
+                routes[(k, item)] = {
+                    "rule": equivalency.rule,
+                    "source": equivalency.where,
+                    "from": _sources(rules, k),
+                    "grants": item,
+                }
     return [routes[key] for key in sorted(routes)]
 
 
