@@ -914,3 +914,86 @@ def _exc(data: dict[str, Any]) -> Any:
     from stackrules.exceptions import RegistrarException
 
     return RegistrarException.model_validate(data)
+
+
+# ---------------------------------------------------------------- applied: per leaf
+
+# X:M151 is named by `second` itself; a substitution for X:M100 adds it to `first`
+PER_LEAF = """\
+issuer X "Example College"
+course X:M100 "Calculus" credits 3 subject MATH
+course X:M151 "Calculus (honours)" credits 3 subject MATH
+course X:S200 "Statistics" credits 3 subject STAT
+course X:E100 "English" credits 3 subject ENGL
+credential X:SUB "Two parts" {
+    first: X:M100
+    second: any of (X:M151, X:S200)
+}
+credential X:ALT "Alternatives" {
+    one: any of (X:S200, X:M151)
+}
+"""
+
+
+def test_also_allow_of_what_the_rules_accept_is_not_applied(evaluator: Evaluator) -> None:
+    # X:M200 is MATH: `3 credits from subject MATH` takes it without the exception
+    allow = exc("AA", "also-allow", credential="X:BSC", requirement="extra", item="X:M200")
+    r = run(evaluator, [ach("X:S200"), ach("X:M200")], [allow])
+    assert "X:BSC" in earned(r)
+    extra = requirement(r, "X:BSC", "extra")
+    assert [(e.item, e.exceptions) for e in extra.evidence] == [("X:M200", [])]
+    assert extra.exceptions == []
+    assert effects(r)["AA"] == (
+        False,
+        "X:M200 already counted by the rules: `X:BSC extra` accepts it",
+    )
+
+
+def test_substitute_names_only_the_leaf_it_let_the_item_onto() -> None:
+    ev = Evaluator(compile_text(PER_LEAF))
+    sub = exc("S", "substitute", credential="X:SUB", item="X:M151", **{"for": "X:M100"})
+    # X:M100 fills `first`; X:M151 is counted in `second`, which names it: no id there
+    r = run(ev, [ach("X:M100"), ach("X:M151")], [sub])
+    assert "X:SUB" in earned(r)
+    second = requirement(r, "X:SUB", "second")
+    assert [(e.item, e.exceptions) for e in second.evidence] == [("X:M151", [])]
+    assert second.exceptions == [] and requirement(r, "X:SUB", "first").exceptions == []
+    assert effects(r)["S"] == (
+        False,
+        "X:M151 already counted by the rules: `X:SUB second` accepts it",
+    )
+    # X:S200 fills `second`, and X:M151 stands for X:M100 in `first`: the id is there
+    r = run(ev, [ach("X:M151"), ach("X:S200")], [sub])
+    assert "X:SUB" in earned(r)
+    first = requirement(r, "X:SUB", "first")
+    assert [(e.item, e.exceptions) for e in first.evidence] == [("X:M151", ["S"])]
+    assert first.exceptions == ["S"] and requirement(r, "X:SUB", "second").exceptions == []
+    assert effects(r)["S"] == (True, "X:SUB: X:M151 counted for X:M100")
+
+
+def test_two_exceptions_letting_one_item_onto_a_leaf_both_name_it() -> None:
+    ev = Evaluator(compile_text(PER_LEAF))
+    sub = exc("S", "substitute", credential="X:SUB", item="X:S200", **{"for": "X:M100"})
+    directive = exc("D", "apply", credential="X:SUB", requirement="first", item="X:S200")
+    r = run(ev, [ach("X:S200"), ach("X:M151")], [directive, sub])
+    assert "X:SUB" in earned(r)
+    first = requirement(r, "X:SUB", "first")
+    # the substitution let it onto the leaf, the directive put it under `first`
+    assert [(e.item, e.exceptions) for e in first.evidence] == [("X:S200", ["D", "S"])]
+    assert first.exceptions == ["D", "S"]
+    assert {i for i, (ok, _) in effects(r).items() if ok} == {"D", "S"}
+
+
+def test_substitute_not_applied_where_another_exception_let_the_item_in() -> None:
+    ev = Evaluator(compile_text(PER_LEAF))
+    # both let X:E100 onto X:M151's leaf; only the also-allow onto X:S200's, tried first
+    sub = exc("S", "substitute", credential="X:ALT", item="X:E100", **{"for": "X:M151"})
+    allow = exc("AA", "also-allow", credential="X:ALT", requirement="one", item="X:E100")
+    r = run(ev, [ach("X:E100")], [sub, allow])
+    assert "X:ALT" in earned(r)
+    one = requirement(r, "X:ALT", "one")
+    assert [(e.item, e.exceptions) for e in one.evidence] == [("X:E100", ["AA"])]
+    assert effects(r) == {
+        "S": (False, "X:E100 is counted in `X:ALT one` because of AA instead"),
+        "AA": (True, "X:ALT one: X:E100 also allowed"),
+    }
