@@ -20,10 +20,13 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+import stackrules
 from engine_strategies import compile_text
+from stackrules.batch import evaluate_many
 from stackrules.cli import cli
 from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import LearnerRecord
+from stackrules.records.errors import RecordError
 from stackrules.report import Report, dumps
 from stackrules.schemas import load_schema
 
@@ -997,3 +1000,82 @@ def test_substitute_not_applied_where_another_exception_let_the_item_in() -> Non
         "S": (False, "X:E100 is counted in `X:ALT one` because of AA instead"),
         "AA": (True, "X:ALT one: X:E100 also allowed"),
     }
+
+
+# ---------------------------------------------------------------- the Python batch API
+
+
+def _many_records(many: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (many / "many.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_evaluate_many_joins_the_file_as_the_command_does(
+    many: Path, workers: int, tmp_path: Path
+) -> None:
+    rules, _ = stackrules.load_rules([str(many / "rules.stack")])
+    assert rules is not None
+    exceptions = many / "exc.jsonl"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    results = list(
+        evaluate_many(
+            rules,
+            _many_records(many),
+            AS_OF,
+            workers=workers,
+            chunk=2,
+            exceptions=exceptions,  # (a path object, or a string)
+            tmp_dir=str(scratch),
+        )
+    )
+    evaluated = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--rules", str(many / "rules.stack"), str(many / "many.jsonl")),
+            *("--as-of", "2026-11-22", "--format", "jsonl", "--exceptions", str(exceptions)),
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert [dumps(r) for r in results if isinstance(r, Report)] == evaluated.output.splitlines()
+    assert len(results) == 6
+    by_learner = {r.learner: r for r in results if isinstance(r, Report)}
+    assert [e.id for e in by_learner["L4"].exceptions] == ["W", "S"]
+    assert by_learner["L0"].exceptions == []
+    assert list(scratch.iterdir()) == []  # the private index is gone
+
+
+def test_evaluate_many_reports_rows_that_apply_to_nobody(many: Path) -> None:
+    rules, _ = stackrules.load_rules([str(many / "rules.stack")])
+    assert rules is not None
+    _stranger_rows(many)
+    bad = {"learner": "L2", **exc("B", "waive", credential="X:BA", requirement="mroe")}
+    with (many / "exc.jsonl").open("a") as f:
+        f.write(json.dumps(bad) + "\n")
+        f.write(json.dumps(exc("N", "exclude", item="X:M100")) + "\n")  # names no learner
+    results = list(
+        evaluate_many(rules, _many_records(many), AS_OF, exceptions=str(many / "exc.jsonl"))
+    )
+    assert [r.learner for r in results[:6] if isinstance(r, Report)] == [
+        "L0",
+        "L1",
+        "L3",
+        "L4",
+        "L5",
+    ]
+    (l2,) = results[2]  # that learner's own error, in its place
+    assert isinstance(l2, RecordError) and l2.field == "exceptions[B].requirement"
+    # then the rows that could apply to nobody: the one naming no learner, then L9's
+    tail = [(e.learner, e.line, e.field) for errors in results[6:] for e in errors]
+    assert tail == [(None, 6, "learner"), ("L9", 4, "exceptions[X].learner")]
+    assert "who is not in `<records>`" in results[7][0].message
+
+
+def test_evaluate_many_with_an_unreadable_file_evaluates_nobody(many: Path) -> None:
+    rules, _ = stackrules.load_rules([str(many / "rules.stack")])
+    assert rules is not None
+    (many / "exc.csv").write_text("learner,id,kind,mood\nL1,E,exclude,happy\n")
+    for path in (many / "missing.jsonl", many / "exc.csv"):
+        results = list(evaluate_many(rules, _many_records(many), AS_OF, exceptions=path))
+        assert len(results) == 1 and isinstance(results[0], list), results
+        assert all(e.file == str(path) and e.learner is None for e in results[0])
