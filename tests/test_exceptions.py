@@ -20,10 +20,13 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+import stackrules
 from engine_strategies import compile_text
+from stackrules.batch import evaluate_many
 from stackrules.cli import cli
 from stackrules.evaluation.evaluator import Evaluator
 from stackrules.records import LearnerRecord
+from stackrules.records.errors import RecordError
 from stackrules.report import Report, dumps
 from stackrules.schemas import load_schema
 
@@ -914,3 +917,165 @@ def _exc(data: dict[str, Any]) -> Any:
     from stackrules.exceptions import RegistrarException
 
     return RegistrarException.model_validate(data)
+
+
+# ---------------------------------------------------------------- applied: per leaf
+
+# X:M151 is named by `second` itself; a substitution for X:M100 adds it to `first`
+PER_LEAF = """\
+issuer X "Example College"
+course X:M100 "Calculus" credits 3 subject MATH
+course X:M151 "Calculus (honours)" credits 3 subject MATH
+course X:S200 "Statistics" credits 3 subject STAT
+course X:E100 "English" credits 3 subject ENGL
+credential X:SUB "Two parts" {
+    first: X:M100
+    second: any of (X:M151, X:S200)
+}
+credential X:ALT "Alternatives" {
+    one: any of (X:S200, X:M151)
+}
+"""
+
+
+def test_also_allow_of_what_the_rules_accept_is_not_applied(evaluator: Evaluator) -> None:
+    # X:M200 is MATH: `3 credits from subject MATH` takes it without the exception
+    allow = exc("AA", "also-allow", credential="X:BSC", requirement="extra", item="X:M200")
+    r = run(evaluator, [ach("X:S200"), ach("X:M200")], [allow])
+    assert "X:BSC" in earned(r)
+    extra = requirement(r, "X:BSC", "extra")
+    assert [(e.item, e.exceptions) for e in extra.evidence] == [("X:M200", [])]
+    assert extra.exceptions == []
+    assert effects(r)["AA"] == (
+        False,
+        "X:M200 already counted by the rules: `X:BSC extra` accepts it",
+    )
+
+
+def test_substitute_names_only_the_leaf_it_let_the_item_onto() -> None:
+    ev = Evaluator(compile_text(PER_LEAF))
+    sub = exc("S", "substitute", credential="X:SUB", item="X:M151", **{"for": "X:M100"})
+    # X:M100 fills `first`; X:M151 is counted in `second`, which names it: no id there
+    r = run(ev, [ach("X:M100"), ach("X:M151")], [sub])
+    assert "X:SUB" in earned(r)
+    second = requirement(r, "X:SUB", "second")
+    assert [(e.item, e.exceptions) for e in second.evidence] == [("X:M151", [])]
+    assert second.exceptions == [] and requirement(r, "X:SUB", "first").exceptions == []
+    assert effects(r)["S"] == (
+        False,
+        "X:M151 already counted by the rules: `X:SUB second` accepts it",
+    )
+    # X:S200 fills `second`, and X:M151 stands for X:M100 in `first`: the id is there
+    r = run(ev, [ach("X:M151"), ach("X:S200")], [sub])
+    assert "X:SUB" in earned(r)
+    first = requirement(r, "X:SUB", "first")
+    assert [(e.item, e.exceptions) for e in first.evidence] == [("X:M151", ["S"])]
+    assert first.exceptions == ["S"] and requirement(r, "X:SUB", "second").exceptions == []
+    assert effects(r)["S"] == (True, "X:SUB: X:M151 counted for X:M100")
+
+
+def test_two_exceptions_letting_one_item_onto_a_leaf_both_name_it() -> None:
+    ev = Evaluator(compile_text(PER_LEAF))
+    sub = exc("S", "substitute", credential="X:SUB", item="X:S200", **{"for": "X:M100"})
+    directive = exc("D", "apply", credential="X:SUB", requirement="first", item="X:S200")
+    r = run(ev, [ach("X:S200"), ach("X:M151")], [directive, sub])
+    assert "X:SUB" in earned(r)
+    first = requirement(r, "X:SUB", "first")
+    # the substitution let it onto the leaf, the directive put it under `first`
+    assert [(e.item, e.exceptions) for e in first.evidence] == [("X:S200", ["D", "S"])]
+    assert first.exceptions == ["D", "S"]
+    assert {i for i, (ok, _) in effects(r).items() if ok} == {"D", "S"}
+
+
+def test_substitute_not_applied_where_another_exception_let_the_item_in() -> None:
+    ev = Evaluator(compile_text(PER_LEAF))
+    # both let X:E100 onto X:M151's leaf; only the also-allow onto X:S200's, tried first
+    sub = exc("S", "substitute", credential="X:ALT", item="X:E100", **{"for": "X:M151"})
+    allow = exc("AA", "also-allow", credential="X:ALT", requirement="one", item="X:E100")
+    r = run(ev, [ach("X:E100")], [sub, allow])
+    assert "X:ALT" in earned(r)
+    one = requirement(r, "X:ALT", "one")
+    assert [(e.item, e.exceptions) for e in one.evidence] == [("X:E100", ["AA"])]
+    assert effects(r) == {
+        "S": (False, "X:E100 is counted in `X:ALT one` because of AA instead"),
+        "AA": (True, "X:ALT one: X:E100 also allowed"),
+    }
+
+
+# ---------------------------------------------------------------- the Python batch API
+
+
+def _many_records(many: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (many / "many.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_evaluate_many_joins_the_file_as_the_command_does(
+    many: Path, workers: int, tmp_path: Path
+) -> None:
+    rules, _ = stackrules.load_rules([str(many / "rules.stack")])
+    assert rules is not None
+    exceptions = many / "exc.jsonl"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    results = list(
+        evaluate_many(
+            rules,
+            _many_records(many),
+            AS_OF,
+            workers=workers,
+            chunk=2,
+            exceptions=exceptions,  # (a path object, or a string)
+            tmp_dir=str(scratch),
+        )
+    )
+    evaluated = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--rules", str(many / "rules.stack"), str(many / "many.jsonl")),
+            *("--as-of", "2026-11-22", "--format", "jsonl", "--exceptions", str(exceptions)),
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert [dumps(r) for r in results if isinstance(r, Report)] == evaluated.output.splitlines()
+    assert len(results) == 6
+    by_learner = {r.learner: r for r in results if isinstance(r, Report)}
+    assert [e.id for e in by_learner["L4"].exceptions] == ["W", "S"]
+    assert by_learner["L0"].exceptions == []
+    assert list(scratch.iterdir()) == []  # the private index is gone
+
+
+def test_evaluate_many_reports_rows_that_apply_to_nobody(many: Path) -> None:
+    rules, _ = stackrules.load_rules([str(many / "rules.stack")])
+    assert rules is not None
+    _stranger_rows(many)
+    bad = {"learner": "L2", **exc("B", "waive", credential="X:BA", requirement="mroe")}
+    with (many / "exc.jsonl").open("a") as f:
+        f.write(json.dumps(bad) + "\n")
+        f.write(json.dumps(exc("N", "exclude", item="X:M100")) + "\n")  # names no learner
+    results = list(
+        evaluate_many(rules, _many_records(many), AS_OF, exceptions=str(many / "exc.jsonl"))
+    )
+    assert [r.learner for r in results[:6] if isinstance(r, Report)] == [
+        "L0",
+        "L1",
+        "L3",
+        "L4",
+        "L5",
+    ]
+    (l2,) = results[2]  # that learner's own error, in its place
+    assert isinstance(l2, RecordError) and l2.field == "exceptions[B].requirement"
+    # then the rows that could apply to nobody: the one naming no learner, then L9's
+    tail = [(e.learner, e.line, e.field) for errors in results[6:] for e in errors]
+    assert tail == [(None, 6, "learner"), ("L9", 4, "exceptions[X].learner")]
+    assert "who is not in `<records>`" in results[7][0].message
+
+
+def test_evaluate_many_with_an_unreadable_file_evaluates_nobody(many: Path) -> None:
+    rules, _ = stackrules.load_rules([str(many / "rules.stack")])
+    assert rules is not None
+    (many / "exc.csv").write_text("learner,id,kind,mood\nL1,E,exclude,happy\n")
+    for path in (many / "missing.jsonl", many / "exc.csv"):
+        results = list(evaluate_many(rules, _many_records(many), AS_OF, exceptions=path))
+        assert len(results) == 1 and isinstance(results[0], list), results
+        assert all(e.file == str(path) and e.learner is None for e in results[0])

@@ -163,3 +163,110 @@ def test_better_of_two_registrar_grants_counts() -> None:
     assert [ev.grade for r in cr1.requirements for ev in r.evidence] == ["A"]
     expected = {_rounded(o) for o in reference_outcomes(rules, record, date(2020, 1, 1))}
     assert engine_outcome(report) in expected
+
+
+# ---------------------------------------------------------------- a shared search template
+
+# An overlay whose requirement trees are its base's shares the base's search template
+# (`Problems.share_template`), with the first paths and light verdicts that learners without
+# exceptions saved in it. Its leaves match differently (an also-allow, a substitution, a
+# directive, an exclusion): what it reads from the template must not depend on that.
+SHARED = """\
+issuer X
+course X:C1 credits 3 subject MATH
+course X:C2 credits 3 subject MATH
+course X:C3 credits 3 subject STAT
+course X:C4 credits 3 subject STAT
+course X:C5 credits 3 subject ENGL
+course X:C6 credits 3 subject ENGL
+course X:C7 credits 3 subject HIST
+course X:C8 credits 3 subject HIST
+credential X:BIG {
+    a: 2 of (X:C1, X:C2, X:C3, X:C4)
+    b: any of (X:C5, X:C6, 3 credits from subject HIST)
+    c: 6 credits from subject MATH
+    d: all of (X:C7, any of (X:C8, X:C3))
+}
+"""
+SHARED_ITEMS = [f"X:C{k}" for k in range(1, 9)]
+SHARED_EXCEPTIONS: list[list[dict[str, Any]]] = [
+    [{"kind": "also-allow", "requirement": "b", "item": "X:C1"}],
+    [{"kind": "also-allow", "requirement": "d", "item": "X:C5"}],
+    [{"kind": "substitute", "item": "X:C5", "for": "X:C1"}],
+    [{"kind": "substitute", "item": "X:C2", "for": "X:C7", "requirement": "d"}],
+    [{"kind": "apply", "requirement": "c", "item": "X:C3"}],
+    [{"kind": "apply", "requirement": "a", "item": "X:C1"}],
+    [{"kind": "exclude", "item": "X:C1"}],
+    # (trees of their own: not shared)
+    [{"kind": "adjust", "requirement": "c", "amount": 3.0}],
+    [{"kind": "adjust", "requirement": "a", "amount": 1.0}],
+    [{"kind": "waive", "requirement": "b"}],
+    [
+        {"kind": "also-allow", "requirement": "c", "item": "X:C4"},
+        {"kind": "substitute", "item": "X:C6", "for": "X:C8"},
+    ],
+]
+
+
+def _shared_records(exceptions: list[dict[str, Any]]) -> list[LearnerRecord]:
+    out = []
+    for mask in range(0, 1 << len(SHARED_ITEMS), 7):  # a spread of subsets
+        held = [item for k, item in enumerate(SHARED_ITEMS) if mask >> k & 1]
+        out.append(
+            LearnerRecord.model_validate(
+                {
+                    "learner": f"L{mask}",
+                    "achievements": [{"item": i, "grade": "B"} for i in held],
+                    "exceptions": [
+                        {"id": f"E{k}", **e, "credential": "X:BIG", **APPROVAL}
+                        for k, e in enumerate(exceptions)
+                    ],
+                }
+            )
+        )
+    return out
+
+
+class _Reads(dict[Any, Any]):
+    """A template's saved searches, counting what is read back."""
+
+    hits = 0
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = super().get(key, default)
+        if found is not None:
+            _Reads.hits += 1
+        return found
+
+
+def test_an_overlay_sharing_a_warm_template_answers_as_one_with_its_own() -> None:
+    as_of = date(2026, 1, 1)
+    rules = compile_text(SHARED)
+    warm = Evaluator(rules)
+    for record in _shared_records([]):  # learners without exceptions fill the template
+        warm.evaluate(record, as_of)
+    (base,) = rules.credentials["X:BIG"]
+    template = warm.problems._templates[id(base.leaves)][1]
+    assert template.paths and template.light  # what an overlay could misread is there
+    for name in ("paths", "light"):  # (a frozen dataclass: its dictionaries are filled)
+        object.__setattr__(template, name, _Reads(getattr(template, name)))
+    for exceptions in SHARED_EXCEPTIONS:
+        # an evaluator whose overlays never share: each builds its own template
+        cold = Evaluator(rules)
+        cold.problems.share_template = lambda base, overlay: None  # type: ignore[method-assign]
+        _Reads.hits = 0
+        for record in _shared_records(exceptions):
+            got = warm.evaluate(record, as_of)
+            assert dumps(got) == dumps(cold.evaluate(record, as_of)), (exceptions, record)
+            expected = {_rounded(o) for o in reference_outcomes(rules, record, as_of)}
+            assert engine_outcome(got) in expected, (exceptions, record)
+        overlay = next(reversed(warm.overlays._laid.values())).credential
+        assert overlay.base is base and overlay.leaves is not base.leaves
+        if exceptions[0]["kind"] in ("adjust", "waive"):
+            assert warm.problems._templates[id(overlay.leaves)][1] is not template
+            continue
+        # it shared the template (its trees, so its leaves, are the base's very nodes), and
+        # read from it what learners without exceptions saved there
+        assert all(a is b for a, b in zip(overlay.leaves, base.leaves, strict=True))
+        assert warm.problems._templates[id(overlay.leaves)][1] is template
+        assert _Reads.hits > 0, exceptions

@@ -234,7 +234,8 @@ class Evaluator:
         held: list[str],
         scope: Scope,
     ) -> report.Report:
-        explainer = Explainer(self.problems, as_of, state.achs)
+        laid = state.exceptions.laid_ids if state.exceptions is not None else None
+        explainer = Explainer(self.problems, as_of, state.achs, laid)
         pursued = set(scope.pursued)
         used: set[int] = set()
         earned: list[report.EarnedCredential] = []

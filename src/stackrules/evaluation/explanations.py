@@ -9,7 +9,7 @@ short in the allocation that leaves the least to do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, cast
@@ -18,7 +18,7 @@ from weakref import WeakKeyDictionary
 from stackrules import report
 from stackrules.dates import lapsed
 from stackrules.evaluation.allocation import Allocation, value_of
-from stackrules.evaluation.exceptions.overlay import OverlayCredential
+from stackrules.evaluation.exceptions.overlay import AdjustedLeaves, OverlayCredential
 from stackrules.exceptions.check import limit_name
 from stackrules.graph import Key, leaf_keys
 from stackrules.matching import MAX_OPTIONS, first_failure, in_window
@@ -206,10 +206,19 @@ class _Tree:
 
 
 class Explainer:
-    def __init__(self, problems: Problems, as_of: date, achs: Sequence[Ach]) -> None:
+    def __init__(
+        self,
+        problems: Problems,
+        as_of: date,
+        achs: Sequence[Ach],
+        laid_ids: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """`laid_ids`: for a learner with exceptions, per overlaid credential the ids of the
+        exceptions laid on it, in the overlay's order (`LearnerExceptions.laid_ids`)."""
         self.problems = problems
         self.as_of = as_of
         self.achs = achs
+        self.laid_ids = laid_ids or {}
         self._held: set[str] | None = None
         self._static = _static(problems)
         # by id(achievement): one frozen entry, shared by every requirement that uses it
@@ -233,9 +242,15 @@ class Explainer:
         (§5; for an earned credential, one dated no later than `by`)."""
         results = []
         used_ids: set[int] = set()
+        adjusted = cred.leaves if type(cred.leaves) is AdjustedLeaves else None
         for requirement in self._static.requirements(cred):
             req = requirement.req
             used = tree.used_by(requirement.leaves)
+            admitted = (
+                self._admitted(cred.id, adjusted, tree, requirement.leaves)
+                if adjusted is not None
+                else {}
+            )
             for k in requirement.leaves:
                 leaf = cred.leaves[k]
                 if isinstance(leaf, CompetencyLeaf) and tree.holds(leaf):
@@ -249,10 +264,29 @@ class Explainer:
                     label=req.label,
                     met=tree.holds(req.root),
                     used=[a.item for a in used],
-                    evidence=[self._evidence_of(a) for a in used],
+                    evidence=[self._evidence_of(a, admitted.get(id(a))) for a in used],
                 )
             )
         return results, used_ids
+
+    def _admitted(
+        self, ident: str, leaves: AdjustedLeaves, tree: _Tree, indexes: Sequence[int]
+    ) -> dict[int, list[str]]:
+        """Of what the leaves with these indexes use (by id), what a leaf counts only because
+        of exceptions (the rules' leaf neither names nor selects it: `Problems.names`), with
+        the ids of the exceptions that let it onto that leaf (`exceptions.md`: the evidence
+        a substitution, also-allow or directive admitted names it)."""
+        found: dict[int, list[str]] = {}
+        for k in indexes:
+            if not leaves.why[k]:
+                continue
+            leaf = leaves[k]
+            for a in tree.used(leaf):
+                places = leaves.added_by(k, a.item)
+                if places and not self.problems.names(leaf, a):
+                    ids = self.laid_ids[ident]
+                    found[id(a)] = [ids[p] for p in places]
+        return found
 
     def _witness(self, leaf: CompetencyLeaf, by: date | None) -> Ach | None:
         """The achievement that shows the leaf's competency at the highest level (then the
@@ -270,10 +304,12 @@ class Explainer:
             key=lambda a: (-a.competencies.get(leaf.competency, -1), a.candidate().sort_key),
         )
 
-    def _evidence_of(self, a: Ach) -> report.Evidence:
+    def _evidence_of(self, a: Ach, exceptions: list[str] | None = None) -> report.Evidence:
         found = self._evidence.get(id(a))
         if found is None:
             found = self._evidence[id(a)] = evidence(a)
+        if exceptions:
+            return found.model_copy(update={"exceptions": exceptions})
         return found
 
     def earned(

@@ -389,7 +389,21 @@ class Problems:
     def share_template(self, base: Credential, overlay: Credential) -> None:
         """An overlay whose tree is its base's shares the base's search template: the same
         nodes, not equal ones (the template knows nodes by id: an overlay's copy of a node,
-        even an equal one, is not in it, and its parents do not lead there)."""
+        even an equal one, is not in it, and its parents do not lead there).
+
+        Safe although the overlay's leaves match differently (an also-allow, substitution,
+        directive or exclusion: `AdjustedLeaves`, a new tuple of the base's very leaf
+        objects, since `overlay.lay` copies a leaf only with the root above it). What the
+        template holds is a function of the tree and the catalog alone: bounds, orders and
+        parents with no achievement, the items identifier leaves name, costs, whether a
+        node holds empty; first paths (`paths`), keyed by the nodes themselves and saved
+        only for runs of children that no achievement of that search reaches, so computed
+        from nothing a learner holds; light verdicts (`light`), keyed by what each leaf holds
+        as the overlay's own matches say. A search reads a saved entry only for nodes its
+        own problem leaves untouched. Limits, which an overlay may waive or adjust, are not
+        in it. `test_an_overlay_sharing_a_warm_template_answers_as_one_with_its_own` checks
+        this: overlays on a template warmed by learners without exceptions answer as
+        overlays with templates of their own, and as the reference evaluator."""
         ours, theirs = overlay.requirements, base.requirements
         if len(ours) == len(theirs) and all(
             a.root is b.root for a, b in zip(ours, theirs, strict=True)

@@ -2,16 +2,22 @@
 
 Takes the report the evaluator made and the learner's `LearnerExceptions`; gives the report
 with its `exceptions` list, and the ids of the exceptions that decided them on requirement
-results, limits and evidence: a waiver or adjustment on its requirement or limit, a
-substitution, also-allow or directive on the evidence it let in (and its requirement), a grant
-on its granted achievement wherever that is used.
+results, limits and evidence: a waiver or adjustment on its requirement or limit, a grant on
+its granted achievement wherever that is used, a directive (`apply`) on its item counted under
+its requirement. A substitution or also-allow is on the evidence it let in, and the
+explanations put it there (`Explainer._admitted`): only evidence counted on a leaf that
+accepts it because of the exception, where the rules' leaf neither names nor selects it.
+Each names its requirement too.
 
 Whether a substitution, also-allow or directive was applied is read from the allocations the
-report shows (`_unused`): one that let in an achievement that no shown allocation of its
-credential counts changed nothing, and says why.
+report shows (`_unused`): a substitution or also-allow none of whose evidence a shown
+allocation counts, or a directive whose item no shown allocation counts under its
+requirement, changed nothing, and says why.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from stackrules import report
 from stackrules.evaluation.exceptions.learner import LearnerExceptions
@@ -24,17 +30,20 @@ _ADMITTING = ("substitute", "also-allow", "apply")
 def annotate(result: report.Report, found: LearnerExceptions) -> report.Report:
     applied = {i for i, (ok, _) in found.effects.items() if ok}
     acting = [e for e in found.exceptions if e.id in applied]
+    order = {e.id: k for k, e in enumerate(found.exceptions)}
     earned = [
         c.model_copy(
             update={
-                "requirements": _requirements(c.credential, c.requirements, acting),
+                "requirements": _requirements(c.credential, c.requirements, acting, order),
                 "limits": _limits(c.credential, c.limits, acting),
             }
         )
         for c in result.earned
     ]
     in_progress = [
-        c.model_copy(update={"requirements": _requirements(c.credential, c.requirements, acting)})
+        c.model_copy(
+            update={"requirements": _requirements(c.credential, c.requirements, acting, order)}
+        )
         for c in result.in_progress
     ]
     effects = dict(found.effects)
@@ -42,9 +51,10 @@ def annotate(result: report.Report, found: LearnerExceptions) -> report.Report:
         c.credential: c for c in earned
     }
     shown.update((c.credential, c) for c in in_progress)
+    kinds = {e.id: e.kind for e in found.exceptions}
     for e in acting:
         if e.kind in _ADMITTING:
-            why = _unused(e, shown)
+            why = _unused(e, shown, kinds)
             if why is not None:
                 effects[e.id] = (False, why)
     listed = [_entry(e, effects.get(e.id, (False, "not applied"))) for e in found.exceptions]
@@ -56,11 +66,14 @@ def annotate(result: report.Report, found: LearnerExceptions) -> report.Report:
 def _unused(
     exc: RegistrarException,
     shown: dict[str, report.EarnedCredential | report.InProgressCredential],
+    kinds: Mapping[str, str],
 ) -> str | None:
     """Why a substitution, also-allow or directive changed nothing in the report, or None
     when it did: it is applied when the allocation the report shows for its credential
-    counts an achievement it let in (an earned credential always shows its allocation; one
-    in progress only when it is pursued or among the nearest the report shows)."""
+    counts an achievement it let in (its evidence names it: for a substitution or also-allow,
+    only where the rules alone would not have counted it there; an earned credential always
+    shows its allocation, one in progress only when it is pursued or among the nearest the
+    report shows)."""
     entry = shown.get(exc.credential or "")
     if entry is None:
         return (
@@ -72,6 +85,17 @@ def _unused(
         return None
     where = f"{exc.credential} {exc.requirement}" if exc.requirement else str(exc.credential)
     named = [r for r in requirements if exc.requirement is None or r.name == exc.requirement]
+    if exc.kind != "apply":
+        # counted, but not where this exception let it in: it made no difference
+        for r in named:
+            for ev in r.evidence:
+                if ev.item != exc.item:
+                    continue
+                others = [i for i in ev.exceptions if kinds.get(i) in _ADMITTING]
+                place = f"`{exc.credential} {r.name}`"
+                if not others:
+                    return f"{exc.item} already counted by the rules: {place} accepts it"
+                return f"{exc.item} is counted in {place} because of {', '.join(others)} instead"
     if isinstance(entry, report.EarnedCredential) and all(r.met for r in named):
         met = "earned" if exc.requirement is None else "met"
         return f"{exc.item} not needed: {where} {met} without it"
@@ -94,6 +118,7 @@ def _requirements(
     credential: str,
     results: list[report.RequirementResult],
     acting: list[RegistrarException],
+    order: dict[str, int],
 ) -> list[report.RequirementResult]:
     out = []
     for r in results:
@@ -107,10 +132,12 @@ def _requirements(
                 ids.append(exc.id)
         evidence = []
         for ev in r.evidence:
-            by = [e.id for e in acting if _admits(e, credential, r.name, ev)]
-            if by:
+            # (a substitution's or also-allow's id is already there: `Explainer._admitted`)
+            more = [e.id for e in acting if _admits(e, credential, r.name, ev)]
+            by = sorted({*ev.exceptions, *more}, key=order.__getitem__)
+            if by != ev.exceptions:
                 ev = ev.model_copy(update={"exceptions": by})
-                ids.extend(i for i in by if i not in ids)
+            ids.extend(i for i in by if i not in ids)
             evidence.append(ev)
         out.append(r.model_copy(update={"exceptions": ids, "evidence": evidence}) if ids else r)
     return out
@@ -137,8 +164,12 @@ def _limits(
 def _admits(
     exc: RegistrarException, credential: str, requirement: str, ev: report.Evidence
 ) -> bool:
+    """Whether a grant made this evidence, or a directive put it under this requirement."""
     if exc.kind == "grant":
         return ev.origin == "granted" and ev.rule == exc.id
-    if exc.kind not in _ADMITTING or exc.credential != credential or ev.item != exc.item:
-        return False
-    return exc.requirement is None or exc.requirement == requirement
+    return (
+        exc.kind == "apply"
+        and exc.credential == credential
+        and exc.requirement == requirement
+        and ev.item == exc.item
+    )

@@ -77,6 +77,9 @@ class LearnerExceptions:
     counting: list[tuple[Achievement, Ach]]
     excluded: list[report.NotCounted]
     credentials: dict[str, OverlayCredential] = field(default_factory=dict)
+    # per overlaid credential, this learner's ids of the exceptions laid on it, in the order
+    # the overlay was given them (`AdjustedLeaves.why` names them by that place)
+    laid_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
     grants: list[Ach] = field(default_factory=list)
     firings: list[Firing] = field(default_factory=list)
     next_atom: int = 0
@@ -154,6 +157,7 @@ def prepare(
             continue
         laid = ev.overlays.get(base, excs)
         out.credentials[ident] = laid.credential
+        out.laid_ids[ident] = tuple(e.id for e in excs)
         for e in excs:
             effect, why = laid.effects[structure(e)]
             if effect is None:

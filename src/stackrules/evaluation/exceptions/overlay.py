@@ -4,8 +4,9 @@ over them (`exceptions.md`, "How they apply").
 Takes a credential version and the exceptions naming it; gives an `OverlayCredential`, a copy
 made with `dataclasses.replace` of only what changes (a waived requirement's root, an adjusted
 amount, a waived or adjusted limit), whose `leaves` are an `AdjustedLeaves` tuple: per leaf,
-the items it also accepts (`substitute`, `also-allow`, `apply`) and those it turns away
-(`apply` elsewhere in the credential, `exclude`). The evaluator reads the adjustments where it
+the items it also accepts (`substitute`, `also-allow`, `apply`) and which exceptions made it
+accept each (the report's evidence names them), and those it turns away (`apply` elsewhere in
+the credential, `exclude`). The evaluator reads the adjustments where it
 matches achievements to leaves, so everything after that (the exact allocation, limits,
 earning dates, what remains) runs unchanged: a directive is a constraint on the search, never a
 placement. The shared rule set is never touched; a learner without exceptions never meets any
@@ -66,6 +67,9 @@ class AdjustedLeaves(tuple[LeafNode, ...]):
     """An overlay credential's leaves, with what each also accepts and turns away."""
 
     extra: tuple[frozenset[str], ...]
+    # per leaf, per item it also accepts: the exceptions that add it there, by their place in
+    # the list `lay` was given (learners sharing the overlay have theirs in the same order)
+    why: tuple[dict[str, tuple[int, ...]], ...]
     reject: tuple[frozenset[str], ...]
     dead: tuple[bool, ...]  # under a waived requirement: accepts nothing
 
@@ -112,15 +116,20 @@ class AdjustedLeaves(tuple[LeafNode, ...]):
             return True
         return None
 
+    def added_by(self, index: int, item: str) -> tuple[int, ...]:
+        """The exceptions (by place) that make the leaf with this index accept `item`."""
+        return self.why[index].get(item, ())
+
 
 def _adjusted_leaves(
     leaves: Sequence[LeafNode],
-    extra: list[set[str]],
+    extra: list[dict[str, list[int]]],
     reject: list[set[str]],
     dead: list[bool],
 ) -> AdjustedLeaves:
     found = AdjustedLeaves(leaves)
     found.extra = tuple(frozenset(s) for s in extra)
+    found.why = tuple({item: tuple(by) for item, by in s.items()} for s in extra)
     found.reject = tuple(frozenset(s) for s in reject)
     found.dead = tuple(dead)
     return found
@@ -144,7 +153,7 @@ class Laid:
 def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
     """`base` with `exceptions` (those naming it) applied."""
     n = len(base.leaves)
-    extra: list[set[str]] = [set() for _ in range(n)]
+    extra: list[dict[str, list[int]]] = [{} for _ in range(n)]  # item -> exceptions (places)
     reject: list[set[str]] = [set() for _ in range(n)]
     dead = [False] * n
     roots: dict[str, Node] = {r.name: r.root for r in base.requirements}
@@ -162,7 +171,12 @@ def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
     def nothing(exc: RegistrarException, why: str) -> None:
         effects[structure(exc)] = (None, why)
 
-    for exc in exceptions:
+    def add(leaf: LeafNode, item: str, place: int) -> None:
+        by = extra[leaf.index].setdefault(item, [])
+        if place not in by:
+            by.append(place)
+
+    for place, exc in enumerate(exceptions):
         req = exc.requirement
         if req is not None and req not in roots:
             nothing(exc, f"the version of `{where}` in effect has no requirement `{req}`")
@@ -214,7 +228,7 @@ def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
                 nothing(exc, f"no requirement of `{scope}` names `{exc.for_}`")
                 continue
             for leaf in naming:
-                extra[leaf.index].add(exc.item)
+                add(leaf, exc.item, place)
             done(exc, f"{scope}: {exc.item} counted for {exc.for_}")
         elif exc.kind in ("also-allow", "apply"):
             assert req is not None and exc.item is not None
@@ -223,7 +237,7 @@ def lay(base: Credential, exceptions: Sequence[RegistrarException]) -> Laid:
                 nothing(exc, f"`{req}` has no list or selector to allow `{exc.item}` in")
                 continue
             for leaf in groups:
-                extra[leaf.index].add(exc.item)
+                add(leaf, exc.item, place)
             if exc.kind == "apply":
                 inside = {leaf.index for leaf in under[req]}
                 for leaf in base.leaves:
