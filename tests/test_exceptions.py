@@ -29,6 +29,7 @@ from stackrules.records import LearnerRecord
 from stackrules.records.errors import RecordError
 from stackrules.report import Report, dumps
 from stackrules.schemas import load_schema
+from stackrules.textreport import render_text
 
 AS_OF = date(2026, 11, 22)
 APPROVAL = {"approved_by": "registrar", "approved_on": "2026-01-05"}
@@ -153,6 +154,45 @@ def test_adjust_limit(evaluator: Evaluator) -> None:
     assert limit.met and limit.value == 9 and limit.exceptions == ["A3"]
     adjust["amount"] = 8.5
     assert "X:BA" not in earned(run(evaluator, achs, [adjust]))
+
+
+def test_what_remains_against_an_adjustment_names_it() -> None:
+    """In progress, what remains of an adjusted requirement or limit is counted against the
+    new amount, and the entry names the adjustment (its text stays the rules')."""
+    ev = Evaluator(
+        compile_text(
+            CATALOG
+            + """credential X:RES "Residency" {
+    core: 9 credits from issuer X
+    limit at least 6 credits from subject ENGL
+}
+"""
+        )
+    )
+    achs = [ach("X:M100"), ach("X:E100")]
+    plain = next(c for c in run(ev, achs, []).in_progress if c.credential == "X:RES")
+    assert [(r.requirement, r.need, r.exceptions) for r in plain.remaining] == [
+        ("core", 3, []),
+        ("limit", 3, []),
+    ]
+    adjusted = run(
+        ev,
+        achs,
+        [
+            exc("A4", "adjust", credential="X:RES", requirement="core", amount=12),
+            exc("A5", "adjust", credential="X:RES", limit="at least 6 credits from subject ENGL",
+                amount=4.5),
+        ],
+    )  # fmt: skip
+    res = next(c for c in adjusted.in_progress if c.credential == "X:RES")
+    assert [(r.requirement, r.need, r.exceptions) for r in res.remaining] == [
+        ("core", 6, ["A4"]),
+        ("limit", 1.5, ["A5"]),
+    ]
+    assert res.remaining[1].limit == "at least 6 credits from subject ENGL"
+    text = render_text(adjusted)
+    assert "for core (adjusted by A4)" in text
+    assert "(adjusted by A5)" in text
 
 
 def test_text_audit_names_the_waiver_of_a_limit(files: Path) -> None:

@@ -119,6 +119,9 @@ class Remaining(_ReportModel):
     # where it is (`file:line`); left out of every other entry
     limit: str | None = Field(default=None, exclude_if=lambda v: v is None)
     source: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    # the registrar's exceptions that adjusted the requirement or limit this need is counted
+    # against (the text above is the rules'; the need is against the adjusted amount)
+    exceptions: list[str] = _exception_ids()
 
     model_config = ConfigDict(json_schema_extra=_optional("limit", "source"))
 

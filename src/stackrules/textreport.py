@@ -87,7 +87,8 @@ def _remaining(r: Remaining) -> str:
     what = r.requirement
     if r.limit is not None:
         what = f"limit `{r.limit}`" + (f" ({r.source})" if r.source else "")
-    return f"    needs {number(r.need)} more {unit} for {what}{options}"
+    adjusted = f" (adjusted by {', '.join(r.exceptions)})" if r.exceptions else ""
+    return f"    needs {number(r.need)} more {unit} for {what}{adjusted}{options}"
 
 
 def _work(p: InProgressCredential) -> str:

@@ -42,7 +42,10 @@ def annotate(result: report.Report, found: LearnerExceptions) -> report.Report:
     ]
     in_progress = [
         c.model_copy(
-            update={"requirements": _requirements(c.credential, c.requirements, acting, order)}
+            update={
+                "requirements": _requirements(c.credential, c.requirements, acting, order),
+                "remaining": _remaining(c.credential, c.remaining, acting),
+            }
         )
         for c in result.in_progress
     ]
@@ -158,6 +161,28 @@ def _limits(
             and limit_name(e.limit) == limit_name(lim.text)
         ]
         out.append(lim.model_copy(update={"exceptions": ids}) if ids else lim)
+    return out
+
+
+def _remaining(
+    credential: str, entries: list[report.Remaining], acting: list[RegistrarException]
+) -> list[report.Remaining]:
+    """What remains against an adjusted requirement or limit names the adjustment: the entry
+    says the rules' text, its need is counted against the amount the exception set."""
+    out = []
+    for r in entries:
+        ids = [
+            e.id
+            for e in acting
+            if e.kind == "adjust"
+            and e.credential == credential
+            and (
+                limit_name(e.limit) == limit_name(r.limit)
+                if r.limit is not None and e.limit is not None
+                else r.limit is None and e.requirement == r.requirement
+            )
+        ]
+        out.append(r.model_copy(update={"exceptions": ids}) if ids else r)
     return out
 
 
