@@ -153,6 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-learners", default="100000,1000000")
     parser.add_argument("--memory-formats", default="jsonl,csv")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument(
+        "--evaluate-learners",
+        default="",
+        help="learner counts of the full evaluations as a separate process (default: "
+        "--learners and 4x --learners)",
+    )
+    parser.add_argument(
+        "--evaluate-formats",
+        default="jsonl",
+        help="their input formats (csv: every learner's rows scattered, as for --validate-only)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     stackrules.tune_gc()  # as the command line does (the timed runs are in this process)
@@ -213,11 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         memory: dict[str, Any] = {}
         exe = [sys.executable, "-m", "stackrules", "batch", "--rules", *rule_paths]
         exe += ["--as-of", "2026-06-30", "--workers", "2", "--out", os.devnull]
-        for count in (int(n) for n in args.memory_learners.split(",") if n):
+        memory_counts = [int(n) for n in args.memory_learners.split(",") if n]
+        memory_formats = args.memory_formats.split(",")
+        for count in memory_counts:
             jsonl, csv_path = write_learners(pool, count, folder, shuffle_csv=True)
-            formats = args.memory_formats.split(",")
             for kind, path in (("jsonl", jsonl), ("csv", csv_path)):
-                if kind not in formats:
+                if kind not in memory_formats:
                     continue
                 extra: list[str] = []
                 seconds, peak, last = measure_process(
@@ -228,12 +240,26 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{key}: {memory[key]} ({last})")
             jsonl.unlink()
             csv_path.unlink()
-        for count in (args.learners, 4 * args.learners):
-            jsonl, csv_path = write_learners(pool, count, folder, shuffle_csv=False)
-            seconds, peak, last = measure_process([*exe, "--records", str(jsonl)])
-            key = f"evaluate jsonl {count}"
-            memory[key] = _memory_entry(seconds, peak)
-            print(f"{key}: {memory[key]} ({last})")
+        counts = [int(n) for n in args.evaluate_learners.split(",") if n] or [
+            args.learners,
+            4 * args.learners,
+        ]
+        formats = args.evaluate_formats.split(",")
+        for count in counts:
+            jsonl, csv_path = write_learners(pool, count, folder, shuffle_csv="csv" in formats)
+            for kind, path in (("jsonl", jsonl), ("csv", csv_path)):
+                if kind not in formats:
+                    continue
+                # with counts given, each beside `--validate-only` on the same file
+                for validate in (True, False) if args.evaluate_learners else (False,):
+                    if validate and count in memory_counts and kind in memory_formats:
+                        continue  # measured above
+                    flags = ["--validate-only"] if validate else []
+                    seconds, peak, last = measure_process([*exe, "--records", str(path), *flags])
+                    key = f"{'validate' if validate else 'evaluate'} {kind} {count}"
+                    memory[key] = _memory_entry(seconds, peak)
+                    memory[key]["learners_per_second"] = round(count / seconds, 1)
+                    print(f"{key}: {memory[key]} ({last})")
         results["memory"] = memory
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

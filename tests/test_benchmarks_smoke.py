@@ -120,6 +120,28 @@ def test_bench_batch_main(tmp_path: Path) -> None:
     assert all(0 < m["pss_mb"] <= m["peak_mb"] for m in memory.values())
 
 
+def test_bench_batch_evaluates_both_formats_beside_validate_only(tmp_path: Path) -> None:
+    """`--evaluate-learners` and `--evaluate-formats`: a full evaluation of each format at each
+    count, each beside `--validate-only` on the same file (unless the memory runs had it)."""
+    import bench_batch
+
+    path = tmp_path / "b.json"
+    code = bench_batch.main(
+        [
+            "--credentials", "20", "--lines", "40", "--learners", "6", "--distinct", "6",
+            "--no-throughput", "--memory-learners", "12", "--memory-formats", "jsonl",
+            "--evaluate-learners", "12", "--evaluate-formats", "jsonl,csv",
+            "--json", str(path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    memory = json.loads(path.read_text())["memory"]
+    assert set(memory) == {
+        "validate jsonl 12", "evaluate jsonl 12", "validate csv 12", "evaluate csv 12",
+    }  # fmt: skip
+    assert all(m["learners_per_second"] > 0 for k, m in memory.items() if k != "validate jsonl 12")
+
+
 def test_bench_compare_runs_engines_on_the_same_data(tmp_path: Path) -> None:
     """Two labels for the installed engine: both run in their own process on the same
     learners, and their reports are byte-identical."""

@@ -188,6 +188,7 @@ class SelectorIndex:
             )
             for i in sorted(rules.items.values(), key=lambda i: i.id)
         ]
+        self.by_id = {e.id: e for e in self.entries}
         self._cache: dict[int, list[CatalogEntry]] = {}
         self._teaching: dict[tuple[str, int], list[str]] = {}
         self._missing: dict[int, float] = {}
@@ -206,19 +207,24 @@ class SelectorIndex:
         key = id(selector)
         found = self._cache.get(key)
         if found is None:
-            keys = selector_keys(selector)
-            if keys is None:
-                pool: Iterable[CatalogEntry] = self.entries
-            else:
-                pool = {e.id: e for k in keys for e in self._by_key.get(k, ())}.values()
             match = selector_predicate(selector)
             found = sorted(
-                (e for e in pool if match(e)),
+                (e for e in self.candidates(selector) if match(e)),
                 key=lambda e: (e.cost, e.id),
             )
             self._cache[key] = found
             self._selectors[key] = selector  # keep it alive so its id stays unique
         return found
+
+    def candidates(self, selector: ast.Selector) -> Iterable[CatalogEntry]:
+        """The entries that could satisfy `selector`, or anything with an entry's issuer,
+        kind, subject and tags (a future achievement of it): those filed under one of its
+        positive filters' keys, every entry when it has none. The caller applies the
+        selector itself."""
+        keys = selector_keys(selector)
+        if keys is None:
+            return self.entries
+        return {e.id: e for k in keys for e in self._by_key.get(k, ())}.values()
 
     def teaching(self, competency: str, level: int) -> list[str]:
         found = self._teaching.get((competency, level))

@@ -244,12 +244,19 @@ class _Search:
         self._steps = 0  # until the next look at the clock
         n = len(p.achievements)
         users: list[set[int]] = [set() for _ in range(n)]
+        # per leaf, the achievements it could take, as a bitmask (amount leaves: those adding
+        # something); the dynamic bounds below read them against what is already used
+        self.leaf_masks: dict[int, int] = {}
         for leaf in p.leaves:
+            mask = 0
+            unit = leaf.unit if isinstance(leaf, AmountLeaf) else None
             for a in p.eligible[leaf.index]:
                 # an achievement that adds nothing to an amount is counted there only to
                 # help a limit (`_extend`), never by the search itself
-                if not isinstance(leaf, AmountLeaf) or value_of(p.achievements[a], leaf.unit) > 0:
+                if unit is None or value_of(p.achievements[a], unit) > 0:
                     users[a].add(leaf.index)
+                    mask |= 1 << a
+            self.leaf_masks[leaf.index] = mask
         at_most = 0
         for lim in p.limits:
             if lim.bound == "at most":
@@ -291,15 +298,20 @@ class _Search:
         self.free = [
             mode == "least"
             and len(users[a]) == 1
-            and not users[a] & unsafe
-            and all(
-                (lim.members >> a) & 1
-                for lim in p.limits
-                if any(index in users[a] for index, _, _ in lim.cover)
-            )
             and p.conflicts[a] == (1 << a)
-            and not (at_most >> a) & 1
             and p.achievements[a].item not in self.penalty_items
+            and (
+                not p.limits  # (then nothing is unsafe and no limit counts it)
+                or (
+                    not users[a] & unsafe
+                    and all(
+                        (lim.members >> a) & 1
+                        for lim in p.limits
+                        if any(index in users[a] for index, _, _ in lim.cover)
+                    )
+                    and not (at_most >> a) & 1
+                )
+            )
             for a in range(n)
         ]
         self.limit_values = [
@@ -321,7 +333,11 @@ class _Search:
         # counted at most once, so no allocation can count more than `limit_totals`. Part of
         # every path's lower bound, it stops the search from proving, branch by branch, that a
         # shortfall no choice can mend is the same everywhere.
-        self.short_lb = (self._uncovered_cost(self.limit_totals, self.cover_most), 0.0)
+        self.short_lb = (
+            (self._uncovered_cost(self.limit_totals, self.cover_most), 0.0)
+            if p.limits
+            else (0.0, 0.0)
+        )
         self._held_leaf = [bool(h) for h in p.held] or [False] * len(p.leaves)
         self._repeatable_leaf = [bool(r) for r in p.repeatable] or [False] * len(p.leaves)
         # With every value a small multiple of 1/256, sums are exact and a branch whose lower
@@ -329,15 +345,6 @@ class _Search:
         # the first of equal allocations, so this never changes the answer). Otherwise keep a
         # margin for rounding.
         self.margin = 0.0 if tpl.exact and _exact_values(p) else 1e-9
-        # per leaf, the achievements it could take, as a bitmask (amount leaves: those adding
-        # something); the dynamic bounds below read them against what is already used
-        self.leaf_masks: dict[int, int] = {}
-        for leaf in p.leaves:
-            mask = 0
-            for a in p.eligible[leaf.index]:
-                if not isinstance(leaf, AmountLeaf) or value_of(p.achievements[a], leaf.unit) > 0:
-                    mask |= 1 << a
-            self.leaf_masks[leaf.index] = mask
         self._rest_memo: dict[tuple[int, int], bool] = {}
         self._blocked_memo: dict[int, int] = {}
         self._dyn_memo: dict[tuple[int, int], tuple[float, float]] = {}
@@ -364,17 +371,13 @@ class _Search:
         p = self.p
         if tpl is _NO_TEMPLATE:
             return {id(leaf) for leaf in p.leaves}
-        leaves = p.leaves
-        start = [leaf for leaf in leaves if p.eligible[leaf.index]]
-        start.extend(leaf for leaf in leaves if self._held_leaf[leaf.index])
-        start.extend(
-            leaf
-            for leaf in leaves
-            if isinstance(leaf, CompetencyLeaf) and p.competency_met[leaf.index]
-        )
+        eligible, held, met = p.eligible, self._held_leaf, p.competency_met
         touched: set[int] = set()
         parent = tpl.parent
-        for leaf in start:
+        for leaf in p.leaves:
+            i = leaf.index
+            if not (eligible[i] or held[i] or (isinstance(leaf, CompetencyLeaf) and met[i])):
+                continue
             node: Node | None = leaf
             while node is not None and id(node) not in touched:
                 touched.add(id(node))

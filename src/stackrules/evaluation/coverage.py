@@ -87,26 +87,22 @@ def credential_catalog(
     groups = tuple(group_costs(rules, index, leaf, cred.id) for leaf in cred.leaves)
     if not cred.limits:
         return CredentialCatalog(groups, (), ())
-    by_id = {e.id: e for e in index.entries}
-    futures: dict[str, list[_Future]] = {}
-    for e in index.entries:
-        if e.id == cred.id:
-            continue  # the credential never supplies its own requirements
-        futures[e.id] = [_Future(e, False, as_of)] + (
-            [_Future(e, True, as_of)] if e.transfer else []
-        )
-
+    by_id = index.by_id
+    futures = _Futures(by_id, cred.id, as_of)
     admitted: dict[int, list[_Future]] = {}  # per leaf: futures it would count
     for leaf in cred.leaves:
         if isinstance(leaf, ItemLeaf):
-            pool = futures.get(leaf.item, [])
+            pool = futures.of(leaf.item)
         elif isinstance(leaf, AmountLeaf):
             if leaf.ids is not None:
-                pool = [f for i in leaf.ids for f in futures.get(i, [])]
+                pool = [f for i in leaf.ids for f in futures.of(i)]
             else:
                 assert leaf.selector is not None
                 match = selector_predicate(leaf.selector)
-                pool = [f for fs in futures.values() for f in fs if match(f)]
+                # (only the entries filed under the selector's index keys can match it)
+                pool = [
+                    f for e in index.candidates(leaf.selector) for f in futures.of(e.id) if match(f)
+                ]
         else:
             continue
         admitted[leaf.index] = [f for f in pool if first_failure(leaf.modifiers, f, as_of) is None]
@@ -129,6 +125,29 @@ def credential_catalog(
         covers.append(tuple(cover) if lim.bound == "at least" else ())
         options.append(tuple(e.id for e in _by_cost(countable, by_id)))
     return CredentialCatalog(groups, tuple(covers), tuple(options))
+
+
+class _Futures:
+    """The catalog's items as future achievements (`_Future`), made as they are asked for:
+    none for the credential itself (it never supplies its own requirements) or an unknown
+    item, one taken directly, and one by transfer for an item some equivalency grants."""
+
+    def __init__(self, by_id: dict[str, CatalogEntry], owner: str, as_of: date) -> None:
+        self.by_id, self.owner, self.as_of = by_id, owner, as_of
+        self._made: dict[str, list[_Future]] = {}
+
+    def of(self, ident: str) -> list[_Future]:
+        found = self._made.get(ident)
+        if found is None:
+            e = self.by_id.get(ident)
+            if e is None or ident == self.owner:
+                found = []
+            else:
+                found = [_Future(e, False, self.as_of)]
+                if e.transfer:
+                    found.append(_Future(e, True, self.as_of))
+            self._made[ident] = found
+        return found
 
 
 def _limit_predicate(lim: Limit, as_of: date) -> Callable[[_Future], bool]:

@@ -93,10 +93,17 @@ class Problems:
         # solved allocation problems, shared by learners (see `solve_remembered`)
         self.solved: OrderedDict[tuple[object, ...], Allocation | None] = OrderedDict()
         # per requirement tree (a credential version's or an equivalency's leaves, by id, kept
-        # alive here so the id stays theirs): what every search over it shares, missing costs
+        # alive here so the id stays theirs): what every search over it shares, missing costs,
+        # the groups' costs, per leaf whether it names a repeatable item
         self._templates: dict[
             int,
-            tuple[Sequence[LeafNode], Template, list[float], tuple[tuple[float, ...], ...]],
+            tuple[
+                Sequence[LeafNode],
+                Template,
+                list[float],
+                tuple[tuple[float, ...], ...],
+                tuple[bool, ...],
+            ],
         ] = {}
         # per credential version (the rule set keeps it alive) and as-of date
         self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
@@ -223,7 +230,6 @@ class Problems:
             ]
         owner = cred.id if cred is not None else ""
         tpl, costs, groups = self.template(roots, leaves, hours_per_credit, owner)
-        items = self.rules.items
         problem = Problem(
             roots=roots,
             leaves=leaves,
@@ -235,10 +241,7 @@ class Problems:
             missing_cost=costs,
             hours_per_credit=hours_per_credit,
             held=[type(leaf) is ItemLeaf and leaf.item in held for leaf in leaves],
-            repeatable=[
-                type(leaf) is ItemLeaf and leaf.item in items and items[leaf.item].repeatable
-                for leaf in leaves
-            ],
+            repeatable=self._templates[id(leaves)][4],  # (per tree, made with the template)
             group_costs=groups,
             template=tpl,
         )
@@ -264,7 +267,12 @@ class Problems:
                 for leaf in leaves
             ]
             tpl = Template.of(roots, leaves, costs, hours_per_credit, groups)
-            shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups)
+            items = self.rules.items
+            repeatable = tuple(
+                type(leaf) is ItemLeaf and leaf.item in items and items[leaf.item].repeatable
+                for leaf in leaves
+            )
+            shared = self._templates[id(leaves)] = (leaves, tpl, costs, groups, repeatable)
         return shared[1], shared[2], shared[3]
 
     def light(self, cred: Credential, holdings: LeafHoldings) -> LightVerdict:
@@ -409,8 +417,11 @@ class Problems:
             a.root is b.root for a, b in zip(ours, theirs, strict=True)
         ):
             roots = [r.root for r in base.requirements]
-            tpl, costs, groups = self.template(roots, base.leaves, base.hours_per_credit, base.id)
-            self._templates[id(overlay.leaves)] = (overlay.leaves, tpl, costs, groups)
+            self.template(roots, base.leaves, base.hours_per_credit, base.id)
+            self._templates[id(overlay.leaves)] = (
+                overlay.leaves,
+                *self._templates[id(base.leaves)][1:],
+            )
 
     def forget(self, *objects: object) -> None:
         """Forget what is remembered by these objects' ids (an overlay no longer kept)."""
@@ -426,8 +437,15 @@ def _conflict_masks(local: Sequence[Ach]) -> list[int]:
 
     Built from who rests on each atom rather than by comparing every pair: a record of
     thousands of attempts of one repeatable item has as many achievements, and comparing
-    every pair of their bitmasks takes time cubic in them.
+    every pair of their bitmasks takes time cubic in them. Most often no two rest on a common
+    atom: then each conflicts with itself alone, and one pass over the atoms tells.
     """
+    union = count = 0
+    for a in local:
+        union |= a.atoms
+        count += a.atoms.bit_count()
+    if union.bit_count() == count:  # no atom shared
+        return [1 << k for k in range(len(local))]
     atoms_of = [_atom_indexes(a.atoms) for a in local]
     bits = [1 << k for k in range(len(local))]
     on_atom: dict[int, int] = {}  # atom -> the achievements resting on it
