@@ -303,3 +303,26 @@ def test_tune_gc_raises_only_the_first_threshold() -> None:
         assert gc.get_threshold() == (0, 10, 10)
     finally:
         gc.set_threshold(*saved)
+
+
+def test_remembered_light_verdicts_stay_under_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over every requirement tree an evaluator remembers at most `LIGHT_BUDGET` light
+    verdicts (a batch worker meets ever new holdings), and forgetting them changes no
+    report."""
+    problems = importlib.import_module("stackrules.evaluation.problems")
+    monkeypatch.setattr(problems, "LIGHT_BUDGET", 40)
+    catalog = synth.make_catalog(60, 200, seed=11)
+    rules = build(check_paths([catalog.write(tmp_path / "rules")])[0])
+    learners = list(synth.make_learners(catalog, 15, seed=12))
+    evaluator = Evaluator(rules)
+    most = 0
+    for record in learners:
+        text = dumps(evaluator.evaluate(record, synth.AS_OF))
+        templates = evaluator.problems._templates.values()
+        kept = sum(len(t[1].light) for t in {id(t[1]): t for t in templates}.values())
+        most = max(most, kept)
+        assert kept <= 40
+        assert text == dumps(Evaluator(rules).evaluate(record, synth.AS_OF))
+    assert most > 0  # (verdicts were remembered, then forgotten)

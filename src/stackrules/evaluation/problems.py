@@ -52,6 +52,9 @@ from stackrules.model import (
 # remembered allocation problems per evaluator, the least recently used forgotten first (about
 # 2.8 KB each: the bound keeps a worker's memory flat)
 SOLVED_CACHE = 20_000
+# light verdicts remembered per evaluator, over all requirement trees (each a few hundred
+# bytes); past it, all are forgotten at once (`Problems.light`)
+LIGHT_BUDGET = 50_000
 _UNSOLVED = object()  # not among the remembered problems
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
 # threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
@@ -107,6 +110,7 @@ class Problems:
         ] = {}
         # per credential version (the rule set keeps it alive) and as-of date
         self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
+        self._light_entries = 0  # light verdicts remembered, over every template
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
         self._last_selected: tuple[Sequence[Ach], int, dict[object, list[Ach]]] | None = None
 
@@ -281,7 +285,16 @@ class Problems:
         roots = [r.root for r in cred.requirements]
         tpl, costs, groups = self.template(roots, cred.leaves, cred.hours_per_credit, cred.id)
         hours_per_credit = cred.hours_per_credit
-        return light_verdict(tpl, roots, cred.leaves, holdings, costs, hours_per_credit, groups)
+        before = len(tpl.light)
+        found = light_verdict(tpl, roots, cred.leaves, holdings, costs, hours_per_credit, groups)
+        # the verdicts remembered over every tree stay under LIGHT_BUDGET (a batch worker meets
+        # ever new holdings: unbounded, they grew a worker past 300 MB over 20,000 learners)
+        self._light_entries += len(tpl.light) - before
+        if self._light_entries > LIGHT_BUDGET:
+            for shared in list(self._templates.values()):
+                shared[1].light.clear()
+            self._light_entries = 0
+        return found
 
     def selected(self, achs: Sequence[Ach]) -> dict[object, list[Ach]]:
         """What each selector picks of `achs`, filled as selectors are met: remembered for
