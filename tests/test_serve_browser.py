@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from test_browser import _chromium
+from test_browser import FLAGS, _chromium
 
 if os.environ.get("CI", "").lower() == "true":  # CI installs the dev extra: never skip there
     import axe_playwright_python.sync_playwright as axe_api
@@ -42,15 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 AS_OF = "2026-11-22"
 LEARNERS = {x["learner"]: x for x in json.loads((ROOT / "examples/learners.json").read_text())}
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# chromium's flags as the flowchart's browser test starts it, but `--headless` (Playwright's)
+ARGS = [flag for flag in FLAGS if flag != "--headless"]
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
