@@ -555,3 +555,19 @@ def test_a_plan_or_audit_past_the_time_limit_is_a_message(
     assert_message(response.text, "The evaluation took too long")
     monkeypatch.undo()
     assert limited.post("/plan", data={**fields, "target": "UVIC:BA"}).status_code == 200
+
+
+def test_exception_rows_for_learners_not_in_the_record_are_said(client: TestClient) -> None:
+    """The pasted table holds rows for every sample learner: those of learners in the pasted
+    record apply or wait their turn; a row for a learner the record does not hold applies to
+    nobody, and the page says so (the command line makes it a record error)."""
+    one = learner("L-1003")  # a record of one learner: the table's other learners are absent
+    status, html = audit(client, one, exceptions=EXCEPTIONS)
+    assert status == 200
+    seen = text_of(main_of(html)).replace("`", "")
+    assert "exception row(s) are for learners not in the record and apply to nobody" in seen
+    assert "L-1009" in seen and "EX-2025-031" in seen
+    whole = json.dumps(LEARNERS)  # every learner of the table is in this record
+    status, html = audit(client, whole, exceptions=EXCEPTIONS, learner="L-1003")
+    assert status == 200
+    assert "apply to nobody" not in text_of(main_of(html))
