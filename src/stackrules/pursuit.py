@@ -23,6 +23,14 @@ def unknown_credential(ident: str, credentials: Collection[str]) -> str | None:
     return f"`{ident}` is not a credential of the rule set" + (f"; {hint}" if hint else "")
 
 
+def unknown_issuer(issuer: str, issuers: Collection[str]) -> str | None:
+    """Why `issuer` cannot narrow a search (`nearest --issuer`: it is not declared), or None."""
+    if issuer in issuers:
+        return None
+    hint = did_you_mean(issuer, issuers)
+    return f"`{issuer}` is not a declared issuer" + (f"; {hint}" if hint else "")
+
+
 def unknown_targets(targets: Iterable[str], credentials: Collection[str]) -> list[str]:
     """One message per `--target` that names no credential."""
     return [m for t in targets if (m := unknown_credential(t, credentials)) is not None]

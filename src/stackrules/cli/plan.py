@@ -37,6 +37,7 @@ from stackrules.cli.common import (
 )
 from stackrules.exceptions.files import Loaded, join_loaded
 from stackrules.learner import nearest_for, plans_for
+from stackrules.pursuit import unknown_issuer
 from stackrules.records import LearnerRecord, RecordError, read_records
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -282,11 +283,9 @@ def nearest_command(
     compiled = _load(rules)
     day = as_of or date.today()
     additions = load_additions(compiled, adds)
-    if issuer is not None and issuer not in compiled.model.issuers:
-        hint = did_you_mean(issuer, compiled.model.issuers)
-        raise click.BadParameter(
-            f"`{issuer}` is not a declared issuer{hint}", param_hint="'--issuer'"
-        )
+    unknown = None if issuer is None else unknown_issuer(issuer, compiled.model.issuers)
+    if unknown is not None:
+        raise click.BadParameter(unknown, param_hint="'--issuer'")
     always = check_targets(compiled, targets)
     planner = Planner(compiled.model, compiled.evaluator)
     errors: list[RecordError] = []

@@ -73,7 +73,7 @@ from stackrules.learner import nearest_for, plans_for, report_for
 from stackrules.learner import prepare as prepare_learner
 from stackrules.maps.flowchart import build_flowchart
 from stackrules.maps.render_html import render_html
-from stackrules.pursuit import unknown_targets
+from stackrules.pursuit import unknown_issuer, unknown_targets
 from stackrules.records import LearnerRecord, RecordError, TextKind, read_text
 from stackrules.report import ExceptionResult, InProgressCredential, Report
 from stackrules.span import printable
@@ -946,10 +946,9 @@ def _top(text: str) -> int | None:
 
 def _nearest(p: Prepared, issuer: str, top: int | None, limit: Limit) -> NearestOut:
     """`stackrules nearest` for the learner: the credentials pursued always shown."""
-    if issuer and issuer not in p.compiled.model.issuers:
-        hint = did_you_mean(issuer, p.compiled.model.issuers)
-        message = f"`{issuer}` is not a declared issuer" + (f"; {hint}" if hint else "")
-        raise PageError(422, "No such issuer", [message])
+    unknown = unknown_issuer(issuer, p.compiled.model.issuers) if issuer else None
+    if unknown is not None:
+        raise PageError(422, "No such issuer", [unknown])
     try:
         return nearest_for(
             _planner(p.compiled),

@@ -21,14 +21,13 @@ from stackrules import CompiledRules
 from stackrules.advisor.output import NearestOut, PlanOut
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
 from stackrules.advisor.whatif import Addition, WhatIfError, parse_addition
-from stackrules.diagnostics import did_you_mean
 from stackrules.evaluation import DEFAULT_IN_PROGRESS, EvaluationTimeout
 from stackrules.exceptions.files import read_objects
 from stackrules.exceptions.model import RegistrarException
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.learner import nearest_for, plans_for, prepare, report_for
-from stackrules.pursuit import unknown_credential
+from stackrules.pursuit import unknown_credential, unknown_issuer
 from stackrules.records import LearnerRecord, RecordError, jsonsafe, parse_record_obj
 from stackrules.records.errors import field_path, translate, unknown_field
 from stackrules.records.model import shown
@@ -343,10 +342,10 @@ def plan(request: PlanRequest, rules: CompiledRules, time_limit: float) -> list[
 def nearest(request: NearestRequest, rules: CompiledRules, time_limit: float) -> NearestOut:
     always = _targets(request.targets, rules)
     additions = _additions(request, rules)
-    if request.issuer is not None and request.issuer not in rules.model.issuers:
-        hint = did_you_mean(request.issuer, rules.model.issuers)
-        message = f"`{request.issuer}` is not a declared issuer" + (f"; {hint}" if hint else "")
-        raise usage(message, "issuer")
+    issuer = request.issuer
+    unknown = None if issuer is None else unknown_issuer(issuer, rules.model.issuers)
+    if unknown is not None:
+        raise usage(unknown, "issuer")
     record = learner_of(request, rules, check_pursuing=False)
     day = request.as_of or date.today()
     try:
