@@ -30,9 +30,10 @@ from stackrules.exceptions.files import join_exceptions
 from stackrules.interop.ob3 import is_credential, read_credential_json, read_credential_jwt
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.pursuit import pursuing_errors
+from stackrules.quoted import unicode_safe
 from stackrules.records.csvfile import Row, parse_group
 from stackrules.records.errors import RecordError
-from stackrules.records.model import LearnerRecord, PositionKind, unicode_safe
+from stackrules.records.model import LearnerRecord, PositionKind
 from stackrules.records.parse import learner_of, parse_record_obj
 from stackrules.report import Report, dumps
 

@@ -9,12 +9,12 @@ reported with the exception's `id` rather than its position in a list.
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
-from pydantic_core import PydanticCustomError
+
+from stackrules.quoted import as_date
 
 Kind = Literal["waive", "adjust", "substitute", "also-allow", "apply", "exclude", "grant"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -22,7 +22,6 @@ Grade = Literal["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D
 
 _Text = Annotated[StrictStr, Field(min_length=1)]
 _Amount = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # the fields each kind needs, and those it may have besides the common ones (`exceptions.md`)
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -60,20 +59,6 @@ EXCEPTION_FIELDS: tuple[str, ...] = (
     "completed_on",
     "from",
 )
-
-
-def _as_date(value: Any) -> Any:
-    """A `date` or an ISO `YYYY-MM-DD` string, nothing else (as the record's dates)."""
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise PydanticCustomError(
-        "sr_date", "expected a date as YYYY-MM-DD, got {got}", {"got": repr(value)}
-    )
 
 
 def _require(schema: dict[str, Any], *names: str) -> None:
@@ -123,7 +108,7 @@ class RegistrarException(BaseModel):
         default=(), alias="from", description="`grant`: the record items it rests on."
     )
 
-    _dates = field_validator("approved_on", "completed_on", mode="before")(_as_date)
+    _dates = field_validator("approved_on", "completed_on", mode="before")(as_date)
 
     def given(self) -> set[str]:
         """The kind-specific fields that have a value, by their record names."""

@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from stackrules.quoted import shown
 from stackrules.records.errors import RecordError, from_validation, unknown_field
 from stackrules.records.extsort import Keyed, group
 from stackrules.records.model import (
@@ -46,7 +47,6 @@ from stackrules.records.model import (
     Position,
     amount_range_message,
     level_range_message,
-    shown,
 )
 from stackrules.records.parse import parse_achievement
 

@@ -15,14 +15,8 @@ from pydantic_core import ErrorDetails
 
 from stackrules.diagnostics import did_you_mean
 from stackrules.exceptions.model import EXCEPTION_FIELDS, KINDS
-from stackrules.records.model import (
-    ACHIEVEMENT_FIELDS,
-    LEARNER_FIELDS,
-    STATUSES,
-    PositionKind,
-    shown,
-    unicode_safe,
-)
+from stackrules.quoted import shown, unicode_safe
+from stackrules.records.model import ACHIEVEMENT_FIELDS, LEARNER_FIELDS, STATUSES, PositionKind
 
 GRADE_EXPECTED = "expected a letter grade (A+ … D-, F or P)"
 

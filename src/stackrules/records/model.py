@@ -7,9 +7,7 @@ beside the validated fields as `position`: it is never a field a record file may
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -24,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from stackrules.exceptions.model import RegistrarException
+from stackrules.quoted import as_date, shown
 
 Grade = Literal["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F", "P"]
 Status = Literal["completed", "in-progress", "failed", "withdrawn"]
@@ -54,7 +53,6 @@ LEARNER_FIELDS: tuple[str, ...] = (
     "exceptions",
 )
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Bounds on the numbers a record may give (docs/tutorial.md, "Limits"). Far beyond any real
 # record, they keep arithmetic exact and finite: a denormal credit value or a 400-digit level
@@ -92,34 +90,6 @@ class Position(BaseModel):
         return f"{self.file}:{self.kind or 'line'} {self.number}"
 
 
-def _as_date(value: Any) -> Any:
-    """Accept a `date` or an ISO `YYYY-MM-DD` string, nothing else (no timestamps)."""
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            message = "expected a date as YYYY-MM-DD, got `{got}` (no such day)"
-            raise PydanticCustomError("sr_date", message, {"got": value}) from None
-    raise PydanticCustomError(
-        "sr_date", "expected a date as YYYY-MM-DD, got {got}", {"got": shown(value)}
-    )
-
-
-def shown(value: Any) -> str:
-    """A value as a message quotes it: strings as written, anything else as JSON."""
-    try:
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
-    except ValueError:  # an integer of more digits than Python converts to text
-        return "a number too long to show"
-    except RecursionError:
-        return "a value nested too deeply to show"
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"`{unicode_safe(text)}`"
-
-
 def amount_range_message(name: str, got: str) -> str:
     """What a credits or hours value out of bounds is told (`got` as `shown` gives it)."""
     most = MAX_CREDITS if name == "credits" else MAX_HOURS
@@ -129,12 +99,6 @@ def amount_range_message(name: str, got: str) -> str:
 def level_range_message(got: str) -> str:
     """What a level out of bounds is told (`got` as `shown` gives it)."""
     return f"expected a whole number from 0 to {MAX_LEVEL}, got {got}"
-
-
-def unicode_safe(text: str) -> str:
-    """`text` with any lone surrogate (which JSON's `\\ud800` escapes can produce, and no
-    UTF-8 file can hold) written as its escape, so that a message quoting it can be printed."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Achievement(BaseModel):
@@ -168,7 +132,7 @@ class Achievement(BaseModel):
 
     _position: Position | None = PrivateAttr(default=None)
 
-    _dates = field_validator("completed_on", "expires_on", mode="before")(_as_date)
+    _dates = field_validator("completed_on", "expires_on", mode="before")(as_date)
 
     @field_validator("grade", mode="before")
     @classmethod
@@ -269,7 +233,7 @@ class LearnerRecord(BaseModel):
     _position: Position | None = PrivateAttr(default=None)
     _sources: tuple[CredentialSource, ...] = PrivateAttr(default=())
 
-    _dates = field_validator("catalog_date", mode="before")(_as_date)
+    _dates = field_validator("catalog_date", mode="before")(as_date)
 
     @property
     def position(self) -> Position | None:

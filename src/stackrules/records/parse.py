@@ -12,15 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from stackrules.quoted import shown, unicode_safe
 from stackrules.records.errors import RecordError, from_validation
-from stackrules.records.model import (
-    Achievement,
-    LearnerRecord,
-    Position,
-    PositionKind,
-    shown,
-    unicode_safe,
-)
+from stackrules.records.model import Achievement, LearnerRecord, Position, PositionKind
 
 
 class AliasClash(Exception):

@@ -27,8 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from stackrules.quoted import shown
 from stackrules.records.errors import translate
-from stackrules.records.model import shown
 from stackrules.runtime import tune_gc
 from stackrules.serve import page
 from stackrules.serve.api import MB, Settings, router

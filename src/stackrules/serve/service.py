@@ -28,9 +28,9 @@ from stackrules.interop.ob3 import is_credential, read_credential_json, read_cre
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.learner import nearest_for, plans_for, prepare, report_for
 from stackrules.pursuit import unknown_credential, unknown_issuer
+from stackrules.quoted import shown
 from stackrules.records import LearnerRecord, RecordError, jsonsafe, parse_record_obj
 from stackrules.records.errors import field_path, translate, unknown_field
-from stackrules.records.model import shown
 from stackrules.report import Report, report_to_json
 from stackrules.serve.problems import ProblemError, bad_request, item, record_problem, usage
 from stackrules.textreport import render_text
