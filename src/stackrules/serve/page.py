@@ -67,7 +67,6 @@ from stackrules.diagnostics import did_you_mean
 from stackrules.evaluation import DEFAULT_IN_PROGRESS, EvaluationTimeout
 from stackrules.exceptions.files import Loaded
 from stackrules.exceptions.files import read_text as read_exceptions_text
-from stackrules.graph import RuleGraph
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.learner import nearest_for, plans_for, report_for
 from stackrules.learner import prepare as prepare_learner
@@ -982,9 +981,6 @@ def _term_rows(plan: PlanOut) -> list[tuple[int, float, list[tuple[Any, int]]]]:
     return out
 
 
-_CACHE: dict[str, tuple[CompiledRules, Any]] = {}
-
-
 def _planner(compiled: CompiledRules) -> Planner:
     """A planner of its own for each request, as the API makes one (under a millisecond on
     the sample rules): requests never wait for each other's plans, so the time limit is all
@@ -992,18 +988,10 @@ def _planner(compiled: CompiledRules) -> Planner:
     return Planner(compiled.model, compiled.evaluator)
 
 
-def _graph(compiled: CompiledRules) -> RuleGraph:
-    held = _CACHE.get("graph")
-    if held is None or held[0] is not compiled:
-        held = _CACHE["graph"] = (compiled, RuleGraph(compiled.model))
-    graph: RuleGraph = held[1]
-    return graph
-
-
 def _map(
     compiled: CompiledRules, ident: str, learner: tuple[LearnerRecord, Report] | None
 ) -> HTMLResponse:
-    chart = build_flowchart(_graph(compiled), credentials=[ident], learner=learner)
+    chart = build_flowchart(compiled.evaluator.graph, credentials=[ident], learner=learner)
     html = render_html(chart, _rules_summary(compiled))
     return HTMLResponse(
         printable(html), headers={**_HEADERS, "Content-Security-Policy": _MAP_POLICY}
