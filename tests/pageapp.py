@@ -7,6 +7,7 @@ static folder.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 STATIC = Path(page.__file__).resolve().parent / "static"
 
 
+@dataclass(frozen=True)
+class FixedRules:
+    """A rule set that never changes (`stackrules serve` gives the page its `RuleHolder`)."""
+
+    rules: CompiledRules
+
+    def current(self) -> CompiledRules:
+        return self.rules
+
+
 @cache
 def rules() -> CompiledRules:
     # relative to the working folder, as `stackrules serve --rules rules/` names the files
@@ -32,7 +43,7 @@ def rules() -> CompiledRules:
 def app() -> Starlette:
     return Starlette(
         routes=[
-            *page.routes(page.FixedRules(rules())),
+            *page.routes(FixedRules(rules())),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )

@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pageapp import ROOT, app, rules
+from pageapp import ROOT, FixedRules, app, rules
 from stackrules import evaluate, load_rules, read_records
 from stackrules.serve import page
 from stackrules.textreport import render_text
@@ -228,7 +228,7 @@ def test_each_plain_format_renders(
 def interop_client() -> TestClient:
     compiled, _ = load_rules([INTEROP / "badges.stack"])
     assert compiled is not None
-    return TestClient(Starlette(routes=page.routes(page.FixedRules(compiled))))
+    return TestClient(Starlette(routes=page.routes(FixedRules(compiled))))
 
 
 @pytest.mark.parametrize(
@@ -431,7 +431,7 @@ def test_a_rule_file_name_that_is_not_utf8_is_cited_with_a_replacement(tmp_path:
         shutil.copyfile(source, os.fsdecode(name))
     compiled, _ = load_rules([folder])
     assert compiled is not None
-    client = TestClient(Starlette(routes=page.routes(page.FixedRules(compiled))))
+    client = TestClient(Starlette(routes=page.routes(FixedRules(compiled))))
     status, html = audit(client, learner("L-1011"))
     assert status == 200
     assert "\ufffdrules-web-graphic.stack:22" in text_of(main_of(html))
@@ -538,7 +538,7 @@ def test_a_plan_or_audit_past_the_time_limit_is_a_message(
 
     compiled, _ = load_rules([ROOT / "rules"])  # nothing remembered: its searches run
     assert compiled is not None
-    limited = TestClient(Starlette(routes=page.routes(page.FixedRules(compiled), time_limit=60)))
+    limited = TestClient(Starlette(routes=page.routes(FixedRules(compiled), time_limit=60)))
     ticks = itertools.count(0, 1000)  # every look at the clock is 1000 s later
     monkeypatch.setattr(allocation, "_clock", lambda: float(next(ticks)))
     fields = {"record": learner("L-1003"), "as_of": AS_OF}

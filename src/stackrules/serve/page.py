@@ -132,16 +132,6 @@ class RulesSource(Protocol):
     def current(self) -> CompiledRules: ...
 
 
-@dataclass(frozen=True)
-class FixedRules:
-    """A rule set that never changes."""
-
-    rules: CompiledRules
-
-    def current(self) -> CompiledRules:
-        return self.rules
-
-
 class PageError(Exception):
     """Input the page cannot act on: an HTTP status, a heading and the messages, each in the
     words the command line uses."""
