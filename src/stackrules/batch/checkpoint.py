@@ -168,15 +168,9 @@ def verify_output(path: str, offset: int, tail: str | None, what: str) -> None:
 def check_folder(folder: Path, files: bool = True) -> bool:
     """Whether the state folder exists; a `StateError` if it is not a private directory, or
     (with `files`) if what is in it is not regular files."""
-    try:
-        info = os.lstat(folder)
-    except FileNotFoundError:
+    info = _unfollowed(folder, "folder")
+    if info is None:
         return False
-    if stat.S_ISLNK(info.st_mode):
-        raise StateError(
-            f"the batch state folder `{shown(folder)}` is a symbolic link; it is not followed "
-            "(remove the link)"
-        )
     if not stat.S_ISDIR(info.st_mode):
         raise StateError(f"the batch state folder `{shown(folder)}` is not a directory")
     if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -191,18 +185,27 @@ def check_folder(folder: Path, files: bool = True) -> bool:
 
 def check_file(path: Path) -> bool:
     """Whether a state file exists; a `StateError` if it is a symbolic link or not a file."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+    info = _unfollowed(path, "file")
+    if info is None:
         return False
-    if stat.S_ISLNK(info.st_mode):
-        raise StateError(
-            f"the batch state file `{shown(path)}` is a symbolic link; it is not followed "
-            "(remove the link)"
-        )
     if not stat.S_ISREG(info.st_mode):
         raise StateError(f"the batch state file `{shown(path)}` is not a regular file")
     return True
+
+
+def _unfollowed(path: Path, what: str) -> os.stat_result | None:
+    """The state folder's or file's own status (None: it does not exist); a `StateError` if
+    it is a symbolic link, which is never followed."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        raise StateError(
+            f"the batch state {what} `{shown(path)}` is a symbolic link; it is not followed "
+            "(remove the link)"
+        )
+    return info
 
 
 def prepare(folder: Path) -> None:
