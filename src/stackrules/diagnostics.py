@@ -96,10 +96,16 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity == "error" for d in diagnostics)
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A help text naming the closest candidate, or None when nothing is close."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
+def did_you_mean(word: str, candidates: Iterable[str], *, fold_case: bool = False) -> str | None:
+    """A help text naming the closest candidate, or None when nothing is close. With
+    `fold_case`, case is ignored (`dsgn` finds `DSGN`), as the advisor commands read names."""
+    if not fold_case:
+        close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+        return f"did you mean `{close[0]}`?" if close else None
+    folded = {n.casefold(): n for n in sorted(candidates)}
+    found = [word.casefold()] if word.casefold() in folded else []
+    found = found or difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return f"did you mean `{folded[found[0]]}`?" if found else None
 
 
 def summary(diagnostics: Iterable[Diagnostic]) -> str:

@@ -27,7 +27,7 @@ def unknown_issuer(issuer: str, issuers: Collection[str]) -> str | None:
     """Why `issuer` cannot narrow a search (`nearest --issuer`: it is not declared), or None."""
     if issuer in issuers:
         return None
-    hint = did_you_mean(issuer, issuers)
+    hint = did_you_mean(issuer, issuers, fold_case=True)
     return f"`{issuer}` is not a declared issuer" + (f"; {hint}" if hint else "")
 
 

@@ -14,7 +14,6 @@ read are still planned).
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -35,6 +34,7 @@ from stackrules.cli.common import (
     IsoDate,
     print_diagnostics,
 )
+from stackrules.diagnostics import did_you_mean as closest
 from stackrules.exceptions.files import Loaded, join_loaded
 from stackrules.learner import nearest_for, plans_for
 from stackrules.pursuit import unknown_issuer
@@ -104,12 +104,8 @@ def load_additions(compiled: CompiledRules, adds: tuple[str, ...]) -> list[Addit
 
 def did_you_mean(text: str, known: Iterable[str]) -> str:
     """`; did you mean `X`?` for the closest known identifier (case-insensitive), or ""."""
-    names = sorted(known)
-    folded = {n.casefold(): n for n in names}
-    if text.casefold() in folded:
-        return f"; did you mean `{folded[text.casefold()]}`?"
-    close = difflib.get_close_matches(text.casefold(), list(folded), n=1, cutoff=0.6)
-    return f"; did you mean `{folded[close[0]]}`?" if close else ""
+    hint = closest(text, known, fold_case=True)
+    return f"; {hint}" if hint else ""
 
 
 def check_targets(compiled: CompiledRules, targets: Iterable[str]) -> list[str]:
