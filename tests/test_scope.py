@@ -22,6 +22,7 @@ import stackrules
 from engine_strategies import Scenario, compile_text, scenarios
 from stackrules.cli import cli
 from stackrules.evaluation.evaluator import Evaluator
+from stackrules.model import Equivalency
 from stackrules.records import LearnerRecord
 from stackrules.report import Report
 from stackrules.schemas import load_schema
@@ -290,6 +291,40 @@ def test_a_one_line_transfer_looked_up_is_what_the_search_finds(s: Scenario) -> 
         Evaluator(ruleset).evaluate(s.record, s.as_of).model_dump_json()
         == searched.evaluate(s.record, s.as_of).model_dump_json()
     )
+
+
+def test_a_transfer_table_line_is_looked_up_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `A => B` in a transfer block is read as a list of one: it still takes the look-up, and
+    # picks what the search picks (the best grade of the three attempts, then the latest)
+    ruleset = compile_text(
+        'issuer Y "Y"\nissuer Z "Z"\ncourse Y:A "A" credits 3\ncourse Z:B "B" credits 3\n'
+        "transfer Y => Z { Y:A => Z:B min grade C }\n"
+    )
+    record = LearnerRecord.model_validate(
+        {
+            "learner": "L1",
+            "achievements": [
+                {"item": "Y:A", "grade": grade, "completed_on": day}
+                for grade, day in (("B", "2024-05-01"), ("A-", "2023-05-01"), ("A-", "2025-01-05"))
+            ],
+        }
+    )
+    searched = Evaluator(ruleset)
+    searched.look_up_one_source = False
+    expected = searched.evaluate(record, AS_OF)
+    looked_up = Evaluator(ruleset)
+    searches: list[object] = []
+    original = looked_up.problems.solve_remembered
+
+    def counted(rule: object, *args: object) -> object:
+        searches.append(rule)
+        return original(rule, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(looked_up.problems, "solve_remembered", counted)
+    found = looked_up.evaluate(record, AS_OF)
+    assert found.model_dump_json() == expected.model_dump_json()
+    assert [t.completed_on for t in found.transfers] == [date(2025, 1, 5)]
+    assert not [r for r in searches if isinstance(r, Equivalency)]
 
 
 def test_a_defect_evaluating_one_learner_is_that_learners_error(

@@ -38,7 +38,7 @@ from stackrules.evaluation.allocation import (
 from stackrules.evaluation.leasttodo import LeastToDo, least_to_do
 from stackrules.evaluation.problems import Problems, current_deadline
 from stackrules.graph import RuleGraph, Target
-from stackrules.matching import in_window
+from stackrules.matching import first_failure, in_window
 from stackrules.model import (
     AmountLeaf,
     Choice,
@@ -100,6 +100,13 @@ class Fixpoint:
         self._all_targets: set[Target] = {("credential", c) for c in rules.credentials} | {
             ("equivalency", k) for k in range(len(rules.equivalencies))
         }
+        # the equivalencies whose `from` is one identifier (`transfer A => B`, which the
+        # grammar reads as a list of one), by position: the identifier's leaf
+        self._one_source: dict[int, ItemLeaf] = {}
+        for k, eq in enumerate(rules.equivalencies):
+            source = _single_leaf(eq.source)
+            if type(source) is ItemLeaf and len(eq.leaves) == 1 and eq.leaves[0] is source:
+                self._one_source[k] = source
 
     def run(
         self,
@@ -156,17 +163,22 @@ class Fixpoint:
     def _fire(
         self, eq: Equivalency, k: int, achs: Sequence[Ach], state: State, as_of: date
     ) -> bool:
-        window_ok = [a for a in achs if in_window(eq.window, a.completed_on)]
-        one_line = len(eq.leaves) == 1 and eq.source is eq.leaves[0]
-        if one_line and type(eq.source) is ItemLeaf and self.look_up_one_source:
+        one_source = self._one_source.get(k) if self.look_up_one_source else None
+        if one_source is not None:
             # A one-line transfer `A => B`: every complete allocation is one achievement of
             # A, so the search's answer is a look-up (best grade, then the most recent, then
             # the search's own order).
-            (ok,) = self.problems.matches(eq.leaves, window_ok, as_of)
+            window = eq.window
+            named = self.problems.by_item(achs).get(one_source.item, ())
+            ok = [a for a in named if in_window(window, a.completed_on)] if window else named
+            mods = one_source.modifiers
+            if mods:
+                ok = [a for a in ok if first_failure(mods, a, as_of) is None]
             if not ok:
                 return False
             sources = [min(ok, key=one_source_order)]
         else:
+            window_ok = [a for a in achs if in_window(eq.window, a.completed_on)]
             problem, local = self.problems.problem(
                 (eq.source,), eq.leaves, (), window_ok, as_of, 15.0
             )
@@ -402,6 +414,13 @@ class Fixpoint:
             atoms=1 << atom,
             sort_key=("earned", cred.id),
         )
+
+
+def _single_leaf(node: Node) -> Node:
+    """`node` without the lists of one around it (`A` for `all of (A)`)."""
+    while type(node) is Choice and len(node.children) == 1 and node.need == 1:
+        node = node.children[0]
+    return node
 
 
 def _swapped(node: Node, old: LeafNode, new: Node) -> Node:
