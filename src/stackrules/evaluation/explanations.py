@@ -534,14 +534,7 @@ class Explainer:
             unkeyed.extend(rule.unkeyed)
         out: list[tuple[report.NotCounted, Ach]] = []
         for (_, ach), keys in zip(counting, facts, strict=True):
-            tried = [
-                entry
-                for index_key in keys
-                for entry, match in keyed.get(index_key, ())
-                if match(ach)
-            ]
-            tried.extend(entry for entry, match in unkeyed if match(ach))
-            verdict = self._rejected_by(ach, tried)
+            verdict = self._rejected_by(ach, keys, keyed, unkeyed)
             if verdict is not None:
                 reason, rule_id, where = verdict
                 entry = report.NotCounted(
@@ -553,26 +546,38 @@ class Explainer:
                 out.append((entry, ach))
         return out
 
-    def _rejected_by(self, ach: Ach, tried: list[_RuleLeaf]) -> tuple[str, str, str] | None:
-        """The first leaf that turned `ach` away, when every leaf that names or selects it
-        (`tried`) did."""
-        if not tried:
+    def _rejected_by(
+        self,
+        ach: Ach,
+        keys: Sequence[Key],
+        keyed: dict[Key, list[_Scan]],
+        unkeyed: Sequence[_Scan],
+    ) -> tuple[str, str, str] | None:
+        """The first leaf (in the order of the rules' text) that turned `ach` away, when
+        every leaf that names or selects it did; None as soon as one lets it through."""
+        turned: list[tuple[_RuleLeaf, str]] = []
+        for scans in (*(keyed.get(index_key, ()) for index_key in keys), unkeyed):
+            for entry, match in scans:
+                if match(ach):
+                    reason = self._turned_away(ach, entry)
+                    if reason is None:
+                        return None
+                    turned.append((entry, reason))
+        if not turned:
             return None
-        tried.sort(key=_rule_leaf_key)  # (file, line), rule, leaf: one leaf of one rule each
-        first: tuple[str, str, str] | None = None
-        for entry in tried:
-            leaf, rule_eq = entry.leaf, entry.equivalency
-            reason = first_failure(leaf.modifiers, ach, self.as_of)
-            if reason is None and rule_eq is not None:
-                if not in_window(rule_eq.window, ach.completed_on):
-                    reason = "outside-dates"
-                elif rule_eq.no_credit:
-                    reason = "no-credit"
-            if reason is None:
-                return None
-            if first is None:
-                first = (reason, entry.rule, leaf.where)
-        return first
+        entry, reason = min(turned, key=_turned_key)  # (file, line), rule, leaf
+        return reason, entry.rule, entry.leaf.where
+
+    def _turned_away(self, ach: Ach, entry: _RuleLeaf) -> str | None:
+        """Why this leaf turns `ach` away (its modifiers, its equivalency's window or `none`)."""
+        reason = first_failure(entry.leaf.modifiers, ach, self.as_of)
+        rule_eq = entry.equivalency
+        if reason is None and rule_eq is not None:
+            if not in_window(rule_eq.window, ach.completed_on):
+                reason = "outside-dates"
+            elif rule_eq.no_credit:
+                reason = "no-credit"
+        return reason
 
     def unused(self, achs: Sequence[Ach], used: set[int], rejected: set[int]) -> list[str]:
         """Counting record and granted achievements, and held credentials, that no reported
@@ -591,8 +596,8 @@ class Explainer:
         )
 
 
-def _rule_leaf_key(entry: _RuleLeaf) -> tuple[tuple[str, int], str, int]:
-    return entry.key
+def _turned_key(turned: tuple[_RuleLeaf, str]) -> tuple[tuple[str, int], str, int]:
+    return turned[0].key
 
 
 def _first_leaf(node: Node) -> int:
