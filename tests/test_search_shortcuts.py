@@ -4,6 +4,8 @@
   `surely_incomplete` and `least_cost_bound` of the light problem built from the matches
   (every achievement a leaf accepts, no conflicts, no limits), as the evaluator built it
   before;
+- the leaves a credential's achievements are looked up for accept what scanning every leaf
+  finds (`Problems.sparse_matches` against `Problems.matches` and `eligible`);
 - the least-to-do search with its lower bound on retakes finds the same allocation, key and
   leaves, as the search without it;
 """
@@ -97,9 +99,32 @@ def _same(a: Allocation | None, b: Allocation | None) -> bool:
 def test_the_light_verdict_is_the_light_problems(s: Scenario) -> None:
     ev, every = _every_least_to_do(s)
     for least in every:
-        light = _light_problem(ev, least.credential, least.matches)
+        leaves = least.credential.leaves
+        matches = [least.matches.get(k, ()) for k in range(len(leaves))]
+        light = _light_problem(ev, least.credential, matches)
         assert least.light.incomplete == surely_incomplete(light)
         assert least.light.bound == least_cost_bound(light)
+
+
+@PROPERTY
+@given(scenarios())
+def test_the_leaves_looked_up_accept_what_every_leaf_scanned_accepts(s: Scenario) -> None:
+    # `sparse_matches` looks only at the leaves naming an item held, and at the selectors
+    # among the achievements of their subject; `matches` asks every leaf of every achievement
+    rules = compile_text(s.text)
+    ev = Evaluator(rules)
+    achs = ev.counting(s.record, s.as_of)
+    for ident in sorted(rules.credentials):
+        for cred in rules.credentials[ident]:
+            every = ev.problems.matches(cred.leaves, achs, s.as_of)
+            scanned = {k: [id(a) for a in ok] for k, ok in enumerate(every) if ok}
+            found = ev.problems.sparse_matches(cred.leaves, achs, s.as_of)
+            assert {k: [id(a) for a in ok] for k, ok in found.items()} == scanned
+            assert list(found) == sorted(found)
+            # and the long way, leaf by leaf, with nothing remembered
+            for leaf, ok in zip(cred.leaves, every, strict=True):
+                accepted = [a for a in achs if ev.problems.eligible(leaf, a, s.as_of)]
+                assert [id(a) for a in ok] == [id(a) for a in accepted]
 
 
 @PROPERTY

@@ -37,14 +37,15 @@ DEFAULT_IN_PROGRESS = 5
 @dataclass(slots=True)
 class LeastToDo:
     """One credential's least-to-do search, each part made when first asked: the
-    achievements each leaf accepts (`matches`), what the leaves hold of them (`holdings`) and
-    what that alone tells (`light`: no conflicts, no limits; whether the credential could be
-    earned and a lower bound of what remains), the whole problem and the achievements its
-    indexes refer to, and its best allocation. A credential that is surely not earned and not
+    achievements each leaf accepts (`matches`, by leaf index, of the leaves accepting any),
+    what the leaves hold of them (`holdings`) and what that alone tells (`light`: no
+    conflicts, no limits; whether the credential could be earned and a lower bound of what
+    remains), the whole problem and the achievements its indexes refer to, and its best
+    allocation. A credential that is surely not earned and not
     shown never has more than its matches and light verdict made."""
 
     credential: Credential
-    matches: list[Sequence[Ach]]
+    matches: dict[int, Sequence[Ach]]
     holdings: LeafHoldings
     light: LightVerdict
     assemble: Callable[[], tuple[Problem, list[Ach]]]
@@ -87,19 +88,20 @@ def least_to_do(
     """The allocation that leaves the least to do for `cred` (§4); earned when nothing.
     `record_items`: the items of the record's attempts, counting or not (with `achs`,
     what the learner holds: a missing one needs a retake)."""
-    matches = problems.matches(cred.leaves, achs, as_of)
+    found = problems.sparse_matches(cred.leaves, achs, as_of)
     roots = [r.root for r in cred.requirements]
 
     def assemble() -> tuple[Problem, list[Ach]]:
         held = record_items | {a.item for a in achs}
+        matches = [found.get(k, ()) for k in range(len(cred.leaves))]
         return problems.assemble(
             roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit, cred, held
         )
 
-    holdings = _holdings(cred.leaves, matches)
+    holdings = _holdings(cred.leaves, found)
     return LeastToDo(
         cred,
-        matches,
+        found,
         holdings,
         problems.light(cred, holdings),
         assemble,
@@ -145,13 +147,13 @@ def nearest(started: dict[str, LeastToDo], pursued: set[str], scope: Scope) -> s
     return {ident for _, _, ident in best}
 
 
-def _holdings(leaves: Sequence[LeafNode], matches: Sequence[Sequence[Ach]]) -> LeafHoldings:
-    """What each leaf holds of its matches (`allocation.LeafHoldings`): 1 for an identifier or
-    competency leaf that accepts one, the total value for an amount (when above 0)."""
+def _holdings(leaves: Sequence[LeafNode], matches: dict[int, Sequence[Ach]]) -> LeafHoldings:
+    """What each leaf holds of its matches (`allocation.LeafHoldings`; `matches`: those of
+    the leaves that accept something, in leaf order): 1 for an identifier or competency leaf
+    that accepts one, the total value for an amount (when above 0)."""
     out = []
-    for leaf, ok in zip(leaves, matches, strict=True):
-        if not ok:
-            continue
+    for k, ok in matches.items():
+        leaf = leaves[k]
         if type(leaf) is AmountLeaf:
             unit = leaf.unit
             total = sum(value_of(a, unit) for a in ok)

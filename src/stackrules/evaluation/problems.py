@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 from datetime import date
 from typing import cast
 
+from stackrules.ast import SubjectFilter
 from stackrules.evaluation.achievements import Ach
 from stackrules.evaluation.allocation import (
     Allocation,
@@ -56,6 +57,7 @@ SOLVED_CACHE = 20_000
 # bytes); past it, all are forgotten at once (`Problems.light`)
 LIGHT_BUDGET = 50_000
 _UNSOLVED = object()  # not among the remembered problems
+_Named = dict[str, tuple[int, ...]]  # item -> the leaves (by index) naming it
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
 # threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
 _EVALUATION = threading.local()
@@ -112,7 +114,16 @@ class Problems:
         self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
         self._light_entries = 0  # light verdicts remembered, over every template
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
-        self._last_selected: tuple[Sequence[Ach], int, dict[object, list[Ach]]] | None = None
+        self._last_by_subject: tuple[Sequence[Ach], int, dict[str | None, list[Ach]]] | None = None
+        self._last_selected: tuple[Sequence[Ach], int, dict[int, list[Ach]]] | None = None
+        # per requirement tree (by id, kept alive here): which leaves name each item, and the
+        # leaves every learner's achievements are scanned for (`sparse_matches`)
+        self._plans: dict[int, tuple[Sequence[LeafNode], _Named, tuple[int, ...]]] = {}
+        # per selector leaf (by id, kept alive here): one number per distinct selector (equal
+        # selectors of different credentials share what they pick of a learner's list) and the
+        # subject it requires, if any (only that subject's achievements are scanned)
+        self._selectors: dict[int, tuple[LeafNode, int, str | None]] = {}
+        self._selector_numbers: dict[object, int] = {}
 
     def eligible(self, leaf: LeafNode, ach: Ach, as_of: date) -> bool:
         return self.names(leaf, ach) and first_failure(leaf.modifiers, ach, as_of) is None
@@ -160,39 +171,105 @@ class Problems:
     ) -> list[Sequence[Ach]]:
         """Per leaf, the achievements it accepts (a competency leaf: those showing the
         competency; an amount: those in its group, adding something to it or not)."""
-        per_leaf: list[Sequence[Ach]] = []
         by_item = self.by_item(achs)
-        selected: dict[object, list[Ach]] | None = None
-        for leaf in leaves:
-            # identifier leaves and lists look achievements up by item; selectors scan, once
-            # per learner and round for each distinct selector (many credentials share one)
-            if type(leaf) is ItemLeaf:
-                named: Sequence[Ach] = by_item.get(leaf.item, ())
-            elif type(leaf) is AmountLeaf and leaf.ids is not None:
-                ids = leaf.ids
-                named = [a for a in achs if a.item in ids]
-            elif type(leaf) is AmountLeaf and leaf.selector is not None:
-                if selected is None:
-                    selected = self.selected(achs)
-                found = selected.get(leaf.selector)
-                if found is None:
-                    match = self.matcher(leaf)
-                    found = selected[leaf.selector] = [a for a in achs if match(a)]
-                named = found
-            else:
-                match = self.matcher(leaf)
-                named = [a for a in achs if match(a)]
-            if not named:
-                per_leaf.append(named)
-                continue
-            mods = leaf.modifiers
-            ok = [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
-            # (an amount node may count an achievement that adds nothing to it: it then counts
-            # for the credential's limits, §4)
-            per_leaf.append(ok)
+        per_leaf = [self._accepted(leaf, achs, by_item, as_of) for leaf in leaves]
         if type(leaves) is AdjustedLeaves:  # a learner's exceptions (`evaluation.exceptions`)
             return leaves.adjusted(per_leaf, by_item, as_of)
         return per_leaf
+
+    def sparse_matches(
+        self, leaves: Sequence[LeafNode], achs: Sequence[Ach], as_of: date
+    ) -> dict[int, Sequence[Ach]]:
+        """`matches` of the leaves that accept something, by leaf index in leaf order: only
+        the leaves naming an item the learner holds, and those that select, are looked at
+        (a credential's leaves mostly name items; a learner holds few of them)."""
+        if type(leaves) is AdjustedLeaves:
+            return {k: ok for k, ok in enumerate(self.matches(leaves, achs, as_of)) if ok}
+        by_item = self.by_item(achs)
+        named, scanned = self._plan(leaves)
+        looked = list(scanned)
+        if len(by_item) < len(named):
+            for item in by_item:
+                found = named.get(item)
+                if found is not None:
+                    looked.extend(found)
+        else:
+            for item, found in named.items():
+                if item in by_item:
+                    looked.extend(found)
+        if len(looked) > 1:
+            looked = sorted(set(looked))
+        out: dict[int, Sequence[Ach]] = {}
+        for k in looked:
+            ok = self._accepted(leaves[k], achs, by_item, as_of)
+            if ok:
+                out[k] = ok
+        return out
+
+    def _accepted(
+        self, leaf: LeafNode, achs: Sequence[Ach], by_item: dict[str, list[Ach]], as_of: date
+    ) -> Sequence[Ach]:
+        """What one leaf accepts of `achs` (`by_item`: the same, by item)."""
+        # identifier leaves and lists look achievements up by item; selectors scan, once
+        # per learner and round for each distinct selector (many credentials share one)
+        if type(leaf) is ItemLeaf:
+            named: Sequence[Ach] = by_item.get(leaf.item, ())
+        elif type(leaf) is AmountLeaf and leaf.ids is not None:
+            ids = leaf.ids
+            named = [a for a in achs if a.item in ids]
+        elif type(leaf) is AmountLeaf and leaf.selector is not None:
+            named = self._selected(leaf, achs)
+        else:
+            match = self.matcher(leaf)
+            named = [a for a in achs if match(a)]
+        if not named:
+            return named
+        mods = leaf.modifiers
+        # (an amount node may count an achievement that adds nothing to it: it then counts
+        # for the credential's limits, §4)
+        return [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
+
+    def _selected(self, leaf: AmountLeaf, achs: Sequence[Ach]) -> list[Ach]:
+        """What the leaf's selector picks of `achs`, modifiers aside: scanned once per list
+        for each distinct selector, among the achievements of its subject when it names one."""
+        found = self._selectors.get(id(leaf))
+        if found is None or found[0] is not leaf:
+            assert leaf.selector is not None
+            number = self._selector_numbers.setdefault(leaf.selector, len(self._selector_numbers))
+            subject = next(
+                (f.subject for f in leaf.selector.filters if isinstance(f, SubjectFilter)), None
+            )
+            found = self._selectors[id(leaf)] = (leaf, number, subject)
+        _, number, subject = found
+        picked = self.selected(achs)
+        chosen = picked.get(number)
+        if chosen is None:
+            match = self.matcher(leaf)
+            pool = achs if subject is None else self.by_subject(achs).get(subject, ())
+            chosen = picked[number] = [a for a in pool if match(a)]
+        return chosen
+
+    def _plan(self, leaves: Sequence[LeafNode]) -> tuple[_Named, tuple[int, ...]]:
+        """Which leaves of this tree name each item (identifier leaves and lists), and the
+        leaves that select or look at competencies; made once per tree."""
+        found = self._plans.get(id(leaves))
+        if found is None or found[0] is not leaves:
+            named: dict[str, list[int]] = {}
+            scanned: list[int] = []
+            for k, leaf in enumerate(leaves):
+                if type(leaf) is ItemLeaf:
+                    named.setdefault(leaf.item, []).append(k)
+                elif type(leaf) is AmountLeaf and leaf.ids is not None:
+                    for item in leaf.ids:
+                        named.setdefault(item, []).append(k)
+                else:
+                    scanned.append(k)
+            found = self._plans[id(leaves)] = (
+                leaves,
+                {item: tuple(ks) for item, ks in named.items()},
+                tuple(scanned),
+            )
+        return found[1], found[2]
 
     def assemble(
         self,
@@ -296,14 +373,25 @@ class Problems:
             self._light_entries = 0
         return found
 
-    def selected(self, achs: Sequence[Ach]) -> dict[object, list[Ach]]:
-        """What each selector picks of `achs`, filled as selectors are met: remembered for
-        the last list, as `_by_item` is."""
+    def selected(self, achs: Sequence[Ach]) -> dict[int, list[Ach]]:
+        """What each selector (by its number, `_selected`) picks of `achs`, filled as
+        selectors are met: remembered for the last list, as `by_item` is."""
         last = self._last_selected
         if last is not None and last[0] is achs and last[1] == len(achs):
             return last[2]
-        found: dict[object, list[Ach]] = {}
+        found: dict[int, list[Ach]] = {}
         self._last_selected = (achs, len(achs), found)
+        return found
+
+    def by_subject(self, achs: Sequence[Ach]) -> dict[str | None, list[Ach]]:
+        """The achievements by subject, remembered for the last list as `by_item` is."""
+        last = self._last_by_subject
+        if last is not None and last[0] is achs and last[1] == len(achs):
+            return last[2]
+        found: dict[str | None, list[Ach]] = {}
+        for a in achs:
+            found.setdefault(a.subject, []).append(a)
+        self._last_by_subject = (achs, len(achs), found)
         return found
 
     def catalog(self, cred: Credential, as_of: date) -> CredentialCatalog:
@@ -440,6 +528,9 @@ class Problems:
         """Forget what is remembered by these objects' ids (an overlay no longer kept)."""
         for obj in objects:
             self._templates.pop(id(getattr(obj, "leaves", None)), None)
+            self._plans.pop(id(getattr(obj, "leaves", None)), None)
+            for leaf in getattr(obj, "leaves", ()):
+                self._selectors.pop(id(leaf), None)
             self._matchers.pop(id(obj), None)
             for key in [k for k in self._catalogs if k[0] == id(obj)]:
                 self._catalogs.pop(key, None)
