@@ -64,6 +64,29 @@ def test_shortcut_picks_the_cheapest_children_of_n_of(monkeypatch: pytest.Monkey
     ]
 
 
+def test_members_alike_for_a_group_but_not_for_an_amount_are_both_tried() -> None:
+    # Two attempts of a repeatable item are one member each of `2 of subject M`, but 40 and
+    # 10 hours for the amounts beside it: the search once took them as interchangeable for
+    # the group and tried only the first, so it never put the 10-hour one there and the
+    # 40-hour one on r2 (what remains: r0 one member, 1 credit, and r1 10 hours, 1 credit)
+    text = (
+        "issuer A { hours per credit 10 }\n"
+        "course A:X0 credits 1 subject M repeatable\n"
+        "course A:X1 hours 30 subject M repeatable\n"
+        "credential A:CR0 { r0: 2 of subject M r1: 10 hours from subject M "
+        "r2: 20 hours from (A:X0) }"
+    )
+    record = LearnerRecord(
+        learner="L",
+        achievements=(Achievement(item="A:X0"), Achievement(item="A:X0", grade="A", credits=4.0)),
+    )
+    report = Evaluator(compile_text(text)).evaluate(record, date(2024, 6, 1))
+    (entry,) = report.in_progress
+    assert (entry.remaining_credits, entry.remaining_items) == (2.0, 2)
+    used = {r.name: [e.hours for e in r.evidence] for r in entry.requirements}
+    assert used["r2"] == [40.0] and used["r0"] == [10.0]
+
+
 def test_a_search_past_its_deadline_stops_and_an_evaluator_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

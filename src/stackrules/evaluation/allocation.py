@@ -836,11 +836,16 @@ class _Search:
             if self.p.conflicts[a] != (1 << a):
                 key: tuple[object, ...] = ("single", a)
             else:
+                # interchangeable here only if alike wherever else they could count: two
+                # attempts are one member each of an `N of`, but not the same hours for an
+                # amount beside it
                 key = (
                     "class",
                     self.free[a],
                     c.item if c.item in self.penalty_items else None,
                     value_of(c, leaf.unit),
+                    c.credits,
+                    c.hours,
                     frozenset(self.users[a]),
                     tuple(values[a] for values in self.limit_values),
                     c.grade_rank if self.mode == "sources" else 0,
