@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 
 from stackrules.cli import cli
 from stackrules.evaluation import allocation
+from stackrules.serve import state
 from stackrules.serve.app import create_app
 from stackrules.serve.state import RuleHolder
 
@@ -444,6 +445,30 @@ def _workers(server: Server) -> set[int]:
         if b"resource_tracker" not in command:
             found.add(int(child))
     return found
+
+
+def test_a_reload_of_unchanged_rules_compiles_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    held = RuleHolder.load([str(folder)])
+    before = held.version
+    compiled: list[object] = []
+    original = state.load_rules
+
+    def counted(paths: Any) -> Any:
+        compiled.append(paths)
+        return original(paths)
+
+    monkeypatch.setattr(state, "load_rules", counted)
+    unchanged = held.reload()
+    assert (unchanged.replaced, unchanged.error, compiled) == (False, False, [])
+    assert held.version is before
+    (folder / "added.stack").write_text(NEW_CREDENTIAL, encoding="utf-8")
+    changed = held.reload()
+    assert changed.replaced and len(compiled) == 1
+    assert "DSGN:RELOADED" in held.current().model.credentials
 
 
 NEW_CREDENTIAL = """

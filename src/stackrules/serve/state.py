@@ -19,6 +19,7 @@ from typing import Any
 
 from stackrules import CompiledRules, load_rules
 from stackrules.diagnostics import Diagnostic, has_errors
+from stackrules.syntax import rule_files
 
 
 class RulesUnusable(Exception):
@@ -115,8 +116,12 @@ class RuleHolder:
 
     def reload(self) -> ReloadOutcome:
         """Compile the rule set again and serve it, unless it has errors. One reload at a
-        time; requests go on being answered by the old version meanwhile."""
+        time; requests go on being answered by the old version meanwhile. Files whose names
+        and bytes hash to what is serving are not compiled again: nothing changed."""
         with self._reloading:
+            files, missing = rule_files(self.paths)
+            if not missing and content_hash([f.as_posix() for f in files]) == self._version.digest:
+                return ReloadOutcome(False, self._version, self._version.diagnostics, error=False)
             try:
                 fresh = compile_rules(self.paths)
             except RulesUnusable as unusable:
