@@ -8,6 +8,7 @@ Each loads the rule set (diagnostics and exit 1 when it has errors), checks its 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 from typing import Any, NoReturn
 
@@ -23,6 +24,7 @@ from stackrules.cli.common import (
     RULES_OPTION,
     print_diagnostics,
 )
+from stackrules.diagnostics import did_you_mean as closest
 from stackrules.graph import RuleGraph
 from stackrules.maps.creditloss import learner_losses, loss_csv, loss_json, loss_text
 from stackrules.maps.flowchart import build_flowchart
@@ -30,7 +32,6 @@ from stackrules.maps.render_dot import render_dot
 from stackrules.maps.render_html import render_html
 from stackrules.maps.render_mermaid import render_mermaid
 from stackrules.maps.suggest import MAX_LINKS, suggest, suggestions_text
-from stackrules.maps.text import did_you_mean
 from stackrules.maps.where import where, where_json, where_text
 from stackrules.records import LearnerRecord, RecordError, read_records
 
@@ -279,3 +280,10 @@ def credit_loss_command(
         click.echo(loss_csv(rows), nl=False)
     else:
         click.echo(loss_text(rows, target, day.isoformat()), nl=False)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """` (did you mean …?)` after a usage error's message, or nothing
+    (`diagnostics.did_you_mean`, over the names in sorted order)."""
+    hint = closest(name, sorted(known))
+    return f" ({hint})" if hint else ""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
-
 from stackrules import ast
 from stackrules.format import group_text
 from stackrules.format import window_text as format_window
@@ -34,8 +31,3 @@ def how_text(leaf: LeafNode, item: str) -> str:
         return f"listed in `{head} ({', '.join(leaf.listed)})`"
     assert leaf.selector is not None
     return f"selected by `{head} {group_text(leaf.selector)}`"
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
