@@ -32,7 +32,7 @@ from stackrules.evaluation.coverage import CredentialCatalog
 from stackrules.evaluation.exceptions.audit import annotate
 from stackrules.evaluation.exceptions.learner import Overlays, prepare
 from stackrules.evaluation.explanations import Explainer, forget
-from stackrules.evaluation.fixpoint import Fixpoint, State, target_order
+from stackrules.evaluation.fixpoint import Fixpoint, State
 from stackrules.evaluation.leasttodo import (
     DEFAULT_IN_PROGRESS,
     LeastToDo,
@@ -247,7 +247,7 @@ class Evaluator:
         # §6: every credential in progress is counted; the pursued ones and the K nearest
         # others are shown
         started: dict[str, LeastToDo] = {}
-        for kind, key in sorted(touched, key=target_order):
+        for kind, key in sorted(touched, key=self.fixpoint.rank.__getitem__):
             ident = str(key)
             if kind != "credential" or ident in state.earned or ident in held:
                 continue

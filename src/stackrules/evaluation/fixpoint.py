@@ -100,6 +100,10 @@ class Fixpoint:
         self._all_targets: set[Target] = {("credential", c) for c in rules.credentials} | {
             ("equivalency", k) for k in range(len(rules.equivalencies))
         }
+        # every rule's place in `target_order`, so that a round sorts by a number
+        self.rank: dict[Target, int] = {
+            t: k for k, t in enumerate(sorted(self._all_targets, key=target_order))
+        }
         # the equivalencies whose `from` is one identifier (`transfer A => B`, which the
         # grammar reads as a list of one), by position: the identifier's leaf
         self._one_source: dict[int, ItemLeaf] = {}
@@ -128,7 +132,7 @@ class Fixpoint:
         touched: set[Target] = set(pending)
         while pending:
             snapshot = list(state.achs)
-            for kind, key in sorted(pending, key=target_order):
+            for kind, key in sorted(pending, key=self.rank.__getitem__):
                 if kind == "equivalency":
                     k = int(key)
                     if k in state.fired:
