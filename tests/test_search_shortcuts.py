@@ -6,6 +6,8 @@
   before;
 - the leaves a credential's achievements are looked up for accept what scanning every leaf
   finds (`Problems.sparse_matches` against `Problems.matches` and `eligible`);
+- `not_counted` is the same when the achievements a searched leaf accepts are not tried
+  against every rule;
 - the least-to-do search with its lower bound on retakes finds the same allocation, key and
   leaves, as the search without it;
 """
@@ -18,6 +20,7 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 
 from engine_strategies import Scenario, compile_text, scenarios
+from stackrules.evaluation import explanations
 from stackrules.evaluation.achievements import Ach
 from stackrules.evaluation.allocation import (
     Allocation,
@@ -30,6 +33,7 @@ from stackrules.evaluation.allocation import (
 from stackrules.evaluation.evaluator import Evaluator
 from stackrules.evaluation.leasttodo import LeastToDo
 from stackrules.model import CompetencyLeaf, Credential
+from stackrules.records import LearnerRecord
 
 AS_OF = date(2026, 11, 22)
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -125,6 +129,38 @@ def test_the_leaves_looked_up_accept_what_every_leaf_scanned_accepts(s: Scenario
             for leaf, ok in zip(cred.leaves, every, strict=True):
                 accepted = [a for a in achs if ev.problems.eligible(leaf, a, s.as_of)]
                 assert [id(a) for a in ok] == [id(a) for a in accepted]
+
+
+@PROPERTY
+@given(scenarios())
+def test_not_counted_is_the_same_without_the_accepted_shortcut(s: Scenario) -> None:
+    # `rejected` skips achievements a requirement leaf is known to accept; trying every
+    # achievement against every rule gives the same `not_counted` and `unused`
+    rules = compile_text(s.text)
+    fast = Evaluator(rules).evaluate(s.record, s.as_of)
+    original = explanations._accepted
+    explanations._accepted = lambda searched: set()  # type: ignore[assignment]
+    try:
+        slow = Evaluator(rules).evaluate(s.record, s.as_of)
+    finally:
+        explanations._accepted = original  # type: ignore[assignment]
+    assert fast.model_dump_json() == slow.model_dump_json()
+
+
+def test_a_competency_leaf_looking_at_an_achievement_does_not_keep_it_counted() -> None:
+    # the competency leaf sees X1's competency (leaves only look); the one leaf that could
+    # count X1 turns it away by its grade: X1 is not counted, below the minimum grade
+    text = (
+        'issuer A\ncompetency A:K1 "K1"\n'
+        "course A:X1 credits 3 teaches A:K1 at developing\n"
+        "credential A:C { skill: competency A:K1 at developing  core: A:X1 min grade A }"
+    )
+    record = LearnerRecord.model_validate(
+        {"learner": "L", "achievements": [{"item": "A:X1", "grade": "B"}]}
+    )
+    found = Evaluator(compile_text(text)).evaluate(record, AS_OF)
+    assert [(n.item, n.reason) for n in found.not_counted] == [("A:X1", "below-minimum-grade")]
+    assert [c.credential for c in found.in_progress] == ["A:C"]
 
 
 @PROPERTY

@@ -274,7 +274,9 @@ class Evaluator:
             in_progress.append(entry_ip)
             used |= ids
         transfers = explainer.transfers(state.firings)
-        rejected = explainer.rejected(counting, versions, touched)
+        rejected = explainer.rejected(
+            counting, versions, touched, (*state.least.values(), *started.values())
+        )
         if state.exceptions is not None and state.exceptions.grants:
             # the source of a registrar's grant counted (for the grant), whatever rules say
             sources = {id(s) for g in state.exceptions.grants for s in g.sources}

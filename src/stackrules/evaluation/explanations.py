@@ -9,7 +9,7 @@ short in the allocation that leaves the least to do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, cast
@@ -512,11 +512,19 @@ class Explainer:
         counting: Sequence[tuple[Achievement, Ach]],
         versions: dict[str, Credential],
         touched: set[Target],
+        searched: Iterable[LeastToDo] = (),
     ) -> list[tuple[report.NotCounted, Ach]]:
         """Record achievements that every rule able to use them turned away (§3).
 
         The rules are tried in the order of their text (file, line), then rule, then leaf;
-        for each achievement only the leaves that name or select it are tried."""
+        for each achievement only the leaves that name or select it are tried. An achievement
+        that a requirement leaf of one of the `searched` credentials accepts (their least-to-do
+        matches: named or selected, and every modifier holding) is not turned away by every
+        rule, so it is not tried."""
+        accepted = _accepted(searched)
+        counting = [(row, ach) for row, ach in counting if id(ach) not in accepted]
+        if not counting:
+            return []
         rules: list[_RuleLeaves] = []
         for kind, key in touched:
             if kind == "credential" and str(key) in versions:
@@ -594,6 +602,21 @@ class Explainer:
             for a in achs
             if a.origin in ("record", "granted", "held") and id(a) not in closure | rejected
         )
+
+
+def _accepted(searched: Iterable[LeastToDo]) -> set[int]:
+    """The achievements (by id) that some requirement leaf of these searches accepts, as
+    `rejected` would try the leaf: competency leaves only look, and a learner's overlaid
+    leaves accept by their exceptions, so neither is taken at its word."""
+    found: set[int] = set()
+    for least in searched:
+        leaves = least.credential.leaves
+        if type(leaves) is AdjustedLeaves:
+            continue
+        for k, ok in least.matches.items():
+            if type(leaves[k]) is not CompetencyLeaf:
+                found.update(map(id, ok))
+    return found
 
 
 def _turned_key(turned: tuple[_RuleLeaf, str]) -> tuple[tuple[str, int], str, int]:
