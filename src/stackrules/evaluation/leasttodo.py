@@ -89,11 +89,11 @@ def least_to_do(
     `record_items`: the items of the record's attempts, counting or not (with `achs`,
     what the learner holds: a missing one needs a retake)."""
     found = problems.sparse_matches(cred.leaves, achs, as_of)
-    roots = [r.root for r in cred.requirements]
 
     def assemble() -> tuple[Problem, list[Ach]]:
         held = record_items | {a.item for a in achs}
         matches = [found.get(k, ()) for k in range(len(cred.leaves))]
+        roots = [r.root for r in cred.requirements]
         return problems.assemble(
             roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit, cred, held
         )

@@ -57,7 +57,9 @@ SOLVED_CACHE = 20_000
 # bytes); past it, all are forgotten at once (`Problems.light`)
 LIGHT_BUDGET = 50_000
 _UNSOLVED = object()  # not among the remembered problems
-_Named = dict[str, tuple[int, ...]]  # item -> the leaves (by index) naming it
+# a tree's leaves (kept alive), item -> the leaves naming it, the leaves scanned, and the
+# identifier leaves without modifiers (index -> item): `Problems._plan`
+_Plan = tuple[Sequence[LeafNode], dict[str, tuple[int, ...]], tuple[int, ...], dict[int, str]]
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
 # threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
 _EVALUATION = threading.local()
@@ -118,7 +120,7 @@ class Problems:
         self._last_selected: tuple[Sequence[Ach], int, dict[int, list[Ach]]] | None = None
         # per requirement tree (by id, kept alive here): which leaves name each item, and the
         # leaves every learner's achievements are scanned for (`sparse_matches`)
-        self._plans: dict[int, tuple[Sequence[LeafNode], _Named, tuple[int, ...]]] = {}
+        self._plans: dict[int, _Plan] = {}
         # per selector leaf (by id, kept alive here): one number per distinct selector (equal
         # selectors of different credentials share what they pick of a learner's list) and the
         # subject it requires, if any (only that subject's achievements are scanned)
@@ -186,7 +188,10 @@ class Problems:
         if type(leaves) is AdjustedLeaves:
             return {k: ok for k, ok in enumerate(self.matches(leaves, achs, as_of)) if ok}
         by_item = self.by_item(achs)
-        named, scanned = self._plan(leaves)
+        plan = self._plans.get(id(leaves))
+        if plan is None or plan[0] is not leaves:
+            plan = self._plan(leaves)
+        _, named, scanned, plain = plan
         looked = list(scanned)
         if len(by_item) < len(named):
             for item in by_item:
@@ -201,6 +206,10 @@ class Problems:
             looked = sorted(set(looked))
         out: dict[int, Sequence[Ach]] = {}
         for k in looked:
+            plain_item = plain.get(k)
+            if plain_item is not None:  # an identifier leaf without modifiers: what is held
+                out[k] = by_item[plain_item]
+                continue
             ok = self._accepted(leaves[k], achs, by_item, as_of)
             if ok:
                 out[k] = ok
@@ -249,27 +258,30 @@ class Problems:
             chosen = picked[number] = [a for a in pool if match(a)]
         return chosen
 
-    def _plan(self, leaves: Sequence[LeafNode]) -> tuple[_Named, tuple[int, ...]]:
-        """Which leaves of this tree name each item (identifier leaves and lists), and the
-        leaves that select or look at competencies; made once per tree."""
-        found = self._plans.get(id(leaves))
-        if found is None or found[0] is not leaves:
-            named: dict[str, list[int]] = {}
-            scanned: list[int] = []
-            for k, leaf in enumerate(leaves):
-                if type(leaf) is ItemLeaf:
-                    named.setdefault(leaf.item, []).append(k)
-                elif type(leaf) is AmountLeaf and leaf.ids is not None:
-                    for item in leaf.ids:
-                        named.setdefault(item, []).append(k)
-                else:
-                    scanned.append(k)
-            found = self._plans[id(leaves)] = (
-                leaves,
-                {item: tuple(ks) for item, ks in named.items()},
-                tuple(scanned),
-            )
-        return found[1], found[2]
+    def _plan(self, leaves: Sequence[LeafNode]) -> _Plan:
+        """Which leaves of this tree name each item (identifier leaves and lists), the
+        leaves that select or look at competencies, and the identifier leaves without
+        modifiers (index -> item); made once per tree."""
+        named: dict[str, list[int]] = {}
+        scanned: list[int] = []
+        plain: dict[int, str] = {}
+        for k, leaf in enumerate(leaves):
+            if type(leaf) is ItemLeaf:
+                named.setdefault(leaf.item, []).append(k)
+                if not leaf.modifiers:
+                    plain[k] = leaf.item
+            elif type(leaf) is AmountLeaf and leaf.ids is not None:
+                for item in leaf.ids:
+                    named.setdefault(item, []).append(k)
+            else:
+                scanned.append(k)
+        found = self._plans[id(leaves)] = (
+            leaves,
+            {item: tuple(ks) for item, ks in named.items()},
+            tuple(scanned),
+            plain,
+        )
+        return found
 
     def assemble(
         self,
@@ -359,6 +371,11 @@ class Problems:
     def light(self, cred: Credential, holdings: LeafHoldings) -> LightVerdict:
         """What the leaves' holdings alone tell of `cred` (`light_verdict`): no problem is
         built, and learners who hold the same share the answer."""
+        shared = self._templates.get(id(cred.leaves))
+        if shared is not None and shared[0] is cred.leaves:
+            known = shared[1].light.get(holdings)  # (the common case: no roots, no walk)
+            if known is not None:
+                return known
         roots = [r.root for r in cred.requirements]
         tpl, costs, groups = self.template(roots, cred.leaves, cred.hours_per_credit, cred.id)
         hours_per_credit = cred.hours_per_credit
