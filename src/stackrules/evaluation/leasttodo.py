@@ -25,10 +25,9 @@ from stackrules.evaluation.allocation import (
     LeafHoldings,
     LightVerdict,
     Problem,
-    value_of,
 )
 from stackrules.evaluation.problems import Problems
-from stackrules.model import AmountLeaf, Credential, LeafNode
+from stackrules.model import Credential
 
 # K: how many credentials in progress a report shows besides the pursued ones (§6)
 DEFAULT_IN_PROGRESS = 5
@@ -88,7 +87,7 @@ def least_to_do(
     """The allocation that leaves the least to do for `cred` (§4); earned when nothing.
     `record_items`: the items of the record's attempts, counting or not (with `achs`,
     what the learner holds: a missing one needs a retake)."""
-    found = problems.sparse_matches(cred.leaves, achs, as_of)
+    found, holdings = problems.held(cred.leaves, achs, as_of)
 
     def assemble() -> tuple[Problem, list[Ach]]:
         held = record_items | {a.item for a in achs}
@@ -98,7 +97,6 @@ def least_to_do(
             roots, cred.leaves, cred.limits, matches, as_of, cred.hours_per_credit, cred, held
         )
 
-    holdings = _holdings(cred.leaves, found)
     return LeastToDo(
         cred,
         found,
@@ -145,23 +143,6 @@ def nearest(started: dict[str, LeastToDo], pursued: set[str], scope: Scope) -> s
             insort(best, entry)
             del best[k:]
     return {ident for _, _, ident in best}
-
-
-def _holdings(leaves: Sequence[LeafNode], matches: dict[int, Sequence[Ach]]) -> LeafHoldings:
-    """What each leaf holds of its matches (`allocation.LeafHoldings`; `matches`: those of
-    the leaves that accept something, in leaf order): 1 for an identifier or competency leaf
-    that accepts one, the total value for an amount (when above 0)."""
-    out = []
-    for k, ok in matches.items():
-        leaf = leaves[k]
-        if type(leaf) is AmountLeaf:
-            unit = leaf.unit
-            total = sum(value_of(a, unit) for a in ok)
-            if total > 0:
-                out.append((leaf.index, total))
-        else:
-            out.append((leaf.index, 1.0))
-    return tuple(out)
 
 
 def _rounded(bound: tuple[float, float]) -> tuple[float, float]:

@@ -34,6 +34,7 @@ from stackrules.evaluation.allocation import (
     deadline_after,
     light_verdict,
     solve,
+    value_of,
 )
 from stackrules.evaluation.coverage import CredentialCatalog, credential_catalog, group_costs
 from stackrules.evaluation.exceptions.overlay import AdjustedLeaves, OverlayCredential
@@ -57,9 +58,16 @@ SOLVED_CACHE = 20_000
 # bytes); past it, all are forgotten at once (`Problems.light`)
 LIGHT_BUDGET = 50_000
 _UNSOLVED = object()  # not among the remembered problems
-# a tree's leaves (kept alive), item -> the leaves naming it, the leaves scanned, and the
-# identifier leaves without modifiers (index -> item): `Problems._plan`
-_Plan = tuple[Sequence[LeafNode], dict[str, tuple[int, ...]], tuple[int, ...], dict[int, str]]
+# a tree's leaves (kept alive), item -> the leaves naming it, the leaves scanned, the
+# identifier leaves without modifiers (index -> item) and the selector leaves without
+# modifiers (index -> selector number, unit): `Problems._plan`
+_Plan = tuple[
+    Sequence[LeafNode],
+    dict[str, tuple[int, ...]],
+    tuple[int, ...],
+    dict[int, str],
+    dict[int, tuple[int, str]],
+]
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
 # threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
 _EVALUATION = threading.local()
@@ -118,6 +126,8 @@ class Problems:
         self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
         self._last_by_subject: tuple[Sequence[Ach], int, dict[str | None, list[Ach]]] | None = None
         self._last_selected: tuple[Sequence[Ach], int, dict[int, list[Ach]]] | None = None
+        # per (selector number, unit): the total value of its pick of the last list
+        self._totals: dict[tuple[int, str], float] = {}
         # per requirement tree (by id, kept alive here): which leaves name each item, and the
         # leaves every learner's achievements are scanned for (`sparse_matches`)
         self._plans: dict[int, _Plan] = {}
@@ -185,35 +195,73 @@ class Problems:
         """`matches` of the leaves that accept something, by leaf index in leaf order: only
         the leaves naming an item the learner holds, and those that select, are looked at
         (a credential's leaves mostly name items; a learner holds few of them)."""
+        return self.held(leaves, achs, as_of)[0]
+
+    def held(
+        self, leaves: Sequence[LeafNode], achs: Sequence[Ach], as_of: date
+    ) -> tuple[dict[int, Sequence[Ach]], LeafHoldings]:
+        """`sparse_matches`, and what each leaf holds of them (`allocation.LeafHoldings`: 1
+        for an identifier or competency leaf that accepts one, the total value for an amount
+        when above 0), in one pass. A selector's pick and its total are made once per list
+        and shared by every leaf with that selector and no modifiers."""
         if type(leaves) is AdjustedLeaves:
-            return {k: ok for k, ok in enumerate(self.matches(leaves, achs, as_of)) if ok}
+            found = {k: ok for k, ok in enumerate(self.matches(leaves, achs, as_of)) if ok}
+            return found, _holdings(leaves, found)
         by_item = self.by_item(achs)
         plan = self._plans.get(id(leaves))
         if plan is None or plan[0] is not leaves:
             plan = self._plan(leaves)
-        _, named, scanned, plain = plan
+        _, named, scanned, plain, picks = plan
         looked = list(scanned)
         if len(by_item) < len(named):
             for item in by_item:
-                found = named.get(item)
-                if found is not None:
-                    looked.extend(found)
+                found_ks = named.get(item)
+                if found_ks is not None:
+                    looked.extend(found_ks)
         else:
-            for item, found in named.items():
+            for item, found_ks in named.items():
                 if item in by_item:
-                    looked.extend(found)
+                    looked.extend(found_ks)
         if len(looked) > 1:
             looked = sorted(set(looked))
         out: dict[int, Sequence[Ach]] = {}
+        holds: list[tuple[int, float]] = []
+        picked = self.selected(achs) if picks else None
+        totals = self._totals
         for k in looked:
             plain_item = plain.get(k)
             if plain_item is not None:  # an identifier leaf without modifiers: what is held
                 out[k] = by_item[plain_item]
+                holds.append((k, 1.0))
                 continue
-            ok = self._accepted(leaves[k], achs, by_item, as_of)
+            pick = picks.get(k)
+            if pick is not None and picked is not None:  # a selector without modifiers
+                number, unit = pick
+                chosen = picked.get(number)
+                if chosen is None:
+                    leaf = leaves[k]
+                    assert type(leaf) is AmountLeaf
+                    chosen = self._selected(leaf, achs)
+                if chosen:
+                    out[k] = chosen
+                    total = totals.get(pick)
+                    if total is None:
+                        total = totals[pick] = sum(value_of(a, unit) for a in chosen)
+                    if total > 0:
+                        holds.append((k, total))
+                continue
+            leaf = leaves[k]
+            ok = self._accepted(leaf, achs, by_item, as_of)
             if ok:
                 out[k] = ok
-        return out
+                if type(leaf) is AmountLeaf:
+                    unit = leaf.unit
+                    total = sum(value_of(a, unit) for a in ok)
+                    if total > 0:
+                        holds.append((k, total))
+                else:
+                    holds.append((k, 1.0))
+        return out, tuple(holds)
 
     def _accepted(
         self, leaf: LeafNode, achs: Sequence[Ach], by_item: dict[str, list[Ach]], as_of: date
@@ -241,15 +289,7 @@ class Problems:
     def _selected(self, leaf: AmountLeaf, achs: Sequence[Ach]) -> list[Ach]:
         """What the leaf's selector picks of `achs`, modifiers aside: scanned once per list
         for each distinct selector, among the achievements of its subject when it names one."""
-        found = self._selectors.get(id(leaf))
-        if found is None or found[0] is not leaf:
-            assert leaf.selector is not None
-            number = self._selector_numbers.setdefault(leaf.selector, len(self._selector_numbers))
-            subject = next(
-                (f.subject for f in leaf.selector.filters if isinstance(f, SubjectFilter)), None
-            )
-            found = self._selectors[id(leaf)] = (leaf, number, subject)
-        _, number, subject = found
+        number, subject = self._selector(leaf)
         picked = self.selected(achs)
         chosen = picked.get(number)
         if chosen is None:
@@ -258,13 +298,28 @@ class Problems:
             chosen = picked[number] = [a for a in pool if match(a)]
         return chosen
 
+    def _selector(self, leaf: AmountLeaf) -> tuple[int, str | None]:
+        """The number of the leaf's selector (equal selectors, one number) and the subject
+        it requires, if any."""
+        found = self._selectors.get(id(leaf))
+        if found is None or found[0] is not leaf:
+            assert leaf.selector is not None
+            number = self._selector_numbers.setdefault(leaf.selector, len(self._selector_numbers))
+            subject = next(
+                (f.subject for f in leaf.selector.filters if isinstance(f, SubjectFilter)), None
+            )
+            found = self._selectors[id(leaf)] = (leaf, number, subject)
+        return found[1], found[2]
+
     def _plan(self, leaves: Sequence[LeafNode]) -> _Plan:
         """Which leaves of this tree name each item (identifier leaves and lists), the
-        leaves that select or look at competencies, and the identifier leaves without
-        modifiers (index -> item); made once per tree."""
+        leaves that select or look at competencies, the identifier leaves without modifiers
+        (index -> item) and the selector leaves without modifiers (index -> the selector's
+        number and the leaf's unit); made once per tree."""
         named: dict[str, list[int]] = {}
         scanned: list[int] = []
         plain: dict[int, str] = {}
+        picks: dict[int, tuple[int, str]] = {}
         for k, leaf in enumerate(leaves):
             if type(leaf) is ItemLeaf:
                 named.setdefault(leaf.item, []).append(k)
@@ -275,11 +330,14 @@ class Problems:
                     named.setdefault(item, []).append(k)
             else:
                 scanned.append(k)
+                if type(leaf) is AmountLeaf and leaf.selector is not None and not leaf.modifiers:
+                    picks[k] = (self._selector(leaf)[0], leaf.unit)
         found = self._plans[id(leaves)] = (
             leaves,
             {item: tuple(ks) for item, ks in named.items()},
             tuple(scanned),
             plain,
+            picks,
         )
         return found
 
@@ -398,6 +456,7 @@ class Problems:
             return last[2]
         found: dict[int, list[Ach]] = {}
         self._last_selected = (achs, len(achs), found)
+        self._totals = {}  # (what `held` sums of the picks, for the same list)
         return found
 
     def by_subject(self, achs: Sequence[Ach]) -> dict[str | None, list[Ach]]:
@@ -551,6 +610,21 @@ class Problems:
             self._matchers.pop(id(obj), None)
             for key in [k for k in self._catalogs if k[0] == id(obj)]:
                 self._catalogs.pop(key, None)
+
+
+def _holdings(leaves: Sequence[LeafNode], matches: dict[int, Sequence[Ach]]) -> LeafHoldings:
+    """What each leaf holds of its matches (`Problems.held`, for leaves it does not plan)."""
+    out = []
+    for k, ok in matches.items():
+        leaf = leaves[k]
+        if type(leaf) is AmountLeaf:
+            unit = leaf.unit
+            total = sum(value_of(a, unit) for a in ok)
+            if total > 0:
+                out.append((k, total))
+        else:
+            out.append((k, 1.0))
+    return tuple(out)
 
 
 def _conflict_masks(local: Sequence[Ach]) -> list[int]:
