@@ -128,6 +128,10 @@ class Problems:
         self._last_selected: tuple[Sequence[Ach], int, dict[int, list[Ach]]] | None = None
         # per (selector number, unit): the total value of its pick of the last list
         self._totals: dict[tuple[int, str], float] = {}
+        # the rule set's credential leaves by the items they name (`_name_index`), and what
+        # of them the last list names (`_naming`)
+        self._names: tuple[frozenset[int], dict[str, list[tuple[int, int]]]] | None = None
+        self._last_naming: tuple[Sequence[Ach], int, dict[int, list[int]]] | None = None
         # per requirement tree (by id, kept alive here): which leaves name each item, and the
         # leaves every learner's achievements are scanned for (`sparse_matches`)
         self._plans: dict[int, _Plan] = {}
@@ -212,13 +216,11 @@ class Problems:
         if plan is None or plan[0] is not leaves:
             plan = self._plan(leaves)
         _, named, scanned, plain, picks = plan
-        looked = list(scanned)
-        if len(by_item) < len(named):
-            for item in by_item:
-                found_ks = named.get(item)
-                if found_ks is not None:
-                    looked.extend(found_ks)
+        naming = self._naming(achs, by_item)
+        if id(leaves) in naming[0]:  # a tree of the rule set: its leaves naming what is held
+            looked = [*naming[1].get(id(leaves), ()), *scanned]
         else:
+            looked = list(scanned)
             for item, found_ks in named.items():
                 if item in by_item:
                     looked.extend(found_ks)
@@ -285,6 +287,41 @@ class Problems:
         # (an amount node may count an achievement that adds nothing to it: it then counts
         # for the credential's limits, §4)
         return [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
+
+    def _naming(
+        self, achs: Sequence[Ach], by_item: dict[str, list[Ach]]
+    ) -> tuple[frozenset[int], dict[int, list[int]]]:
+        """Per credential tree of the rule set (by id), the leaves naming an item of `achs`
+        (identifier leaves and lists), from one index of the whole rule set: remembered for
+        the last list, as `by_item` is. With the ids of the trees indexed."""
+        trees, index = self._name_index()
+        last = self._last_naming
+        if last is not None and last[0] is achs and last[1] == len(achs):
+            return trees, last[2]
+        found: dict[int, list[int]] = {}
+        for item in by_item:
+            for tree, k in index.get(item, ()):
+                found.setdefault(tree, []).append(k)
+        self._last_naming = (achs, len(achs), found)
+        return trees, found
+
+    def _name_index(self) -> tuple[frozenset[int], dict[str, list[tuple[int, int]]]]:
+        """Item -> (tree id, leaf index) of every credential version's leaves naming it; and
+        the ids of those trees (the rule set keeps them alive). Made once."""
+        if self._names is None:
+            index: dict[str, list[tuple[int, int]]] = {}
+            trees = set()
+            for versions in self.rules.credentials.values():
+                for cred in versions:
+                    trees.add(id(cred.leaves))
+                    for k, leaf in enumerate(cred.leaves):
+                        if type(leaf) is ItemLeaf:
+                            index.setdefault(leaf.item, []).append((id(cred.leaves), k))
+                        elif type(leaf) is AmountLeaf and leaf.ids is not None:
+                            for item in leaf.ids:
+                                index.setdefault(item, []).append((id(cred.leaves), k))
+            self._names = (frozenset(trees), index)
+        return self._names
 
     def _selected(self, leaf: AmountLeaf, achs: Sequence[Ach]) -> list[Ach]:
         """What the leaf's selector picks of `achs`, modifiers aside: scanned once per list
