@@ -17,9 +17,6 @@ import itertools
 import json
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +28,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from serveproc import Server
 from stackrules.cli import cli
 from stackrules.evaluation import allocation
 from stackrules.serve import state
@@ -43,52 +41,6 @@ INTEROP = ROOT / "tests" / "data" / "interop"
 LEARNERS = json.loads((ROOT / "examples" / "learners.json").read_text())
 AS_OF = "2026-11-22"
 PROBLEM = "application/problem+json"
-SERVE = [sys.executable, "-m", "stackrules", "serve"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, rules: Path, log: Path, *extra: str) -> None:
-        self.rules = str(rules)
-        self.log = log
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                *(*SERVE, "--rules", str(rules), "--port", str(self.port)),
-                *("--log-level", "info", *extra),
-            ],
-            cwd=ROOT,
-            stdout=log.open("wb"),  # uvicorn's access log
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the server did not start: {log.read_text()}")
-            time.sleep(0.1)
-        self.client = httpx.Client(base_url=self.url, timeout=60)
-
-    def stop(self) -> None:
-        self.client.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from serveproc import Server
 from test_browser import FLAGS, _chromium
 
 if os.environ.get("CI", "").lower() == "true":  # CI installs the dev extra: never skip there
@@ -47,51 +43,17 @@ ARGS = [flag for flag in FLAGS if flag != "--headless"]
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
-def server_command(port: int) -> list[str]:
-    """The command that serves the page on `port` (from the repository root): the real
-    server, as `make serve` starts it."""
-    return [
-        *(sys.executable, "-m", "stackrules", "serve", "--rules", "rules/"),
-        *("--port", str(port), "--log-level", "warning"),
-    ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _chromium()  # skip (or fail in CI) before starting anything
-    port = _free_port()
-    # the package as the tests import it (installed, or on the caller's PYTHONPATH)
-    process = subprocess.Popen(
-        server_command(port), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
+    # the real server, as `make serve` starts it (the package as the tests import it,
+    # installed or on the caller's PYTHONPATH)
+    log = tmp_path_factory.mktemp("browser") / "server.log"
+    running = Server("rules/", log, log_level="warning")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    pytest.fail(f"the server did not start: {output[-2000:]}")
-                time.sleep(0.1)
-        yield url
+        yield running.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,66 @@
+"""`stackrules serve` in a process of its own, for the tests that talk to a real server: started
+on a free port from the repository root, waited for until it answers `/healthz`, stopped."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVE = [sys.executable, "-m", "stackrules", "serve"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """A server of the rules at `rules` (a path, or one relative to the repository root),
+    its output in `log`; `extra`: more options of `stackrules serve`."""
+
+    def __init__(self, rules: str | Path, log: Path, *extra: str, log_level: str = "info") -> None:
+        self.rules = str(rules)
+        self.log = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                *(*SERVE, "--rules", self.rules, "--port", str(self.port)),
+                *("--log-level", log_level, *extra),
+            ],
+            cwd=ROOT,
+            stdout=log.open("wb"),  # uvicorn's access log
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self._end()
+                raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+
+    def stop(self) -> None:
+        self.client.close()
+        self._end()
+
+    def _end(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
