@@ -31,7 +31,7 @@ from stackrules.interop.ob3 import is_credential, read_credential_json, read_cre
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.pursuit import pursuing_errors
 from stackrules.quoted import unicode_safe
-from stackrules.records.csvfile import Row, parse_group
+from stackrules.records.csvfile import CsvLines, Row, parse_group
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord, PositionKind
 from stackrules.records.parse import learner_of, parse_record_obj
@@ -152,8 +152,11 @@ def _read_unit(job: Job, unit: Unit) -> LearnerRecord | Outcome:
             return result
         return Outcome(unit.ordinal, unit.position, learner_of(obj), errors=result)
     if unit.kind == "csv":
-        assert isinstance(unit.data, tuple)
-        rows = [Row(number, cells, stray) for number, cells, stray in unit.data]
+        if isinstance(unit.data, CsvLines):
+            rows = unit.data.rows()
+        else:
+            assert isinstance(unit.data, tuple)
+            rows = [Row(number, cells, stray) for number, cells, stray in unit.data]
         parsed = list(
             parse_group(
                 unit.learner,

@@ -43,6 +43,7 @@ from stackrules.cli.common import (
 )
 from stackrules.exceptions.files import ExceptionIndex
 from stackrules.records import RecordError
+from stackrules.records.csvfile import CsvLines
 from stackrules.span import printable
 
 
@@ -335,7 +336,7 @@ class _Bar:
             step = units[-1].end - self.done
             self.done = units[-1].end
         else:
-            step = sum(len(u.data) for u in units if isinstance(u.data, tuple))
+            step = sum(len(u.data.lines) for u in units if isinstance(u.data, CsvLines))
         self.bar.update(step, current_item=self.learners)
 
     def _learners(self, count: int | None) -> str:

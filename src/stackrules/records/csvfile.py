@@ -17,8 +17,10 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
   error.
 - `pursuing` is `;`-separated credential identifiers; the learner's rows are united, and a row
   may leave `item` (and every other achievement column) empty when it carries only `pursuing`.
-- Rows are grouped by learner by `group_rows`: in memory for ordinary files, by an external
-  merge sort for files too large for that.
+- Rows are read as text (`stackrules.records.csvtext`) and grouped by learner by
+  `learner_groups`: in memory for ordinary files, by a partitioned sort through temporary
+  files for files too large for that (`stackrules.records.extsort`). A learner's rows stay
+  text (`CsvLines`, what a batch sends to its workers) until they are parsed into `Row`s.
 - Quoting is strict: a quoted value never closed (an unterminated quote, which would otherwise
   swallow the rest of the file into one cell) or text after a closing quote makes the file
   unreadable, reported at the row where it happens (`CsvSyntaxError`).
@@ -28,7 +30,7 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
 
 from __future__ import annotations
 
-import csv
+import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -38,8 +40,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from stackrules.quoted import shown
+from stackrules.records.csvtext import CsvSyntaxError, CsvText, cells_of
 from stackrules.records.errors import RecordError, from_validation, unknown_field
-from stackrules.records.extsort import Keyed, group
+from stackrules.records.extsort import group
 from stackrules.records.model import (
     ACHIEVEMENT_FIELDS,
     Achievement,
@@ -57,47 +60,6 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
-class CsvSyntaxError(csv.Error):
-    """The file is not valid CSV at row `row` (the header is row 1), in words."""
-
-    def __init__(self, row: int, reason: str) -> None:
-        super().__init__(reason)
-        self.row = row
-        self.reason = reason
-
-    def record_error(self, file: str) -> RecordError:
-        """The whole-file error for it: nothing in the file can be trusted after it."""
-        message = f"the file is not valid CSV: {self.reason}"
-        return RecordError(file=file, line=self.row, position_kind="row", message=message)
-
-
-_CSV_REASONS = {
-    "unexpected end of data": "a quoted value that starts in this row is never closed",
-    "',' expected after '\"'": (
-        'text after the closing quote of a value (a quote inside a quoted value is written `""`)'
-    ),
-}
-
-
-def csv_reader(handle: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """The rows of a CSV file, numbered from 1 (the header), read strictly.
-
-    Raises `CsvSyntaxError` naming the row where the file stops being valid CSV.
-    """
-    reader = csv.reader(handle, strict=True)
-    number = 0
-    while True:
-        number += 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as failure:
-            reason = str(failure)
-            raise CsvSyntaxError(number, _CSV_REASONS.get(reason, reason)) from None
-        yield number, cells
-
-
 @dataclass(slots=True)
 class Row:
     """One non-blank CSV row: its number, its named cells and any cells it should not have."""
@@ -105,6 +67,25 @@ class Row:
     number: int
     cells: dict[str, str]
     stray: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CsvLines:
+    """One learner's rows as read: the header's column names and (row number, text) of each
+    row, the cheapest form to hold, spill and send to another process; `rows()` parses them."""
+
+    names: tuple[str, ...]
+    lines: tuple[tuple[int, str], ...]
+
+    def rows(self) -> list[Row]:
+        texts = (text for _, text in self.lines)
+        return [
+            make_row(number, cells, self.names)
+            for (number, _), cells in zip(self.lines, cells_of(texts), strict=True)
+        ]
+
+
+Groups = Iterator[tuple[str | None, list[tuple[int, str]]]]
 
 
 def read_csv(
@@ -125,19 +106,13 @@ def read_csv_lines(
     """The learners of CSV text already open (a file, or text split with `keepends=True`),
     `file` naming it in errors."""
     try:
-        reader = csv_reader(handle)
-        first_row = next(reader, None)
-        if first_row is None:
-            yield RecordError(file=file, message="the file is empty (expected a header row)")
+        opened = learner_groups(CsvText(handle), file)
+        if isinstance(opened, list):
+            yield from opened
             return
-        names = [name.strip() for name in first_row[1]]
-        problems = check_header(names, file)
-        if problems:
-            yield from problems
-            return
-        # Every row is read before the first group is given (see group_rows), so a
+        names, groups = opened
+        # Every row is read before the first group is given (see learner_groups), so a
         # problem anywhere in the file surfaces here, before any learner is reported.
-        groups = group_rows(rows(reader, names))
         first = next(groups, None)
     except UnicodeDecodeError as failure:
         yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
@@ -147,12 +122,33 @@ def read_csv_lines(
         return
     if first is None:
         return
-    index = 1
-    learner, members = first
-    yield from parse_group(learner, members, file=file, aliases=aliases, record_index=index)
-    for learner, members in groups:
-        index += 1
-        yield from parse_group(learner, members, file=file, aliases=aliases, record_index=index)
+    for index, (learner, lines) in enumerate(itertools.chain([first], groups), start=1):
+        rows = CsvLines(names, tuple(lines)).rows()
+        yield from parse_group(learner, rows, file=file, aliases=aliases, record_index=index)
+
+
+def learner_groups(
+    text: CsvText, file: str, *, max_rows: int = 50_000, folder: str | None = None
+) -> tuple[tuple[str, ...], Groups] | list[RecordError]:
+    """The header's column names and the rows grouped by learner, or the header's problems.
+
+    Groups are in order of first appearance, each a learner and its (row number, text) rows
+    in file order; a row without a learner is a group of its own (it belongs to nobody).
+    Up to `max_rows` rows are grouped in memory; beyond that, through temporary files in
+    `folder` (`stackrules.records.extsort`), so a file of any size is read in bounded
+    memory. Either way every row is read before the first group is given. Raises
+    `UnicodeDecodeError` and `CsvSyntaxError` (for the header now, for any other row when
+    the first group is asked for).
+    """
+    header = text.header()
+    if header is None:
+        return [RecordError(file=file, message="the file is empty (expected a header row)")]
+    names = tuple(name.strip() for name in header)
+    problems = check_header(list(names), file)
+    if problems:
+        return problems
+    entries = text.entries(names.index("learner"))
+    return names, group(entries, max_rows=max_rows, folder=folder)
 
 
 def check_header(names: list[str], file: str) -> list[RecordError]:
@@ -177,44 +173,18 @@ def check_header(names: list[str], file: str) -> list[RecordError]:
     return problems
 
 
-def rows(reader: Iterable[tuple[int, list[str]]], names: list[str]) -> Iterator[Row]:
-    """The non-blank rows after the header (`csv_reader`'s, the header already read)."""
-    for number, cells in reader:
-        values = [cell.strip() for cell in cells]
-        if not any(values):
-            continue
-        row = Row(number, {})
-        for position, value in enumerate(values):
-            name = names[position] if position < len(names) else ""
-            if name:
-                row.cells[name] = value
-            elif value:
-                row.stray.append(f"column {position + 1}")
-        yield row
-
-
-def group_rows(
-    rows: Iterable[Row], *, max_rows: int = 50_000, folder: str | None = None
-) -> Iterator[tuple[str | None, list[Row]]]:
-    """Rows grouped by learner, groups in order of first appearance.
-
-    A row without a learner is a group of its own (it belongs to nobody). Up to `max_rows`
-    rows are grouped in memory; beyond that, by an external merge sort through temporary files
-    in `folder` (`stackrules.records.extsort`), so a file of any size is read in bounded
-    memory. Either way every row is read before the first group is given.
-    """
-    yield from group(rows, _BY_LEARNER, max_rows=max_rows, folder=folder)
-
-
-def _row_learner(row: Row) -> str | None:
-    return row.cells.get("learner") or None
-
-
-def _row_number(row: Row) -> int:
-    return row.number
-
-
-_BY_LEARNER: Keyed[Row] = Keyed(_row_learner, _row_number)
+def make_row(number: int, cells: list[str], names: tuple[str, ...]) -> Row:
+    """A row's cells by column name, stripped, and the columns without a name that have a
+    value."""
+    row = Row(number, {})
+    for position, cell in enumerate(cells):
+        value = cell.strip()
+        name = names[position] if position < len(names) else ""
+        if name:
+            row.cells[name] = value
+        elif value:
+            row.stray.append(f"column {position + 1}")
+    return row
 
 
 def parse_group(
