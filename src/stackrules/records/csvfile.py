@@ -30,12 +30,13 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -51,7 +52,7 @@ from stackrules.records.model import (
     amount_range_message,
     level_range_message,
 )
-from stackrules.records.parse import parse_achievement
+from stackrules.records.parse import AliasClash, alias_achievement, parse_achievement
 
 CSV_COLUMNS: tuple[str, ...] = ("learner", "catalog_date", "pursuing", *ACHIEVEMENT_FIELDS)
 REQUIRED_COLUMNS: tuple[str, ...] = ("learner", "item")
@@ -72,7 +73,7 @@ class Row:
 @dataclass(frozen=True, slots=True)
 class CsvLines:
     """One learner's rows as read: the header's column names and (row number, text) of each
-    row, the cheapest form to hold, spill and send to another process; `rows()` parses them."""
+    row, the cheapest form to hold, spill and send to another process."""
 
     names: tuple[str, ...]
     lines: tuple[tuple[int, str], ...]
@@ -83,6 +84,113 @@ class CsvLines:
             make_row(number, cells, self.names)
             for (number, _), cells in zip(self.lines, cells_of(texts), strict=True)
         ]
+
+    def record(
+        self, learner: str | None, *, file: str, aliases: Mapping[str, str] | None
+    ) -> LearnerRecord | None:
+        """The learner's record read the quick way, or None when anything in the rows needs
+        a word (then `parse_group` over `rows()` reads them one by one and says what).
+
+        The record is the one `parse_group` gives, with the same values and positions: the
+        rows' cells are read by column index (no `Row` per row) and every achievement is
+        validated in one call, as for a JSON record, instead of one call per row.
+        """
+        columns = _columns(self.names)
+        if learner is None or columns is None:
+            return None
+        width = len(self.names)
+        achievements: list[Any] = []
+        numbers: list[int] = []
+        catalog_date: str | None = None
+        pursuing: list[str] = []
+        texts = (text for _, text in self.lines)
+        try:
+            for (number, _), cells in zip(self.lines, cells_of(texts), strict=True):
+                count = len(cells)
+                if count > width:  # cells that no column names
+                    return None
+                if columns.catalog_date < count:
+                    given = cells[columns.catalog_date].strip()
+                    if given and given != (catalog_date or given):
+                        return None
+                    catalog_date = catalog_date or given or None
+                goals: list[str] = []
+                if columns.pursuing < count:
+                    goals = [g.strip() for g in cells[columns.pursuing].split(";") if g.strip()]
+                    for goal in goals:
+                        goal = aliases.get(goal, goal) if aliases else goal
+                        if goal not in pursuing:
+                            pursuing.append(goal)
+                raw: dict[str, Any] = {}
+                for index, name, as_text in columns.achievement:
+                    text = cells[index].strip() if index < count else ""
+                    if not text:
+                        continue
+                    if as_text:
+                        raw[name] = text
+                        continue
+                    value, problem = field_value(name, text)
+                    if problem is not None:
+                        return None
+                    raw[name] = value
+                if goals and not raw:  # a row that carries only what the learner pursues
+                    continue
+                achievements.append(alias_achievement(raw, aliases))
+                numbers.append(number)
+            data: dict[str, Any] = {"learner": learner, "achievements": achievements}
+            if catalog_date is not None:
+                data["catalog_date"] = catalog_date
+            if pursuing:
+                data["pursuing"] = tuple(pursuing)
+            record = LearnerRecord.model_validate(data)
+        except (AliasClash, ValidationError):
+            return None
+        for achievement, number in zip(record.achievements, numbers, strict=True):
+            achievement._position = Position(file=file, kind="row", number=number)
+        record._position = Position(file=file, kind="row", number=self.lines[0][0])
+        return record
+
+
+class _Columns(NamedTuple):
+    """Where a header's columns are: (index, name, whether the cell is the value as it is)
+    of each achievement field in field order, and the index of `catalog_date` and of
+    `pursuing` (past the last column when absent)."""
+
+    achievement: tuple[tuple[int, str, bool], ...]
+    catalog_date: int
+    pursuing: int
+
+
+@functools.lru_cache(maxsize=64)
+def _columns(names: tuple[str, ...]) -> _Columns | None:
+    """The columns of a header whose every column has a name (None otherwise: a value under
+    an unnamed column is an error, which `parse_group` reports)."""
+    if "" in names:
+        return None
+    where = {name: index for index, name in enumerate(names)}
+    achievement = tuple(
+        (where[name], name, name in _TEXT_FIELDS) for name in ACHIEVEMENT_FIELDS if name in where
+    )
+    past = len(names)
+    return _Columns(achievement, where.get("catalog_date", past), where.get("pursuing", past))
+
+
+def parse_lines(
+    learner: str | None,
+    lines: CsvLines,
+    *,
+    file: str,
+    aliases: Mapping[str, str] | None,
+    record_index: int,
+) -> Iterator[LearnerRecord | RecordError]:
+    """The record of one learner's rows as read, or every problem found in them."""
+    record = lines.record(learner, file=file, aliases=aliases)
+    if record is not None:
+        yield record
+        return
+    yield from parse_group(
+        learner, lines.rows(), file=file, aliases=aliases, record_index=record_index
+    )
 
 
 Groups = Iterator[tuple[str | None, list[tuple[int, str]]]]
@@ -123,8 +231,8 @@ def read_csv_lines(
     if first is None:
         return
     for index, (learner, lines) in enumerate(itertools.chain([first], groups), start=1):
-        rows = CsvLines(names, tuple(lines)).rows()
-        yield from parse_group(learner, rows, file=file, aliases=aliases, record_index=index)
+        data = CsvLines(names, tuple(lines))
+        yield from parse_lines(learner, data, file=file, aliases=aliases, record_index=index)
 
 
 def learner_groups(
@@ -275,30 +383,40 @@ def achievement_cells(cells: Mapping[str, str]) -> tuple[dict[str, Any], list[tu
         text = cells.get(name, "")
         if not text:
             continue
-        if name in ("credits", "hours"):
-            number = float(text) if _NUMBER.fullmatch(text) else None
-            if number is not None and not math.isfinite(number):  # thousands of digits
-                problems.append((name, amount_range_message(name, shown(text))))
-                continue
-            raw[name] = text if number is None else number
-        elif name == "level":
-            number = float(text) if _NUMBER.fullmatch(text) else None
-            if number is not None and not -1e18 < number < 1e18:  # beyond any level, and int()
-                problems.append((name, level_range_message(shown(text))))
-            elif _INTEGER.fullmatch(text):
-                raw[name] = int(text)
-            else:
-                raw[name] = text if number is None else number
-        elif name == "tags":
-            raw[name] = [tag.strip() for tag in text.split(";") if tag.strip()]
-        elif name == "competencies":
-            pairs, problem = competency_pairs(text)
-            if problem:
-                problems.append((name, problem))
-            raw[name] = pairs
-        else:
+        if name in _TEXT_FIELDS:
             raw[name] = text
+            continue
+        value, problem = field_value(name, text)
+        if problem is not None:
+            problems.append((name, problem))
+        if value is not _ABSENT:
+            raw[name] = value
     return raw, problems
+
+
+# Achievement fields whose cell is the value as it is; the others are `field_value`'s.
+_TEXT_FIELDS = frozenset(ACHIEVEMENT_FIELDS) - {"credits", "hours", "level", "tags", "competencies"}
+_ABSENT: Any = object()
+
+
+def field_value(name: str, text: str) -> tuple[Any, str | None]:
+    """The value of a non-empty `credits`, `hours`, `level`, `tags` or `competencies` cell
+    and a problem with it, or `_ABSENT` and the problem when the cell gives no value."""
+    if name in ("credits", "hours"):
+        number = float(text) if _NUMBER.fullmatch(text) else None
+        if number is not None and not math.isfinite(number):  # thousands of digits
+            return _ABSENT, amount_range_message(name, shown(text))
+        return (text if number is None else number), None
+    if name == "level":
+        number = float(text) if _NUMBER.fullmatch(text) else None
+        if number is not None and not -1e18 < number < 1e18:  # beyond any level, and int()
+            return _ABSENT, level_range_message(shown(text))
+        if _INTEGER.fullmatch(text):
+            return int(text), None
+        return (text if number is None else number), None
+    if name == "tags":
+        return [tag.strip() for tag in text.split(";") if tag.strip()], None
+    return competency_pairs(text)
 
 
 def competency_pairs(text: str) -> tuple[dict[str, str], str | None]:
