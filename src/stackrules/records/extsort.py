@@ -219,23 +219,27 @@ def _by_key(entries: Iterable[str]) -> Iterator[list[str]]:
 def _groups(path: str) -> Iterator[Group]:
     """The groups of a grouped spill file (a key's entries are together; an entry without a
     key is a group of its own)."""
-    current: Group | None = None
-    for entry in _entries(path):
-        number, _, size, payload = entry.split(",", 3)
-        if size:
-            cut = int(size)
-            key: str | None = payload[:cut]
-            text = payload[cut:]
-        else:
-            key, text = None, payload
-        if current is None or key is None or key != current[0]:
-            if current is not None:
-                yield current
-            current = (key, [(int(number), text)])
-        else:
-            current[1].append((int(number), text))
-    if current is not None:
-        yield current
+    key: str | None = None
+    members: list[Member] = []
+    with _open(path, "r") as handle:
+        for line in handle:
+            number, breaks, size, payload = line.split(",", 3)
+            if breaks != "0":
+                payload += "".join(itertools.islice(handle, int(breaks)))
+            if size:
+                cut = int(size)
+                if payload[:cut] == key:
+                    members.append((int(number), payload[cut:]))
+                    continue
+                if members:
+                    yield key, members
+                key, members = payload[:cut], [(int(number), payload[cut:])]
+            else:
+                if members:
+                    yield key, members
+                key, members = None, [(int(number), payload)]
+    if members:
+        yield key, members
 
 
 def _first(group: Group) -> int:
