@@ -19,6 +19,7 @@ from batchdata import csv_rows, write_csv
 from stackrules.batch import evaluate_many
 from stackrules.batch.project import HEADER
 from stackrules.cli import cli
+from stackrules.records import RecordError
 from stackrules.report import Report, dumps
 from stackrules.schemas import load_schema
 
@@ -124,6 +125,44 @@ def test_csv_rows_of_one_learner_anywhere_in_a_file_bigger_than_the_sort_buffer(
         assert isinstance(record, stackrules.LearnerRecord)
         expected = json.loads(dumps(stackrules.evaluate(rules, record, date_of("2026-11-22"))))
         assert report == expected
+
+
+def test_csv_rows_spanning_lines_keep_their_row_numbers_however_the_rows_are_grouped(
+    tmp_path: Path,
+) -> None:
+    """Quoted values over several lines, blank rows and scattered learners: every error
+    names the row (not the line) it is in, spilled to disk or not, in a batch or not."""
+    lines = ["learner,item,grade,subject\n"]
+    bad = {"L-A": [], "L-B": []}  # the rows of each learner's errors
+    for n in range(2, 260):
+        if n % 37 == 0:
+            lines.append(',"",\n')  # a blank row: counted, skipped
+        elif n % 23 == 0:
+            learner = "L-A" if n % 2 else "L-B"
+            lines.append(f'"{learner}",CAPU:X,"B\n+","MA\r\nTH"\n')  # one row, three lines
+            bad[learner].append(n)
+        else:
+            lines.append(f'F-{n % 40},CAPU:X,A,"MATH\n{n}"\n')
+    path = tmp_path / "spanning.csv"
+    path.write_text("".join(lines), encoding="utf-8", newline="")
+    found = {}
+    for sort_rows in ("100", "200000"):  # spills to disk, and in memory
+        errors = tmp_path / f"errors-{sort_rows}.jsonl"
+        code, _, err = run(
+            "batch", "--rules", RULES, "--records", str(path), *AS_OF, "--validate-only",
+            "--sort-rows", sort_rows, "--errors", str(errors), "--out", str(tmp_path / "o"),
+        )  # fmt: skip
+        assert code == 3, err
+        assert "42 learners read, 40 valid, 2 in error" in err
+        found[sort_rows] = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert found["100"] == found["200000"]
+    assert [(e["learner"], e["row"], e["field"]) for e in found["100"]] == [
+        *((learner, row, "grade") for learner in ("L-A", "L-B") for row in bad[learner])
+    ]
+    read = [e for e in stackrules.records.read_records(path) if isinstance(e, RecordError)]
+    assert [(e.learner, e.line, e.field) for e in read] == [
+        (e["learner"], e["row"], e["field"]) for e in found["100"]
+    ]
 
 
 def date_of(text: str) -> Any:

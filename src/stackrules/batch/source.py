@@ -9,11 +9,13 @@ bottleneck.
 - JSON Lines is read as bytes, line by line; a unit remembers the byte offset after its
   line, which is how `--resume` starts again in the middle of a file without reading the
   part already done. A line that is not UTF-8 is an error for that line only.
-- CSV rows are grouped by learner by `stackrules.records.csvfile.group_rows` (an external
-  merge sort beyond `max_rows` rows), so one learner's rows may be anywhere in a file larger
-  than memory. The whole file is read before the first unit is given; a problem with the
-  file itself (no header, a misspelt column, bytes that are not UTF-8, broken quoting) stops
-  the batch before any learner is evaluated, because every learner's rows would be in doubt.
+- CSV rows are grouped by learner by `stackrules.records.csvfile.learner_groups` (a
+  partitioned sort through temporary files beyond `max_rows` rows), so one learner's rows
+  may be anywhere in a file larger than memory. A unit holds its rows as text (`CsvLines`),
+  parsed by the worker. The whole file is read before the first unit is given; a problem
+  with the file itself (no header, a misspelt column, bytes that are not UTF-8, broken
+  quoting) stops the batch before any learner is evaluated, because every learner's rows
+  would be in doubt.
 
 A problem with the whole file is a `RecordError` without a `record_index`, collected in
 `Source.file_errors`.
@@ -21,20 +23,14 @@ A problem with the whole file is a `RecordError` without a `record_index`, colle
 
 from __future__ import annotations
 
-import io
+import itertools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from stackrules.records.csvfile import (
-    CsvSyntaxError,
-    Row,
-    check_header,
-    csv_reader,
-    group_rows,
-    rows,
-)
+from stackrules.records.csvfile import CsvLines, learner_groups
+from stackrules.records.csvtext import CsvSyntaxError, CsvText
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord
 
@@ -50,14 +46,15 @@ class Unit:
 
     `position` is the JSON Lines line, the learner's first CSV row, or the 1-based index of a
     record given to the Python API (`object`); `data` is the line's bytes, the learner's rows
-    as (row number, cells, stray cells), or the record (a `LearnerRecord` or a learner
+    as read (`CsvLines`) or already parsed, as (row number, cells, stray cells) (a
+    dataframe's, `stackrules.batch.dask`), or the record (a `LearnerRecord` or a learner
     object); `end` is the byte offset just after a JSON Lines line (0 otherwise).
     """
 
     ordinal: int
     kind: Kind
     position: int
-    data: bytes | tuple[CsvRow, ...] | LearnerRecord | Mapping[str, Any]
+    data: bytes | CsvLines | tuple[CsvRow, ...] | LearnerRecord | Mapping[str, Any]
     learner: str | None = None
     end: int = 0
 
@@ -117,8 +114,15 @@ class Source:
             self.file_errors.append(_open_error(self.display, failure))
             return
         with handle:
+            text = CsvText(handle)
             try:
-                groups = self._csv_groups(handle)
+                opened = learner_groups(
+                    text, self.display, max_rows=self.max_rows, folder=self.tmp_dir
+                )
+                if isinstance(opened, list):
+                    self.file_errors.extend(opened)
+                    return
+                names, groups = opened
                 first = next(groups, None)
             except UnicodeDecodeError as failure:
                 message = f"the file is not UTF-8 text ({failure.reason})"
@@ -127,35 +131,14 @@ class Source:
             except CsvSyntaxError as failure:
                 self.file_errors.append(failure.record_error(self.display))
                 return
+        self.rows_read = text.rows
         if first is None:
             return
-        ordinal = 0
-        for learner, members in _chain(first, groups):
-            ordinal += 1
+        for ordinal, (learner, lines) in enumerate(itertools.chain([first], groups), start=1):
             if ordinal < cursor.ordinal:
                 continue
-            data = tuple((row.number, row.cells, row.stray) for row in members)
-            yield Unit(ordinal, "csv", members[0].number, data, learner=learner)
-
-    def _csv_groups(self, handle: io.TextIOWrapper) -> Iterator[tuple[str | None, list[Row]]]:
-        reader = csv_reader(handle)
-        header = next(reader, None)
-        if header is None:
-            message = "the file is empty (expected a header row)"
-            self.file_errors.append(RecordError(file=self.display, message=message))
-            return iter(())
-        names = [name.strip() for name in header[1]]
-        problems = check_header(names, self.display)
-        if problems:
-            self.file_errors.extend(problems)
-            return iter(())
-        counted = self._count(rows(reader, names))
-        return group_rows(counted, max_rows=self.max_rows, folder=self.tmp_dir)
-
-    def _count(self, stream: Iterator[Row]) -> Iterator[Row]:
-        for row in stream:
-            self.rows_read += 1
-            yield row
+            data = CsvLines(names, tuple(lines))
+            yield Unit(ordinal, "csv", lines[0][0], data, learner=learner)
 
 
 def open_source(
@@ -173,13 +156,6 @@ def open_source(
     except OSError as failure:
         return _open_error(path, failure)
     return Source(path, path, kind, size, max_rows=max_rows, tmp_dir=tmp_dir)
-
-
-def _chain(
-    first: tuple[str | None, list[Row]], rest: Iterator[tuple[str | None, list[Row]]]
-) -> Iterator[tuple[str | None, list[Row]]]:
-    yield first
-    yield from rest
 
 
 def _open_error(file: str, failure: OSError) -> RecordError:

@@ -31,7 +31,7 @@ from stackrules.interop.ob3 import is_credential, read_credential_json, read_cre
 from stackrules.interop.vc import looks_like_jwt
 from stackrules.pursuit import pursuing_errors
 from stackrules.quoted import unicode_safe
-from stackrules.records.csvfile import Row, parse_group
+from stackrules.records.csvfile import CsvLines, Row, parse_group, parse_lines
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord, PositionKind
 from stackrules.records.parse import learner_of, parse_record_obj
@@ -152,17 +152,17 @@ def _read_unit(job: Job, unit: Unit) -> LearnerRecord | Outcome:
             return result
         return Outcome(unit.ordinal, unit.position, learner_of(obj), errors=result)
     if unit.kind == "csv":
-        assert isinstance(unit.data, tuple)
-        rows = [Row(number, cells, stray) for number, cells, stray in unit.data]
-        parsed = list(
-            parse_group(
-                unit.learner,
-                rows,
-                file=job.file,
-                aliases=job.rules.aliases,
-                record_index=unit.ordinal,
-            )
-        )
+        read_as: dict[str, Any] = {
+            "file": job.file,
+            "aliases": job.rules.aliases,
+            "record_index": unit.ordinal,
+        }
+        if isinstance(unit.data, CsvLines):
+            parsed = list(parse_lines(unit.learner, unit.data, **read_as))
+        else:
+            assert isinstance(unit.data, tuple)
+            rows = [Row(number, cells, stray) for number, cells, stray in unit.data]
+            parsed = list(parse_group(unit.learner, rows, **read_as))
         if len(parsed) == 1 and isinstance(parsed[0], LearnerRecord):
             return parsed[0]
         errors = [e for e in parsed if isinstance(e, RecordError)]

@@ -43,6 +43,7 @@ from stackrules.cli.common import (
 )
 from stackrules.exceptions.files import ExceptionIndex
 from stackrules.records import RecordError
+from stackrules.records.csvfile import CsvLines
 from stackrules.span import printable
 
 
@@ -109,14 +110,14 @@ from stackrules.span import printable
 @click.option(
     "--tmp-dir",
     type=click.Path(path_type=str, file_okay=False),
-    help="Where to sort large CSV files (default: the system's temporary folder).",
+    help="Where to group large CSV files by learner (default: the system's temporary folder).",
 )
 @click.option(
     "--sort-rows",
     type=click.IntRange(min=100),
     default=50_000,
     show_default=True,
-    help="CSV rows held in memory before sorting spills to disk.",
+    help="CSV rows held in memory before grouping spills to disk.",
 )
 @click.option(
     "--checkpoint-every",
@@ -306,7 +307,7 @@ def _print_summary(summary: Summary, validate_only: bool, *, compare: bool) -> N
 class _Bar:
     """A progress bar on stderr (click's): input bytes for JSON Lines, rows for CSV.
 
-    CSV files are sorted before the first learner is evaluated, so the bar appears when
+    CSV files are grouped by learner before the first learner is evaluated, so the bar appears when
     evaluation starts and counts rows of the file.
     """
 
@@ -335,7 +336,7 @@ class _Bar:
             step = units[-1].end - self.done
             self.done = units[-1].end
         else:
-            step = sum(len(u.data) for u in units if isinstance(u.data, tuple))
+            step = sum(len(u.data.lines) for u in units if isinstance(u.data, CsvLines))
         self.bar.update(step, current_item=self.learners)
 
     def _learners(self, count: int | None) -> str:

@@ -17,8 +17,10 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
   error.
 - `pursuing` is `;`-separated credential identifiers; the learner's rows are united, and a row
   may leave `item` (and every other achievement column) empty when it carries only `pursuing`.
-- Rows are grouped by learner by `group_rows`: in memory for ordinary files, by an external
-  merge sort for files too large for that.
+- Rows are read as text (`stackrules.records.csvtext`) and grouped by learner by
+  `learner_groups`: in memory for ordinary files, by a partitioned sort through temporary
+  files for files too large for that (`stackrules.records.extsort`). A learner's rows stay
+  text (`CsvLines`, what a batch sends to its workers) until they are parsed into `Row`s.
 - Quoting is strict: a quoted value never closed (an unterminated quote, which would otherwise
   swallow the rest of the file into one cell) or text after a closing quote makes the file
   unreadable, reported at the row where it happens (`CsvSyntaxError`).
@@ -28,18 +30,20 @@ achievement fields and `catalog_date` optional); gives each learner's `LearnerRe
 
 from __future__ import annotations
 
-import csv
+import functools
+import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from stackrules.quoted import shown
+from stackrules.records.csvtext import CsvSyntaxError, CsvText, cells_of
 from stackrules.records.errors import RecordError, from_validation, unknown_field
-from stackrules.records.extsort import Keyed, group
+from stackrules.records.extsort import group
 from stackrules.records.model import (
     ACHIEVEMENT_FIELDS,
     Achievement,
@@ -48,54 +52,13 @@ from stackrules.records.model import (
     amount_range_message,
     level_range_message,
 )
-from stackrules.records.parse import parse_achievement
+from stackrules.records.parse import AliasClash, alias_achievement, parse_achievement
 
 CSV_COLUMNS: tuple[str, ...] = ("learner", "catalog_date", "pursuing", *ACHIEVEMENT_FIELDS)
 REQUIRED_COLUMNS: tuple[str, ...] = ("learner", "item")
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
-
-
-class CsvSyntaxError(csv.Error):
-    """The file is not valid CSV at row `row` (the header is row 1), in words."""
-
-    def __init__(self, row: int, reason: str) -> None:
-        super().__init__(reason)
-        self.row = row
-        self.reason = reason
-
-    def record_error(self, file: str) -> RecordError:
-        """The whole-file error for it: nothing in the file can be trusted after it."""
-        message = f"the file is not valid CSV: {self.reason}"
-        return RecordError(file=file, line=self.row, position_kind="row", message=message)
-
-
-_CSV_REASONS = {
-    "unexpected end of data": "a quoted value that starts in this row is never closed",
-    "',' expected after '\"'": (
-        'text after the closing quote of a value (a quote inside a quoted value is written `""`)'
-    ),
-}
-
-
-def csv_reader(handle: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """The rows of a CSV file, numbered from 1 (the header), read strictly.
-
-    Raises `CsvSyntaxError` naming the row where the file stops being valid CSV.
-    """
-    reader = csv.reader(handle, strict=True)
-    number = 0
-    while True:
-        number += 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as failure:
-            reason = str(failure)
-            raise CsvSyntaxError(number, _CSV_REASONS.get(reason, reason)) from None
-        yield number, cells
 
 
 @dataclass(slots=True)
@@ -105,6 +68,132 @@ class Row:
     number: int
     cells: dict[str, str]
     stray: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CsvLines:
+    """One learner's rows as read: the header's column names and (row number, text) of each
+    row, the cheapest form to hold, spill and send to another process."""
+
+    names: tuple[str, ...]
+    lines: tuple[tuple[int, str], ...]
+
+    def rows(self) -> list[Row]:
+        texts = (text for _, text in self.lines)
+        return [
+            make_row(number, cells, self.names)
+            for (number, _), cells in zip(self.lines, cells_of(texts), strict=True)
+        ]
+
+    def record(
+        self, learner: str | None, *, file: str, aliases: Mapping[str, str] | None
+    ) -> LearnerRecord | None:
+        """The learner's record read the quick way, or None when anything in the rows needs
+        a word (then `parse_group` over `rows()` reads them one by one and says what).
+
+        The record is the one `parse_group` gives, with the same values and positions: the
+        rows' cells are read by column index (no `Row` per row) and every achievement is
+        validated in one call, as for a JSON record, instead of one call per row.
+        """
+        columns = _columns(self.names)
+        if learner is None or columns is None:
+            return None
+        width = len(self.names)
+        achievements: list[Any] = []
+        numbers: list[int] = []
+        catalog_date: str | None = None
+        pursuing: list[str] = []
+        texts = (text for _, text in self.lines)
+        try:
+            for (number, _), cells in zip(self.lines, cells_of(texts), strict=True):
+                count = len(cells)
+                if count > width:  # cells that no column names
+                    return None
+                if columns.catalog_date < count:
+                    given = cells[columns.catalog_date].strip()
+                    if given and given != (catalog_date or given):
+                        return None
+                    catalog_date = catalog_date or given or None
+                goals: list[str] = []
+                if columns.pursuing < count:
+                    goals = [g.strip() for g in cells[columns.pursuing].split(";") if g.strip()]
+                    for goal in goals:
+                        goal = aliases.get(goal, goal) if aliases else goal
+                        if goal not in pursuing:
+                            pursuing.append(goal)
+                raw: dict[str, Any] = {}
+                for index, name, as_text in columns.achievement:
+                    text = cells[index].strip() if index < count else ""
+                    if not text:
+                        continue
+                    if as_text:
+                        raw[name] = text
+                        continue
+                    value, problem = field_value(name, text)
+                    if problem is not None:
+                        return None
+                    raw[name] = value
+                if goals and not raw:  # a row that carries only what the learner pursues
+                    continue
+                achievements.append(alias_achievement(raw, aliases))
+                numbers.append(number)
+            data: dict[str, Any] = {"learner": learner, "achievements": achievements}
+            if catalog_date is not None:
+                data["catalog_date"] = catalog_date
+            if pursuing:
+                data["pursuing"] = tuple(pursuing)
+            record = LearnerRecord.model_validate(data)
+        except (AliasClash, ValidationError):
+            return None
+        for achievement, number in zip(record.achievements, numbers, strict=True):
+            achievement._position = Position(file=file, kind="row", number=number)
+        record._position = Position(file=file, kind="row", number=self.lines[0][0])
+        return record
+
+
+class _Columns(NamedTuple):
+    """Where a header's columns are: (index, name, whether the cell is the value as it is)
+    of each achievement field in field order, and the index of `catalog_date` and of
+    `pursuing` (past the last column when absent)."""
+
+    achievement: tuple[tuple[int, str, bool], ...]
+    catalog_date: int
+    pursuing: int
+
+
+@functools.lru_cache(maxsize=64)
+def _columns(names: tuple[str, ...]) -> _Columns | None:
+    """The columns of a header whose every column has a name (None otherwise: a value under
+    an unnamed column is an error, which `parse_group` reports)."""
+    if "" in names:
+        return None
+    where = {name: index for index, name in enumerate(names)}
+    achievement = tuple(
+        (where[name], name, name in _TEXT_FIELDS) for name in ACHIEVEMENT_FIELDS if name in where
+    )
+    past = len(names)
+    return _Columns(achievement, where.get("catalog_date", past), where.get("pursuing", past))
+
+
+def parse_lines(
+    learner: str | None,
+    lines: CsvLines,
+    *,
+    file: str,
+    aliases: Mapping[str, str] | None,
+    record_index: int,
+) -> Iterator[LearnerRecord | RecordError]:
+    """The record of one learner's rows as read, or every problem found in them."""
+    record = lines.record(learner, file=file, aliases=aliases)
+    if record is not None:
+        yield record
+        return
+    yield from parse_group(
+        learner, lines.rows(), file=file, aliases=aliases, record_index=record_index
+    )
+
+
+Groups = Iterator[tuple[str | None, list[tuple[int, str]]]]
 
 
 def read_csv(
@@ -125,19 +214,13 @@ def read_csv_lines(
     """The learners of CSV text already open (a file, or text split with `keepends=True`),
     `file` naming it in errors."""
     try:
-        reader = csv_reader(handle)
-        first_row = next(reader, None)
-        if first_row is None:
-            yield RecordError(file=file, message="the file is empty (expected a header row)")
+        opened = learner_groups(CsvText(handle), file)
+        if isinstance(opened, list):
+            yield from opened
             return
-        names = [name.strip() for name in first_row[1]]
-        problems = check_header(names, file)
-        if problems:
-            yield from problems
-            return
-        # Every row is read before the first group is given (see group_rows), so a
+        names, groups = opened
+        # Every row is read before the first group is given (see learner_groups), so a
         # problem anywhere in the file surfaces here, before any learner is reported.
-        groups = group_rows(rows(reader, names))
         first = next(groups, None)
     except UnicodeDecodeError as failure:
         yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
@@ -147,12 +230,33 @@ def read_csv_lines(
         return
     if first is None:
         return
-    index = 1
-    learner, members = first
-    yield from parse_group(learner, members, file=file, aliases=aliases, record_index=index)
-    for learner, members in groups:
-        index += 1
-        yield from parse_group(learner, members, file=file, aliases=aliases, record_index=index)
+    for index, (learner, lines) in enumerate(itertools.chain([first], groups), start=1):
+        data = CsvLines(names, tuple(lines))
+        yield from parse_lines(learner, data, file=file, aliases=aliases, record_index=index)
+
+
+def learner_groups(
+    text: CsvText, file: str, *, max_rows: int = 50_000, folder: str | None = None
+) -> tuple[tuple[str, ...], Groups] | list[RecordError]:
+    """The header's column names and the rows grouped by learner, or the header's problems.
+
+    Groups are in order of first appearance, each a learner and its (row number, text) rows
+    in file order; a row without a learner is a group of its own (it belongs to nobody).
+    Up to `max_rows` rows are grouped in memory; beyond that, through temporary files in
+    `folder` (`stackrules.records.extsort`), so a file of any size is read in bounded
+    memory. Either way every row is read before the first group is given. Raises
+    `UnicodeDecodeError` and `CsvSyntaxError` (for the header now, for any other row when
+    the first group is asked for).
+    """
+    header = text.header()
+    if header is None:
+        return [RecordError(file=file, message="the file is empty (expected a header row)")]
+    names = tuple(name.strip() for name in header)
+    problems = check_header(list(names), file)
+    if problems:
+        return problems
+    entries = text.entries(names.index("learner"))
+    return names, group(entries, max_rows=max_rows, folder=folder)
 
 
 def check_header(names: list[str], file: str) -> list[RecordError]:
@@ -177,44 +281,18 @@ def check_header(names: list[str], file: str) -> list[RecordError]:
     return problems
 
 
-def rows(reader: Iterable[tuple[int, list[str]]], names: list[str]) -> Iterator[Row]:
-    """The non-blank rows after the header (`csv_reader`'s, the header already read)."""
-    for number, cells in reader:
-        values = [cell.strip() for cell in cells]
-        if not any(values):
-            continue
-        row = Row(number, {})
-        for position, value in enumerate(values):
-            name = names[position] if position < len(names) else ""
-            if name:
-                row.cells[name] = value
-            elif value:
-                row.stray.append(f"column {position + 1}")
-        yield row
-
-
-def group_rows(
-    rows: Iterable[Row], *, max_rows: int = 50_000, folder: str | None = None
-) -> Iterator[tuple[str | None, list[Row]]]:
-    """Rows grouped by learner, groups in order of first appearance.
-
-    A row without a learner is a group of its own (it belongs to nobody). Up to `max_rows`
-    rows are grouped in memory; beyond that, by an external merge sort through temporary files
-    in `folder` (`stackrules.records.extsort`), so a file of any size is read in bounded
-    memory. Either way every row is read before the first group is given.
-    """
-    yield from group(rows, _BY_LEARNER, max_rows=max_rows, folder=folder)
-
-
-def _row_learner(row: Row) -> str | None:
-    return row.cells.get("learner") or None
-
-
-def _row_number(row: Row) -> int:
-    return row.number
-
-
-_BY_LEARNER: Keyed[Row] = Keyed(_row_learner, _row_number)
+def make_row(number: int, cells: list[str], names: tuple[str, ...]) -> Row:
+    """A row's cells by column name, stripped, and the columns without a name that have a
+    value."""
+    row = Row(number, {})
+    for position, cell in enumerate(cells):
+        value = cell.strip()
+        name = names[position] if position < len(names) else ""
+        if name:
+            row.cells[name] = value
+        elif value:
+            row.stray.append(f"column {position + 1}")
+    return row
 
 
 def parse_group(
@@ -305,30 +383,40 @@ def achievement_cells(cells: Mapping[str, str]) -> tuple[dict[str, Any], list[tu
         text = cells.get(name, "")
         if not text:
             continue
-        if name in ("credits", "hours"):
-            number = float(text) if _NUMBER.fullmatch(text) else None
-            if number is not None and not math.isfinite(number):  # thousands of digits
-                problems.append((name, amount_range_message(name, shown(text))))
-                continue
-            raw[name] = text if number is None else number
-        elif name == "level":
-            number = float(text) if _NUMBER.fullmatch(text) else None
-            if number is not None and not -1e18 < number < 1e18:  # beyond any level, and int()
-                problems.append((name, level_range_message(shown(text))))
-            elif _INTEGER.fullmatch(text):
-                raw[name] = int(text)
-            else:
-                raw[name] = text if number is None else number
-        elif name == "tags":
-            raw[name] = [tag.strip() for tag in text.split(";") if tag.strip()]
-        elif name == "competencies":
-            pairs, problem = competency_pairs(text)
-            if problem:
-                problems.append((name, problem))
-            raw[name] = pairs
-        else:
+        if name in _TEXT_FIELDS:
             raw[name] = text
+            continue
+        value, problem = field_value(name, text)
+        if problem is not None:
+            problems.append((name, problem))
+        if value is not _ABSENT:
+            raw[name] = value
     return raw, problems
+
+
+# Achievement fields whose cell is the value as it is; the others are `field_value`'s.
+_TEXT_FIELDS = frozenset(ACHIEVEMENT_FIELDS) - {"credits", "hours", "level", "tags", "competencies"}
+_ABSENT: Any = object()
+
+
+def field_value(name: str, text: str) -> tuple[Any, str | None]:
+    """The value of a non-empty `credits`, `hours`, `level`, `tags` or `competencies` cell
+    and a problem with it, or `_ABSENT` and the problem when the cell gives no value."""
+    if name in ("credits", "hours"):
+        number = float(text) if _NUMBER.fullmatch(text) else None
+        if number is not None and not math.isfinite(number):  # thousands of digits
+            return _ABSENT, amount_range_message(name, shown(text))
+        return (text if number is None else number), None
+    if name == "level":
+        number = float(text) if _NUMBER.fullmatch(text) else None
+        if number is not None and not -1e18 < number < 1e18:  # beyond any level, and int()
+            return _ABSENT, level_range_message(shown(text))
+        if _INTEGER.fullmatch(text):
+            return int(text), None
+        return (text if number is None else number), None
+    if name == "tags":
+        return [tag.strip() for tag in text.split(";") if tag.strip()], None
+    return competency_pairs(text)
 
 
 def competency_pairs(text: str) -> tuple[dict[str, str], str | None]:
