@@ -68,12 +68,14 @@ def write_learners(
             out.write(json.dumps(record, separators=(",", ":")) + "\n")
     columns = ["learner", "item", "grade", "credits", "completed_on", "status"]
     with csv_path.open("w", encoding="utf-8") as out:
-        out.write(",".join(columns) + "\n")
+        out.write(",".join([*columns, "catalog_date"]) + "\n")
         block: list[str] = []
         rng = random.Random(count)
         for k in range(count):
-            for a in pool[k % len(pool)]["achievements"]:
+            record = pool[k % len(pool)]
+            for a in record["achievements"]:
                 cells = [f"L{k:08d}", *(str(a.get(c, "")) for c in columns[1:])]
+                cells.append(record.get("catalog_date", ""))
                 block.append(",".join(cells) + "\n")
             if len(block) >= 200_000 or k == count - 1:
                 if shuffle_csv:  # learners' rows scattered within blocks of 200k rows

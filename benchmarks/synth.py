@@ -657,9 +657,9 @@ def write_jsonl(records: Iterable[LearnerRecord], path: str | Path) -> Path:
 
 
 def write_csv(records: Iterable[LearnerRecord], path: str | Path) -> Path:
-    """Write records as CSV, one achievement per row."""
+    """Write records as CSV, one achievement per row (the learner's catalog date on each)."""
     out = Path(path)
-    columns = ["learner", "item", "grade", "credits", "completed_on", "status"]
+    columns = ["learner", "item", "grade", "credits", "completed_on", "status", "catalog_date"]
     with out.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
@@ -667,6 +667,8 @@ def write_csv(records: Iterable[LearnerRecord], path: str | Path) -> Path:
             for a in record.achievements:
                 row = _achievement_json(a)
                 row["learner"] = record.learner
+                if record.catalog_date is not None:
+                    row["catalog_date"] = record.catalog_date.isoformat()
                 writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
     return out
 

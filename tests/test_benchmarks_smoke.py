@@ -71,6 +71,7 @@ def test_records_round_trip(catalog: synth.Catalog, tmp_path: Path) -> None:
         assert not errors
         assert [r.learner for r in read] == [r.learner for r in learners]
         assert [len(r.achievements) for r in read] == [len(r.achievements) for r in learners]
+        assert [r.catalog_date for r in read] == [r.catalog_date for r in learners]
 
 
 def test_bench_parse_main(tmp_path: Path) -> None:
