@@ -378,3 +378,25 @@ def test_which_work_is_missing_matters_where_it_covers_a_limit(
     report = stackrules.evaluate(rules, record, date(2024, 6, 1), in_progress=None)
     (entry,) = [p for p in report.in_progress if p.credential == credential]
     assert entry.remaining_credits == remaining
+
+
+def test_a_grant_is_transfer_only_when_a_source_of_its_own_is_another_issuers() -> None:
+    """§2: a grant is a transfer when any source's issuer differs from the grant's issuer.
+    B:G10, granted by B's own line from B:G00 (itself granted from A's course), is not; a
+    selector `transfer` does not take it (found by a long differential run: the engine made
+    transfer pass down a chain)."""
+    text = (
+        "issuer A\nissuer B { hours per credit 10 }\n"
+        "course A:X1 credits 3\n"
+        "equivalency A:EQ0 { from A:X1 grant B:G00 credits 1 level 100 }\n"
+        "transfer B => B { B:G00 => B:G10 credits 1 level 100 }\n"
+        "credential B:T { r0: 10 hours from transfer }\n"
+        "credential B:R { r0: 10 hours from issuer B and not transfer and level >= 100 }\n"
+    )
+    record = _rec({"item": "A:X1", "grade": "A"})
+    report = _evaluate(text, record)
+    assert [e.credential for e in report.earned] == ["B:R", "B:T"]
+    by_id = {e.credential: e for e in report.earned}
+    assert [ev.item for r in by_id["B:R"].requirements for ev in r.evidence] == ["B:G10"]
+    assert [ev.item for r in by_id["B:T"].requirements for ev in r.evidence] == ["B:G00"]
+    check_agreement(text, record)

@@ -141,7 +141,7 @@ def granted(
         origin="granted",
         atoms=atoms,
         firing=firing,
-        transfer=any(s.issuer != issuer or s.transfer for s in sources),
+        transfer=any(s.issuer != issuer for s in sources),
         rule=rule,
         where=where,
         sources=tuple(sources),
