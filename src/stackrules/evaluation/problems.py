@@ -133,7 +133,7 @@ class Problems:
         self._names: tuple[frozenset[int], dict[str, list[tuple[int, int]]]] | None = None
         self._last_naming: tuple[Sequence[Ach], int, dict[int, list[int]]] | None = None
         # per requirement tree (by id, kept alive here): which leaves name each item, and the
-        # leaves every learner's achievements are scanned for (`sparse_matches`)
+        # leaves every learner's achievements are scanned for (`held`)
         self._plans: dict[int, _Plan] = {}
         # per selector leaf (by id, kept alive here): one number per distinct selector (equal
         # selectors of different credentials share what they pick of a learner's list) and the
