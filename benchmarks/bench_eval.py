@@ -29,8 +29,9 @@ Every timed pass has a fresh evaluator: a pass over learners an evaluator has al
 finds their allocation problems and light verdicts remembered, which no batch of distinct
 learners does (before 2026-12-05's third round, passes after the first reused one evaluator
 and the base catalog's figures were a warm re-run). Both report scopes are timed side by side
-in the same run (passes alternated): the default (`--in-progress`, K = 5) and `all` (every credential in progress, the
-first version's report), with the median and largest report size of each.
+in the same run (passes alternated): the default (`--in-progress`, K = 5) and `all` (every
+credential in progress, the first version's report), with the median and largest report size
+of each.
 
 Goals (from the issues): at least 1,000 learners/s/core with the default scope, evaluation and
 `dumps` included (at least 250 with every subject selector unscoped, `--unscoped 1.0`, median
