@@ -256,13 +256,9 @@ class Problems:
             ok = self._accepted(leaf, achs, by_item, as_of)
             if ok:
                 out[k] = ok
-                if type(leaf) is AmountLeaf:
-                    unit = leaf.unit
-                    total = sum(value_of(a, unit) for a in ok)
-                    if total > 0:
-                        holds.append((k, total))
-                else:
-                    holds.append((k, 1.0))
+                value = _held_value(leaf, ok)
+                if value is not None:
+                    holds.append((k, value))
         return out, tuple(holds)
 
     def _accepted(
@@ -653,15 +649,20 @@ def _holdings(leaves: Sequence[LeafNode], matches: dict[int, Sequence[Ach]]) -> 
     """What each leaf holds of its matches (`Problems.held`, for leaves it does not plan)."""
     out = []
     for k, ok in matches.items():
-        leaf = leaves[k]
-        if type(leaf) is AmountLeaf:
-            unit = leaf.unit
-            total = sum(value_of(a, unit) for a in ok)
-            if total > 0:
-                out.append((k, total))
-        else:
-            out.append((k, 1.0))
+        value = _held_value(leaves[k], ok)
+        if value is not None:
+            out.append((k, value))
     return tuple(out)
+
+
+def _held_value(leaf: LeafNode, ok: Sequence[Ach]) -> float | None:
+    """What a leaf holds of the achievements it accepts (some): 1 for an identifier or
+    competency leaf, the total value for an amount, None when that is nothing."""
+    if type(leaf) is AmountLeaf:
+        unit = leaf.unit
+        total = sum(value_of(a, unit) for a in ok)
+        return total if total > 0 else None
+    return 1.0
 
 
 def _conflict_masks(local: Sequence[Ach]) -> list[int]:
