@@ -10,6 +10,7 @@ the job of `stackrules.batch.dask.evaluate_dataframe` between its partitions.
 from __future__ import annotations
 
 import importlib
+import pickle
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -85,3 +86,36 @@ def test_threads_sharing_an_evaluator_get_the_reports_of_their_own(
     for learner, text in results:
         assert text == expected[learner]
     assert len(shared.problems.solved) <= 3
+
+
+def test_an_evaluator_travels_as_its_rules_alone_while_threads_use_it() -> None:
+    # A threaded Dask worker hands its copy of a job (the evaluator inside) to another worker
+    # while its own threads evaluate with it: the copy reads nothing they change, and
+    # evaluates as the original does, from nothing remembered
+    rules, records = _sample()
+    shared = rules.evaluator
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def evaluate_on() -> None:
+        try:
+            while not stop.is_set():
+                for record in records:
+                    shared.evaluate(record, AS_OF)
+        except BaseException as failure:  # (reported below, not lost in the thread)
+            failures.append(failure)
+
+    worker = threading.Thread(target=evaluate_on)
+    worker.start()
+    try:
+        copies = [pickle.loads(pickle.dumps(shared)) for _ in range(20)]
+    finally:
+        stop.set()
+        worker.join()
+    assert not failures
+    copy = copies[-1]
+    assert isinstance(copy, Evaluator) and not copy.problems.solved
+    assert copy.graph is not shared.graph and copy.use_index == shared.use_index
+    assert [dumps(copy.evaluate(r, AS_OF)) for r in records] == [
+        dumps(shared.evaluate(r, AS_OF)) for r in records
+    ]

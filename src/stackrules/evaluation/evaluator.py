@@ -78,6 +78,14 @@ class Evaluator:
         # credentials as learners' exceptions leave them (`evaluation.exceptions`)
         self.overlays = Overlays(self)
 
+    def __reduce__(self) -> tuple[Callable[..., Evaluator], tuple[object, ...]]:
+        """An evaluator travels (to a worker process, a Dask worker) as its rule set and rule
+        graph alone, which never change; what it remembers across learners is made again
+        where it lands. Copying that too would read dictionaries that threads sharing the
+        evaluator may be changing: a threaded Dask worker handing its copy of a job to
+        another worker failed that way ("dictionary changed size during iteration")."""
+        return (_rebuilt, (self.rules, self.graph, self.use_index, self.look_up_one_source))
+
     @property
     def use_index(self) -> bool:
         return self.fixpoint.use_index
@@ -329,3 +337,12 @@ class Evaluator:
                 by_issuer.setdefault(item.issuer, []).append(ident)
             self._by_issuer = by_issuer
         return by_issuer.get(issuer, [])
+
+
+def _rebuilt(
+    rules: RuleSet, graph: RuleGraph, use_index: bool, look_up_one_source: bool
+) -> Evaluator:
+    """An evaluator as `Evaluator.__reduce__` sends it."""
+    evaluator = Evaluator(rules, graph, use_index)
+    evaluator.look_up_one_source = look_up_one_source
+    return evaluator

@@ -50,8 +50,9 @@ CREDENTIAL_KINDS = frozenset({"waive", "adjust", "substitute", "also-allow", "ap
 # a waived requirement: holds with nothing (`N of` nothing, N = 0)
 WAIVED = Choice(0, (), "all")
 _SERIAL = count()
-# with the serial, never the same in two processes (an evaluator pickled to a worker keeps
-# the searches it remembered; the worker's overlays must not be mistaken for the parent's)
+# with the serial, never the same in two processes (a worker's overlays are never mistaken
+# for its parent's, whatever travels between them; an evaluator itself travels without what
+# it remembered: `Evaluator.__reduce__`)
 _NONCE = token_hex(8)
 
 
