@@ -58,16 +58,10 @@ SOLVED_CACHE = 20_000
 # bytes); past it, all are forgotten at once (`Problems.light`)
 LIGHT_BUDGET = 50_000
 _UNSOLVED = object()  # not among the remembered problems
-# a tree's leaves (kept alive), item -> the leaves naming it, the leaves scanned, the
-# identifier leaves without modifiers (index -> item) and the selector leaves without
-# modifiers (index -> selector number, unit): `Problems._plan`
-_Plan = tuple[
-    Sequence[LeafNode],
-    dict[str, tuple[int, ...]],
-    tuple[int, ...],
-    dict[int, str],
-    dict[int, tuple[int, str]],
-]
+# a tree's leaves (kept alive), the leaves scanned, the identifier leaves without modifiers
+# (index -> item) and the selector leaves without modifiers (index -> selector number, unit):
+# `Problems._plan`
+_Plan = tuple[Sequence[LeafNode], tuple[int, ...], dict[int, str], dict[int, tuple[int, str]]]
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
 # threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
 _EVALUATION = threading.local()
@@ -132,8 +126,8 @@ class Problems:
         # of them the last list names (`_naming`)
         self._names: tuple[frozenset[int], dict[str, list[tuple[int, int]]]] | None = None
         self._last_naming: tuple[Sequence[Ach], int, dict[int, list[int]]] | None = None
-        # per requirement tree (by id, kept alive here): which leaves name each item, and the
-        # leaves every learner's achievements are scanned for (`held`)
+        # per requirement tree (by id, kept alive here): the leaves every learner's
+        # achievements are scanned for, and the plain identifier and selector leaves (`held`)
         self._plans: dict[int, _Plan] = {}
         # per selector leaf (by id, kept alive here): one number per distinct selector (equal
         # selectors of different credentials share what they pick of a learner's list) and the
@@ -208,22 +202,17 @@ class Problems:
         for an identifier or competency leaf that accepts one, the total value for an amount
         when above 0), in one pass. A selector's pick and its total are made once per list
         and shared by every leaf with that selector and no modifiers."""
-        if type(leaves) is AdjustedLeaves:
+        if type(leaves) is AdjustedLeaves or id(leaves) not in self._name_index()[0]:
+            # a learner's overlay (its leaves accept by its exceptions), or a tree the rule
+            # set does not hold: every leaf asked
             found = {k: ok for k, ok in enumerate(self.matches(leaves, achs, as_of)) if ok}
             return found, _holdings(leaves, found)
         by_item = self.by_item(achs)
         plan = self._plans.get(id(leaves))
         if plan is None or plan[0] is not leaves:
             plan = self._plan(leaves)
-        _, named, scanned, plain, picks = plan
-        naming = self._naming(achs, by_item)
-        if id(leaves) in naming[0]:  # a tree of the rule set: its leaves naming what is held
-            looked = [*naming[1].get(id(leaves), ()), *scanned]
-        else:
-            looked = list(scanned)
-            for item, found_ks in named.items():
-                if item in by_item:
-                    looked.extend(found_ks)
+        _, scanned, plain, picks = plan
+        looked = [*self._naming(achs, by_item).get(id(leaves), ()), *scanned]
         if len(looked) > 1:
             looked = sorted(set(looked))
         out: dict[int, Sequence[Ach]] = {}
@@ -261,6 +250,10 @@ class Problems:
                     holds.append((k, value))
         return out, tuple(holds)
 
+    def accepted(self, leaf: LeafNode, achs: Sequence[Ach], as_of: date) -> Sequence[Ach]:
+        """What one leaf accepts of `achs` (`matches` of one leaf)."""
+        return self._accepted(leaf, achs, self.by_item(achs), as_of)
+
     def _accepted(
         self, leaf: LeafNode, achs: Sequence[Ach], by_item: dict[str, list[Ach]], as_of: date
     ) -> Sequence[Ach]:
@@ -284,22 +277,20 @@ class Problems:
         # for the credential's limits, §4)
         return [a for a in named if first_failure(mods, a, as_of) is None] if mods else named
 
-    def _naming(
-        self, achs: Sequence[Ach], by_item: dict[str, list[Ach]]
-    ) -> tuple[frozenset[int], dict[int, list[int]]]:
+    def _naming(self, achs: Sequence[Ach], by_item: dict[str, list[Ach]]) -> dict[int, list[int]]:
         """Per credential tree of the rule set (by id), the leaves naming an item of `achs`
         (identifier leaves and lists), from one index of the whole rule set: remembered for
-        the last list, as `by_item` is. With the ids of the trees indexed."""
-        trees, index = self._name_index()
+        the last list, as `by_item` is."""
         last = self._last_naming
         if last is not None and last[0] is achs and last[1] == len(achs):
-            return trees, last[2]
+            return last[2]
+        index = self._name_index()[1]
         found: dict[int, list[int]] = {}
         for item in by_item:
             for tree, k in index.get(item, ()):
                 found.setdefault(tree, []).append(k)
         self._last_naming = (achs, len(achs), found)
-        return trees, found
+        return found
 
     def _name_index(self) -> tuple[frozenset[int], dict[str, list[tuple[int, int]]]]:
         """Item -> (tree id, leaf index) of every credential version's leaves naming it; and
@@ -345,33 +336,22 @@ class Problems:
         return found[1], found[2]
 
     def _plan(self, leaves: Sequence[LeafNode]) -> _Plan:
-        """Which leaves of this tree name each item (identifier leaves and lists), the
-        leaves that select or look at competencies, the identifier leaves without modifiers
-        (index -> item) and the selector leaves without modifiers (index -> the selector's
-        number and the leaf's unit); made once per tree."""
-        named: dict[str, list[int]] = {}
+        """The leaves of this tree that select or look at competencies (asked for every
+        learner), the identifier leaves without modifiers (index -> item) and the selector
+        leaves without modifiers (index -> the selector's number and the leaf's unit); made
+        once per tree. (The leaves naming items are found by `_naming`.)"""
         scanned: list[int] = []
         plain: dict[int, str] = {}
         picks: dict[int, tuple[int, str]] = {}
         for k, leaf in enumerate(leaves):
             if type(leaf) is ItemLeaf:
-                named.setdefault(leaf.item, []).append(k)
                 if not leaf.modifiers:
                     plain[k] = leaf.item
-            elif type(leaf) is AmountLeaf and leaf.ids is not None:
-                for item in leaf.ids:
-                    named.setdefault(item, []).append(k)
-            else:
+            elif type(leaf) is not AmountLeaf or leaf.ids is None:  # (lists name items)
                 scanned.append(k)
                 if type(leaf) is AmountLeaf and leaf.selector is not None and not leaf.modifiers:
                     picks[k] = (self._selector(leaf)[0], leaf.unit)
-        found = self._plans[id(leaves)] = (
-            leaves,
-            {item: tuple(ks) for item, ks in named.items()},
-            tuple(scanned),
-            plain,
-            picks,
-        )
+        found = self._plans[id(leaves)] = (leaves, tuple(scanned), plain, picks)
         return found
 
     def assemble(
