@@ -38,7 +38,7 @@ from stackrules.evaluation.allocation import (
 from stackrules.evaluation.leasttodo import LeastToDo, least_to_do
 from stackrules.evaluation.problems import Problems, current_deadline
 from stackrules.graph import RuleGraph, Target
-from stackrules.matching import first_failure, in_window
+from stackrules.matching import in_window
 from stackrules.model import (
     AmountLeaf,
     Choice,
@@ -173,11 +173,9 @@ class Fixpoint:
             # A, so the search's answer is a look-up (best grade, then the most recent, then
             # the search's own order).
             window = eq.window
-            named = self.problems.by_item(achs).get(one_source.item, ())
-            ok = [a for a in named if in_window(window, a.completed_on)] if window else named
-            mods = one_source.modifiers
-            if mods:
-                ok = [a for a in ok if first_failure(mods, a, as_of) is None]
+            ok = self.problems.accepted(one_source, achs, as_of)
+            if window is not None:
+                ok = [a for a in ok if in_window(window, a.completed_on)]
             if not ok:
                 return False
             sources = [min(ok, key=one_source_order)]
