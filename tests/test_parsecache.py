@@ -222,3 +222,29 @@ def test_a_rule_file_name_that_is_not_utf8(cache: Path, tmp_path: Path) -> None:
             shown = "\ufffdbad.stack" if fmt == "text" else "\\ufffdbad.stack"
             assert shown.encode() in done.stdout
     assert len(list(cache.glob("*.entry"))) == 1
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\r"])
+def test_rule_bytes_read_line_ends_as_a_text_file_does(
+    tmp_path: Path, cache: Path, ending: bytes
+) -> None:
+    """A rule file is read once, as bytes (what a server keeps and hashes); its line ends
+    are then read as text mode reads them, so every span is where an editor shows it."""
+    for rule in all_rule_files():
+        name = rule.relative_to(ROOT).as_posix()
+        data = rule.read_bytes().replace(b"\n", ending)
+        kept = syntax.parse_source(syntax.RuleSource(name, data))
+        plain = syntax.parse_source(syntax.RuleSource(name, rule.read_bytes()))
+        assert deep(kept) == deep(plain)
+
+
+def test_a_rule_file_that_cannot_be_read_is_sr100(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.stack"
+    latin.write_bytes(b'issuer A "\xe9cole"\n')
+    (_, found) = syntax.parse_file(latin, "latin.stack")
+    assert [(d.code, d.message) for d in found] == [
+        ("SR100", "cannot read `latin.stack`: not utf-8 text")
+    ]
+    (_, missing) = syntax.parse_file(tmp_path / "gone.stack", "gone.stack")
+    assert [d.code for d in missing] == ["SR100"]
+    assert "no such file" in missing[0].message

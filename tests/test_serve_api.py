@@ -387,18 +387,6 @@ def test_reload_swaps_rules_with_no_failed_request(server: Server, rules_copy: P
     assert len(statuses) > 3 and set(statuses) == {200}
 
 
-def _workers(server: Server) -> set[int]:
-    """The worker processes of a `--workers N` server (its supervisor's children), by pid;
-    the start method's resource tracker, if any, is not one."""
-    pid = server.process.pid
-    found = set()
-    for child in (Path(f"/proc/{pid}/task/{pid}/children").read_text()).split():
-        command = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"resource_tracker" not in command:
-            found.add(int(child))
-    return found
-
-
 def test_a_reload_of_unchanged_rules_compiles_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -407,13 +395,13 @@ def test_a_reload_of_unchanged_rules_compiles_nothing(
     held = RuleHolder.load([str(folder)])
     before = held.version
     compiled: list[object] = []
-    original = state.load_rules
+    original = state.load_sources
 
-    def counted(paths: Any) -> Any:
-        compiled.append(paths)
-        return original(paths)
+    def counted(sources: Any, found: Any = ()) -> Any:
+        compiled.append(sources)
+        return original(sources, found)
 
-    monkeypatch.setattr(state, "load_rules", counted)
+    monkeypatch.setattr(state, "load_sources", counted)
     unchanged = held.reload()
     assert (unchanged.replaced, unchanged.error, compiled) == (False, False, [])
     assert held.version is before
@@ -429,78 +417,6 @@ credential DSGN:RELOADED "Added while serving" {
     fundamentals "Design fundamentals": DSGN:FUND
 }
 """
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc (Linux)")
-def test_reload_with_two_workers_reaches_both(tmp_path: Path) -> None:
-    folder = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", folder)
-    server = Server(folder, tmp_path / "server.log", "--workers", "2")
-    try:
-        deadline = time.monotonic() + 30
-        while len(_workers(server)) < 2:  # both up (the supervisor starts them in turn)
-            assert time.monotonic() < deadline, "two workers did not start"
-            time.sleep(0.1)
-        before = server.client.get("/v1/rules").json()["hash"]
-        first_workers = _workers(server)
-        assert len(first_workers) == 2
-        target = folder / "design" / "web-graphic.stack"
-        original = target.read_text(encoding="utf-8")
-        # a rule set with errors: 422 with its diagnostics; meanwhile every request, on new
-        # connections (either worker), answers 200 from the old rules
-        statuses: list[int] = []
-        hashes: set[str] = set()
-        stop = threading.Event()
-
-        def ask() -> None:
-            while not stop.is_set():
-                with httpx.Client(base_url=server.url, timeout=60) as fresh:
-                    answer = fresh.get("/v1/rules")
-                    statuses.append(answer.status_code)
-                    hashes.add(answer.json()["hash"])
-
-        askers = [threading.Thread(target=ask) for _ in range(2)]
-        for t in askers:
-            t.start()
-        try:
-            target.write_text(original + "\ncredential BROKEN:\n", encoding="utf-8")
-            body = _problem(server.client.post("/v1/admin/reload"), 422)
-            assert any(d["severity"] == "error" for d in body["diagnostics"])
-            time.sleep(0.5)  # (more requests on the old rules; not a measurement)
-        finally:
-            stop.set()
-            for t in askers:
-                t.join()
-        assert len(statuses) > 4 and set(statuses) == {200} and hashes == {before}
-        assert _workers(server) == first_workers  # nothing restarted
-        # a real change: a new credential; the supervisor restarts both workers
-        target.write_text(original + NEW_CREDENTIAL, encoding="utf-8")
-        answer = server.client.post("/v1/admin/reload")
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["replaced"] is True
-        after = answer.json()["rules"]["hash"]
-        assert after != before
-        deadline = time.monotonic() + 30
-        while True:
-            assert time.monotonic() < deadline, "the workers did not all reload"
-            workers = _workers(server)
-            if len(workers) == 2 and not workers & first_workers:
-                # both restarted: ask many times on new connections, each of which either
-                # worker may accept; every answer is the new rule set
-                seen = []
-                for _ in range(12):
-                    with httpx.Client(base_url=server.url, timeout=60) as fresh:
-                        seen.append(fresh.get("/v1/rules").json()["hash"])
-                if set(seen) == {after}:
-                    break
-            time.sleep(0.2)
-        for _ in range(6):
-            with httpx.Client(base_url=server.url, timeout=60) as fresh:
-                found = fresh.get("/v1/credentials/DSGN:RELOADED")
-                assert found.status_code == 200 and found.json()["title"] == "Added while serving"
-        assert server.process.poll() is None
-    finally:
-        server.stop()
 
 
 def test_reload_only_from_this_machine(holder: RuleHolder) -> None:

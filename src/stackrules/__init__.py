@@ -21,12 +21,14 @@ from pathlib import Path
 # facade function `check` below keeps `stackrules.check(...)` callable (a later import of the
 # loaded subpackage does not rebind the package attribute).
 from stackrules import check as _check_stage
+from stackrules.ast import RuleSetSyntax
 from stackrules.diagnostics import Diagnostic, has_errors
 from stackrules.evaluation.evaluator import DEFAULT_IN_PROGRESS, Evaluator
 from stackrules.model import RuleSet, build
 from stackrules.records import LearnerRecord, RecordError, load_records, read_records
 from stackrules.report import Report
 from stackrules.runtime import tune_gc
+from stackrules.syntax import RuleSource
 
 __all__ = [
     "CompiledRules",
@@ -38,6 +40,7 @@ __all__ = [
     "evaluate",
     "load_records",
     "load_rules",
+    "load_sources",
     "read_records",
     "tune_gc",
 ]
@@ -63,7 +66,20 @@ def check(paths: Iterable[str | Path]) -> list[Diagnostic]:
 
 def load_rules(paths: Iterable[str | Path]) -> tuple[CompiledRules | None, list[Diagnostic]]:
     """Parse, check and compile a rule set. The rules are None when there is an error."""
-    syntax, diagnostics = _check_stage.check_paths(list(paths))
+    return _compiled(*_check_stage.check_paths(list(paths)))
+
+
+def load_sources(
+    sources: Iterable[RuleSource], found: Sequence[Diagnostic] = ()
+) -> tuple[CompiledRules | None, list[Diagnostic]]:
+    """`load_rules` for rule files already read (`syntax.read_sources`): a rule set compiled
+    from exactly these bytes, whatever the files hold by now."""
+    return _compiled(*_check_stage.check_sources(sources, found))
+
+
+def _compiled(
+    syntax: RuleSetSyntax, diagnostics: list[Diagnostic]
+) -> tuple[CompiledRules | None, list[Diagnostic]]:
     if has_errors(diagnostics):
         return None, diagnostics
     model = build(syntax)

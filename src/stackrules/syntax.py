@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -688,15 +689,38 @@ def _recover_prefix(
     return [], []
 
 
-def parse_file(path: Path, display: str | None = None) -> tuple[ast.RuleFile, list[Diagnostic]]:
+@dataclass(frozen=True)
+class RuleSource:
+    """One rule file as read: its name as diagnostics cite it, and its bytes (None: it could
+    not be read, and `reason` says why)."""
+
+    name: str
+    data: bytes | None
+    reason: str = ""
+
+
+def read_source(path: Path, display: str | None = None) -> RuleSource:
     name = display or str(path)
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else "not UTF-8 text"
+        return RuleSource(name, path.read_bytes())
+    except OSError as err:
+        return RuleSource(name, None, (err.strerror or "cannot be read").lower())
+
+
+def parse_source(source: RuleSource) -> tuple[ast.RuleFile, list[Diagnostic]]:
+    """Parse one rule file's bytes (UTF-8; line ends read as a text file reads them)."""
+    name = source.name
+    reason = source.reason
+    text = ""
+    if source.data is not None:
+        try:
+            text = source.data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError:
+            reason = "not utf-8 text"
+    if source.data is None or reason:
         span = Span(name, 1, 1, 1, 1)
         return ast.RuleFile(name, ()), [
-            diagnostic("SR100", f"cannot read `{name}`: {reason.lower()}", span)
+            diagnostic("SR100", f"cannot read `{name}`: {reason}", span)
         ]
     cached = parsecache.load(name, text)
     if cached is not None:
@@ -705,6 +729,10 @@ def parse_file(path: Path, display: str | None = None) -> tuple[ast.RuleFile, li
     parsed = parse_text(text, name)
     parsecache.store(name, text, parsed)
     return parsed
+
+
+def parse_file(path: Path, display: str | None = None) -> tuple[ast.RuleFile, list[Diagnostic]]:
+    return parse_source(read_source(path, display))
 
 
 def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
@@ -724,12 +752,28 @@ def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic
     return unique, diagnostics
 
 
-def parse_paths(paths: Iterable[str | Path]) -> tuple[ast.RuleSetSyntax, list[Diagnostic]]:
-    """Parse every rule file under `paths` as one rule set."""
+def read_sources(paths: Iterable[str | Path]) -> tuple[list[RuleSource], list[Diagnostic]]:
+    """The bytes of every rule file under `paths`, in name order, each read once: what a
+    rule set is compiled from and hashed over (`parse_sources`)."""
     files, diagnostics = rule_files(paths)
+    return [read_source(f, f.as_posix()) for f in files], diagnostics
+
+
+def parse_sources(
+    sources: Iterable[RuleSource],
+) -> tuple[ast.RuleSetSyntax, list[Diagnostic]]:
+    """Parse rule files already read as one rule set."""
     parsed: list[ast.RuleFile] = []
-    for f in files:
-        rule_file, diags = parse_file(f, f.as_posix())
+    diagnostics: list[Diagnostic] = []
+    for source in sources:
+        rule_file, diags = parse_source(source)
         parsed.append(rule_file)
         diagnostics.extend(diags)
     return ast.RuleSetSyntax(tuple(parsed)), diagnostics
+
+
+def parse_paths(paths: Iterable[str | Path]) -> tuple[ast.RuleSetSyntax, list[Diagnostic]]:
+    """Parse every rule file under `paths` as one rule set."""
+    sources, diagnostics = read_sources(paths)
+    syntax, found = parse_sources(sources)
+    return syntax, diagnostics + found

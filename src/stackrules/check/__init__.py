@@ -30,7 +30,7 @@ identifiers, through a bigram shortlist when there are many.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from stackrules import ast
@@ -43,9 +43,9 @@ from stackrules.check.references import check_references
 from stackrules.check.structure import check_structure
 from stackrules.diagnostics import Diagnostic
 from stackrules.symbols import collect
-from stackrules.syntax import parse_paths
+from stackrules.syntax import RuleSource, parse_sources, read_sources
 
-__all__ = ["check", "check_paths"]
+__all__ = ["check", "check_paths", "check_sources"]
 
 
 def check(syntax: ast.RuleSetSyntax) -> list[Diagnostic]:
@@ -66,8 +66,17 @@ def check(syntax: ast.RuleSetSyntax) -> list[Diagnostic]:
 
 def check_paths(paths: Iterable[str | Path]) -> tuple[ast.RuleSetSyntax, list[Diagnostic]]:
     """Parse every rule file under `paths` as one rule set and check it."""
-    syntax, diagnostics = parse_paths(paths)
-    diagnostics = diagnostics + check(syntax)
+    sources, diagnostics = read_sources(paths)
+    return check_sources(sources, diagnostics)
+
+
+def check_sources(
+    sources: Iterable[RuleSource], found: Sequence[Diagnostic] = ()
+) -> tuple[ast.RuleSetSyntax, list[Diagnostic]]:
+    """Parse rule files already read as one rule set and check it (`found`: diagnostics from
+    finding the files, reported with the rest)."""
+    syntax, diagnostics = parse_sources(sources)
+    diagnostics = [*found, *diagnostics, *check(syntax)]
     return syntax, sorted(diagnostics, key=Diagnostic.sort_key)
 
 

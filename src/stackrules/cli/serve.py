@@ -2,16 +2,16 @@
 
 The rule set is compiled before anything listens: one with errors prints its diagnostics and
 exits 1, as every command does. With one worker (the default) the server runs in this process
-and serves the rules compiled here. With `--workers N` (N > 1), uvicorn starts N worker
-processes with `spawn`, which inherit nothing compiled here: each compiles the rule set itself
-at start-up (the parse cache spares them the parsing), and they share the listening socket.
+and serves the rules compiled here. With `--workers N` (N > 1), this process becomes their
+supervisor (`stackrules.serve.supervisor`): it keeps the bytes of the rule set it compiled,
+and N worker processes, started with `spawn`, each compile exactly those and share the
+listening socket.
 
 Reload: `POST /v1/admin/reload` from this machine, or SIGHUP. One worker reloads in place. With
-several, SIGHUP to this (the supervisor) process makes uvicorn start a new worker, wait until
-it serves, then retire an old one, one at a time: a new worker whose rule set has errors never
-starts serving, and the old ones keep on. `POST /v1/admin/reload` checks the rule set in the
-worker that receives it (422 with the diagnostics when it has errors) and then sends that
-SIGHUP itself.
+several, SIGHUP to this (the supervisor) process compiles the rule files here and, if they are
+good and changed, replaces the workers one at a time (a fresh one serves before an old one
+stops); `POST /v1/admin/reload` checks the rule files in the worker that receives it (422 with
+the diagnostics when they have errors) and asks the supervisor for exactly what it compiled.
 
 Security by default: it listens on 127.0.0.1 unless `--host` says otherwise; bodies are
 limited (`--max-body`, default 1 MB) and so is each learner's evaluation (`--time-limit`);
@@ -20,8 +20,6 @@ record is stored or logged.
 """
 
 from __future__ import annotations
-
-import os
 
 import click
 
@@ -83,8 +81,9 @@ def serve_command(
     """Serve the JSON API (OpenAPI at /openapi.json) and the web page for a rule set."""
     import uvicorn
 
-    from stackrules.serve.app import ENVIRONMENT, create_app, settings_json
+    from stackrules.serve.app import create_app
     from stackrules.serve.state import RuleHolder, RulesUnusable
+    from stackrules.serve.supervisor import Supervisor, WorkerSettings
 
     try:
         holder = RuleHolder.load(rules)
@@ -105,13 +104,15 @@ def serve_command(
         )
         uvicorn.run(app, host=host, port=port, log_level=log_level)
         return
-    del holder  # each worker compiles its own
-    os.environ[ENVIRONMENT] = settings_json(rules, max_body, time_limit, cors_origins)
-    uvicorn.run(
-        "stackrules.serve.app:from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
+    settings = WorkerSettings(
+        rules=tuple(rules),
+        snapshot="",
+        folder="",
+        max_body=max_body,
+        time_limit=time_limit,
+        cors_origins=tuple(cors_origins),
         log_level=log_level,
     )
+    supervisor = Supervisor(version, settings, workers, host, port)
+    del holder, version  # the workers compile their own
+    click.get_current_context().exit(supervisor.run())

@@ -10,8 +10,7 @@ requests: no record is stored or logged.
 
 from __future__ import annotations
 
-import os
-import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -46,6 +45,8 @@ from stackrules.serve.state import RuleHolder, RuleSetVersion
 EVALUATING = 2
 LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MB = 1024 * 1024
+# Hands a checked, changed rule set to the supervisor of several workers.
+Publish = Callable[[RuleSetVersion], None]
 
 
 @dataclass
@@ -55,9 +56,9 @@ class Settings:
     holder: RuleHolder
     max_body: int = MB
     time_limit: float = 10.0
-    # With several uvicorn workers, a reload is one worker's check, then a rolling restart
-    # of all of them by their supervisor (SIGHUP): each worker holds its own copy.
-    supervised: bool = False
+    # One of several workers: a reload is this worker's check, then `publish` hands the new
+    # rule set to the supervisor, which restarts every worker on it (each holds its own copy).
+    publish: Publish | None = None
     cors_origins: tuple[str, ...] = field(default=())
 
 
@@ -156,7 +157,8 @@ async def reload(request: Request) -> JSONResponse:
             "the rule set can be reloaded only by a client on this machine (or SIGHUP)",
         )
     settings = _settings(request)
-    outcome = await run_in_threadpool(settings.holder.reload)
+    holder = settings.holder
+    outcome = await run_in_threadpool(holder.reload if settings.publish is None else holder.check)
     if outcome.error:
         errors = sum(1 for d in outcome.diagnostics if d.severity == "error")
         raise ProblemError(
@@ -167,8 +169,8 @@ async def reload(request: Request) -> JSONResponse:
             "the rules loaded before keep serving",
             diagnostics=diagnostics_json(outcome.diagnostics),
         )
-    if settings.supervised and outcome.replaced:
-        os.kill(os.getppid(), signal.SIGHUP)  # the supervisor restarts every worker
+    if settings.publish is not None and outcome.replaced:
+        await run_in_threadpool(settings.publish, outcome.version)
     return JSONResponse({"replaced": outcome.replaced, "rules": outcome.version.to_json()})
 
 

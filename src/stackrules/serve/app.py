@@ -2,23 +2,19 @@
 every error, and the rule set's reload on SIGHUP.
 
 `create_app(holder, ...)` takes a loaded `RuleHolder` and the server's limits; gives a FastAPI
-(ASGI) application. `from_environment()` builds one in a uvicorn worker process from the
-settings `stackrules serve --workers N` puts in `STACKRULES_SERVE`.
+(ASGI) application. With `--workers N`, `supervisor` builds one in each worker process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,9 +25,8 @@ from starlette.responses import Response
 
 from stackrules.quoted import shown
 from stackrules.records.errors import translate
-from stackrules.runtime import tune_gc
 from stackrules.serve import page
-from stackrules.serve.api import MB, Settings, router
+from stackrules.serve.api import MB, Publish, Settings, router
 from stackrules.serve.problems import (
     Guard,
     ProblemError,
@@ -43,7 +38,6 @@ from stackrules.serve.problems import (
 )
 from stackrules.serve.state import RuleHolder
 
-ENVIRONMENT = "STACKRULES_SERVE"
 STATIC = Path(__file__).resolve().parent / "static"
 # under uvicorn's error logger, so its handlers and `--log-level` apply
 log = logging.getLogger("uvicorn.error.stackrules")
@@ -113,18 +107,21 @@ def create_app(
     max_body: int = MB,
     time_limit: float = 10.0,
     cors_origins: Sequence[str] = (),
-    supervised: bool = False,
+    publish: Publish | None = None,
 ) -> FastAPI:
-    """The application serving `holder`'s rule set. `supervised`: one of several uvicorn
-    workers (a reload then restarts them all through their supervisor)."""
+    """The application serving `holder`'s rule set. `publish`: this is one of several
+    workers, and a reload that finds a good new rule set hands it to `publish` (the
+    supervisor then restarts every worker on it) instead of swapping it in here; SIGHUP is
+    then the supervisor's, not this process's."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         installed = False
         try:
-            loop.add_signal_handler(signal.SIGHUP, _on_sighup, holder, loop)
-            installed = True
+            if publish is None:
+                loop.add_signal_handler(signal.SIGHUP, _on_sighup, holder, loop)
+                installed = True
         except (RuntimeError, ValueError, NotImplementedError, AttributeError):
             pass  # not the main thread (a test client), or no SIGHUP on this system
         try:
@@ -147,7 +144,7 @@ def create_app(
         holder=holder,
         max_body=max_body,
         time_limit=time_limit,
-        supervised=supervised,
+        publish=publish,
         cors_origins=tuple(cors_origins),
     )
     app.state.tally = Tally()
@@ -166,32 +163,3 @@ def create_app(
         )
     app.add_middleware(Guard, tally=app.state.tally)
     return app
-
-
-def settings_json(
-    rules: Sequence[str], max_body: int, time_limit: float, cors_origins: Sequence[str]
-) -> str:
-    return json.dumps(
-        {
-            "rules": list(rules),
-            "max_body": max_body,
-            "time_limit": time_limit,
-            "cors_origins": list(cors_origins),
-        }
-    )
-
-
-def from_environment() -> FastAPI:
-    """The application of one uvicorn worker: each worker compiles the rule set itself
-    (uvicorn starts workers with `spawn`, so nothing compiled in the parent is inherited; the
-    parse cache spares them the parsing)."""
-    tune_gc()
-    config: dict[str, Any] = json.loads(os.environ[ENVIRONMENT])
-    holder = RuleHolder.load(config["rules"])
-    return create_app(
-        holder,
-        max_body=int(config["max_body"]),
-        time_limit=float(config["time_limit"]),
-        cors_origins=config["cors_origins"],
-        supervised=True,
-    )

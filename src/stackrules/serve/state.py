@@ -10,16 +10,20 @@ replaces a good one: `reload()` returns its diagnostics and the old rules keep s
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from stackrules import CompiledRules, load_rules
+from stackrules import CompiledRules, load_sources
 from stackrules.diagnostics import Diagnostic, has_errors
-from stackrules.syntax import rule_files
+from stackrules.syntax import RuleSource, read_sources
 
 
 class RulesUnusable(Exception):
@@ -30,28 +34,25 @@ class RulesUnusable(Exception):
         self.diagnostics = list(diagnostics)
 
 
-def content_hash(files: Sequence[str]) -> str:
+def content_hash(sources: Sequence[RuleSource]) -> str:
     """`sha256:` over each rule file's name and bytes, in name order."""
     digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
-        try:
-            with open(name, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            data = b""
+    for source in sorted(sources, key=lambda s: s.name):
+        digest.update(source.name.encode("utf-8", "surrogateescape") + b"\0")
+        data = source.data or b""
         digest.update(len(data).to_bytes(8, "big") + data)
     return "sha256:" + digest.hexdigest()
 
 
 @dataclass(frozen=True)
 class RuleSetVersion:
-    """One compiled rule set and what the API says of it."""
+    """One compiled rule set, the bytes it was compiled from, and what the API says of it."""
 
     rules: CompiledRules
     digest: str
     loaded_at: datetime
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    sources: tuple[RuleSource, ...] = field(default=())
 
     def counts(self) -> dict[str, int]:
         model = self.rules.model
@@ -72,17 +73,52 @@ class RuleSetVersion:
         }
 
 
-def compile_rules(paths: Sequence[str]) -> RuleSetVersion:
-    """The rule set of these paths, compiled; `RulesUnusable` when it has an error."""
-    rules, diagnostics = load_rules(paths)
+def compile_sources(
+    sources: Sequence[RuleSource], found: Sequence[Diagnostic] = ()
+) -> RuleSetVersion:
+    """The rule set of these files' bytes, compiled; `RulesUnusable` when it has an error."""
+    rules, diagnostics = load_sources(sources, found)
     if rules is None or has_errors(diagnostics):
         raise RulesUnusable(diagnostics)
     return RuleSetVersion(
         rules=rules,
-        digest=content_hash(rules.model.files),
+        digest=content_hash(sources),
         loaded_at=datetime.now(UTC),
         diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)),
+        sources=tuple(sources),
     )
+
+
+def compile_rules(paths: Sequence[str]) -> RuleSetVersion:
+    """The rule set of these paths, each file read once, compiled; `RulesUnusable` when it
+    has an error."""
+    return compile_sources(*read_sources(paths))
+
+
+def write_snapshot(version: RuleSetVersion, folder: Path) -> Path:
+    """Keep the bytes `version` was compiled from in `folder` (one file, named by the content
+    hash, written whole or not at all), so that a process started later compiles exactly
+    this rule set, whatever the rule files hold by then."""
+    path = folder / (version.digest.replace(":", "-") + ".json")
+    if path.exists():
+        return path
+    files = [
+        {"name": s.name, "data": base64.b64encode(s.data or b"").decode()} for s in version.sources
+    ]
+    part = path.with_suffix(".part")
+    part.write_text(json.dumps({"hash": version.digest, "files": files}), encoding="utf-8")
+    os.replace(part, path)
+    return path
+
+
+def read_snapshot(path: Path) -> RuleSetVersion:
+    """The rule set `write_snapshot` kept at `path`, compiled again."""
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    sources = [RuleSource(f["name"], base64.b64decode(f["data"])) for f in kept["files"]]
+    version = compile_sources(sources)
+    if version.digest != kept["hash"]:
+        raise ValueError(f"{path}: the kept rule files do not hash to {kept['hash']}")
+    return version
 
 
 @dataclass(frozen=True)
@@ -114,20 +150,26 @@ class RuleHolder:
     def current(self) -> CompiledRules:
         return self._version.rules
 
+    def check(self) -> ReloadOutcome:
+        """Compile the rule files as they are now, beside the version serving, and say what
+        a reload would do; nothing is swapped in. Files whose names and bytes hash to what
+        is serving are not compiled again: nothing changed."""
+        sources, found = read_sources(self.paths)
+        if content_hash(sources) == self._version.digest and not found:
+            return ReloadOutcome(False, self._version, self._version.diagnostics, error=False)
+        try:
+            fresh = compile_sources(sources, found)
+        except RulesUnusable as unusable:
+            ordered = tuple(sorted(unusable.diagnostics, key=Diagnostic.sort_key))
+            return ReloadOutcome(False, self._version, ordered, error=True)
+        replaced = fresh.digest != self._version.digest
+        return ReloadOutcome(replaced, fresh, fresh.diagnostics, error=False)
+
     def reload(self) -> ReloadOutcome:
         """Compile the rule set again and serve it, unless it has errors. One reload at a
-        time; requests go on being answered by the old version meanwhile. Files whose names
-        and bytes hash to what is serving are not compiled again: nothing changed."""
+        time; requests go on being answered by the old version meanwhile."""
         with self._reloading:
-            files, missing = rule_files(self.paths)
-            if not missing and content_hash([f.as_posix() for f in files]) == self._version.digest:
-                return ReloadOutcome(False, self._version, self._version.diagnostics, error=False)
-            try:
-                fresh = compile_rules(self.paths)
-            except RulesUnusable as unusable:
-                ordered = tuple(sorted(unusable.diagnostics, key=Diagnostic.sort_key))
-                return ReloadOutcome(False, self._version, ordered, error=True)
-            replaced = fresh.digest != self._version.digest
-            if replaced:
-                self._version = fresh
-            return ReloadOutcome(replaced, self._version, fresh.diagnostics, error=False)
+            outcome = self.check()
+            if outcome.replaced:
+                self._version = outcome.version
+            return outcome
