@@ -5,8 +5,8 @@ What it shows: every sample learner's report from the API equals `stackrules eva
 (JSON and text, with and without the registrar exceptions); Open Badges 3.0 / CLR 2.0
 documents and VC-JWTs are read as the record readers read them; each error class is a problem
 detail with the command line's messages; a reload swaps rules with no failed request, and a
-rule set with errors never replaces a good one, and with two workers a good one reaches both;
-reload only from this machine; CORS is off unless asked for; plans and the nearest
+rule set with errors never replaces a good one (`test_serve_workers.py`: with several workers);
+reload only from this machine; an address in use is a usage error; CORS is off unless asked for; plans and the nearest
 credentials, like evaluations, stop at the time limit.
 """
 
@@ -17,6 +17,7 @@ import itertools
 import json
 import shutil
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -448,6 +449,20 @@ def test_it_listens_on_localhost_by_default() -> None:
 
     host = next(p for p in serve_command.params if p.name == "host")
     assert host.default == "127.0.0.1"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_address_in_use_is_a_usage_error(workers: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(
+            cli, ["serve", "--rules", "rules", "--port", port, "--workers", workers]
+        )
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_a_rule_set_with_errors_is_never_served() -> None:

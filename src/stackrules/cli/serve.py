@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import click
 
-from stackrules.cli.common import EXIT_RULE_ERRORS, RULES_OPTION, print_diagnostics
+from stackrules.cli.common import EXIT_RULE_ERRORS, EXIT_USAGE, RULES_OPTION, print_diagnostics
 
 
 @click.command("serve")
@@ -83,7 +83,7 @@ def serve_command(
 
     from stackrules.serve.app import create_app
     from stackrules.serve.state import RuleHolder, RulesUnusable
-    from stackrules.serve.supervisor import Supervisor, WorkerSettings
+    from stackrules.serve.supervisor import Supervisor, WorkerSettings, listen
 
     try:
         holder = RuleHolder.load(rules)
@@ -92,17 +92,29 @@ def serve_command(
         click.get_current_context().exit(EXIT_RULE_ERRORS)
         return
     version = holder.version
+    try:
+        listening = listen(host, port)
+    except OSError as err:
+        reason = (err.strerror or str(err)).lower()
+        click.echo(f"stackrules serve: cannot listen on {host}:{port}: {reason}", err=True)
+        click.get_current_context().exit(EXIT_USAGE)
+        return
+    bound = listening.getsockname()[1]
     click.echo(
         f"stackrules serve: {version.counts()['credentials']} credentials from "
         f"{len(version.rules.model.files)} rule files ({version.digest}) on http://"
-        f"{host if ':' not in host else f'[{host}]'}:{port}/",
+        f"{host if ':' not in host else f'[{host}]'}:{bound}/",
         err=True,
     )
     if workers == 1:
         app = create_app(
             holder, max_body=max_body, time_limit=time_limit, cors_origins=cors_origins
         )
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        server = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
+        try:
+            server.run(sockets=[listening])
+        finally:
+            listening.close()
         return
     settings = WorkerSettings(
         rules=tuple(rules),
@@ -113,6 +125,10 @@ def serve_command(
         cors_origins=tuple(cors_origins),
         log_level=log_level,
     )
-    supervisor = Supervisor(version, settings, workers, host, port)
+    supervisor = Supervisor(version, settings, workers, listening)
     del holder, version  # the workers compile their own
-    click.get_current_context().exit(supervisor.run())
+    try:
+        code = supervisor.run()
+    finally:
+        listening.close()
+    click.get_current_context().exit(code)

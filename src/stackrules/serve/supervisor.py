@@ -1,11 +1,12 @@
 """`stackrules serve --workers N`: N worker processes on one listening socket, all serving
 one rule set, and how that rule set is replaced.
 
-Takes the rule set compiled by the command and the server's settings; runs until SIGTERM or
-SIGINT. The rule set served is the one this process decided on, never whatever the rule files
-hold when a worker happens to start: its bytes are kept in a private folder (`write_snapshot`)
-and every worker compiles exactly those. A worker that dies is started again on them, so a
-rule file being edited (or broken) never reaches a worker that nobody asked to reload.
+Takes the rule set compiled by the command, the server's settings and its listening socket
+(`listen`); runs until SIGTERM or SIGINT. The rule set served is the one this process decided
+on, never whatever the rule files hold when a worker happens to start: its bytes are kept in a
+private folder (`write_snapshot`) and every worker compiles exactly those. A worker that dies
+is started again on them, so a rule file being edited (or broken) never reaches a worker that
+nobody asked to reload.
 
 A reload, SIGHUP here or `POST /v1/admin/reload` to a worker, replaces every worker, one at a
 time: a fresh worker on the new rule set starts and serves before an old one is told to stop
@@ -129,7 +130,11 @@ class Supervisor:
     it keeps only the bytes (in a private folder): the workers compile their own."""
 
     def __init__(
-        self, version: RuleSetVersion, settings: WorkerSettings, count: int, host: str, port: int
+        self,
+        version: RuleSetVersion,
+        settings: WorkerSettings,
+        count: int,
+        listening: socket.socket,
     ) -> None:
         folder = Path(tempfile.mkdtemp(prefix="stackrules-serve-"))
         self.serving = version.digest
@@ -137,8 +142,7 @@ class Supervisor:
             settings, folder=str(folder), snapshot=str(write_snapshot(version, folder))
         )
         self.count = count
-        self.host = host
-        self.port = port
+        self._listening = listening
         self.workers: list[Worker] = []
         self._signals: list[int] = []
         self._failed_starts = 0
@@ -157,13 +161,11 @@ class Supervisor:
         }
         old_wakeup = signal.set_wakeup_fd(wake_write.fileno())
         self._wake = wake_read
-        self._listening = _bind(self.host, self.port)
         try:
             self.workers = [self._start() for _ in range(self.count)]
             return self._loop()
         finally:
             self._stop_all()
-            self._listening.close()
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
@@ -173,6 +175,9 @@ class Supervisor:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals.append(signum)
+
+    def _stopping(self) -> bool:
+        return signal.SIGTERM in self._signals or signal.SIGINT in self._signals
 
     def _loop(self) -> int:
         while True:
@@ -189,6 +194,8 @@ class Supervisor:
                     waiting.append(worker.ready)
             wait(waiting, timeout=5.0)
             _drain(self._wake)
+            if self._stopping():
+                continue  # (a worker that ended on the same Ctrl+C is not started again)
             if not self._keep_alive():
                 return 1
 
@@ -288,8 +295,7 @@ class Supervisor:
         deadline = time.monotonic() + START_TIMEOUT
         while not worker.serving:
             left = deadline - time.monotonic()
-            stopping = signal.SIGTERM in self._signals or signal.SIGINT in self._signals
-            if left <= 0 or stopping or not worker.process.is_alive():
+            if left <= 0 or self._stopping() or not worker.process.is_alive():
                 return False
             wait([worker.ready, worker.process.sentinel, self._wake], timeout=left)
             _drain(self._wake)
@@ -340,12 +346,17 @@ def _log_refused(diagnostics: list[Diagnostic], serving: str) -> None:
         log.error("%s", d.render())
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket of `stackrules serve` (OSError: the address cannot be used)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listening = socket.socket(family, socket.SOCK_STREAM)
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind((host.strip("[]"), port))
-    listening.listen(2048)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host.strip("[]"), port))
+        listening.listen(2048)
+    except OSError:
+        listening.close()
+        raise
     listening.set_inheritable(True)
     return listening
 
