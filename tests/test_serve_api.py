@@ -6,8 +6,8 @@ What it shows: every sample learner's report from the API equals `stackrules eva
 documents and VC-JWTs are read as the record readers read them; each error class is a problem
 detail with the command line's messages; a reload swaps rules with no failed request, and a
 rule set with errors never replaces a good one (`test_serve_workers.py`: with several workers);
-reload only from this machine; an address in use is a usage error; CORS is off unless asked for; plans and the nearest
-credentials, like evaluations, stop at the time limit.
+reload only from this machine; an address in use is a usage error; CORS is off unless asked
+for; plans and the nearest credentials, like evaluations, stop at the time limit.
 """
 
 from __future__ import annotations

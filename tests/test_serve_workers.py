@@ -8,6 +8,7 @@ even when the rule files have broken since (it used to read them and die again, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -256,3 +257,23 @@ def test_check_compiles_beside_and_swaps_nothing(tmp_path: Path) -> None:
     assert checked.replaced and not checked.error
     assert "DSGN:RELOADED" in checked.version.rules.model.credentials
     assert held.version is before
+
+
+@LINUX
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    server = Server(ROOT / "rules", tmp_path / "server.log", "--workers", "2")
+    try:
+        workers = _both_up(server)
+        server.process.kill()  # no chance to stop them itself
+        server.process.wait()
+
+        def ended() -> bool:
+            return not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+        _until(ended, "the workers outlived their supervisor", seconds=30)
+        assert "has ended: stopping" in (tmp_path / "server.log").read_text()
+    finally:
+        server.stop()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

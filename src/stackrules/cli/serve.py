@@ -120,6 +120,7 @@ def serve_command(
         rules=tuple(rules),
         snapshot="",
         folder="",
+        supervisor=0,
         max_body=max_body,
         time_limit=time_limit,
         cors_origins=tuple(cors_origins),

@@ -21,6 +21,7 @@ process accepts no connection itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -71,21 +72,24 @@ class WorkerSettings:
     rules: tuple[str, ...]
     snapshot: str  # the kept rule set to serve
     folder: str  # the supervisor's private folder, where a reload is asked for
+    supervisor: int  # its process id
     max_body: int
     time_limit: float
     cors_origins: tuple[str, ...]
     log_level: str
 
 
-def publish(folder: Path, version: RuleSetVersion) -> None:
+def publish(folder: Path, supervisor: int, version: RuleSetVersion) -> None:
     """From a worker: keep `version` beside the one serving and ask the supervisor (this
-    process's parent) to restart every worker on it."""
+    process's parent, pid `supervisor`) to restart every worker on it."""
+    if os.getppid() != supervisor:  # never signal whatever process adopted an orphan
+        raise RuntimeError("the supervisor of this worker has ended")
     kept = write_snapshot(version, folder)
     request = folder / REQUEST
     part = request.with_suffix(".part")
     part.write_text(kept.name, encoding="utf-8")
     os.replace(part, request)
-    os.kill(os.getppid(), signal.SIGHUP)
+    os.kill(supervisor, signal.SIGHUP)
 
 
 def worker_main(settings: WorkerSettings, listening: socket.socket, ready: Connection) -> None:
@@ -99,22 +103,34 @@ def worker_main(settings: WorkerSettings, listening: socket.socket, ready: Conne
     tune_gc()
     holder = RuleHolder(settings.rules, read_snapshot(Path(settings.snapshot)))
     folder = Path(settings.folder)
+    supervisor = settings.supervisor
     app = create_app(
         holder,
         max_body=settings.max_body,
         time_limit=settings.time_limit,
         cors_origins=settings.cors_origins,
-        publish=lambda version: publish(folder, version),
+        publish=lambda version: publish(folder, supervisor, version),
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level=settings.log_level))
 
-    def announce() -> None:
-        while not server.started and not server.should_exit:
-            time.sleep(0.02)
-        if server.started:
-            ready.send(holder.version.digest)
+    def watch() -> None:
+        """Say on `ready` when uvicorn has started; stop if the supervisor is gone (killed:
+        it could not stop this worker itself)."""
+        announced = False
+        while not server.should_exit:
+            if os.getppid() != supervisor:
+                logging.getLogger("uvicorn.error").error(
+                    "the supervisor [%s] has ended: stopping", supervisor
+                )
+                server.should_exit = True
+                return
+            if not announced and server.started:
+                announced = True
+                with contextlib.suppress(OSError):
+                    ready.send(holder.version.digest)
+            time.sleep(0.5 if announced else 0.02)
 
-    threading.Thread(target=announce, daemon=True).start()
+    threading.Thread(target=watch, daemon=True).start()
     server.run(sockets=[listening])
 
 
@@ -139,7 +155,10 @@ class Supervisor:
         folder = Path(tempfile.mkdtemp(prefix="stackrules-serve-"))
         self.serving = version.digest
         self.settings = replace(
-            settings, folder=str(folder), snapshot=str(write_snapshot(version, folder))
+            settings,
+            folder=str(folder),
+            snapshot=str(write_snapshot(version, folder)),
+            supervisor=os.getpid(),
         )
         self.count = count
         self._listening = listening
