@@ -465,6 +465,12 @@ def test_an_address_in_use_is_a_usage_error(workers: str) -> None:
     assert "Traceback" not in result.output
 
 
+def test_several_workers_need_a_posix_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(signal, "SIGHUP")  # as on Windows
+    result = CliRunner().invoke(cli, ["serve", "--rules", "rules", "--workers", "2"])
+    assert result.exit_code == 2 and "needs a POSIX system" in result.output
+
+
 def test_a_rule_set_with_errors_is_never_served() -> None:
     result = CliRunner().invoke(cli, ["serve", "--rules", "examples/broken-rules"])
     assert result.exit_code == 1

@@ -21,6 +21,8 @@ record is stored or logged.
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from stackrules.cli.common import EXIT_RULE_ERRORS, EXIT_USAGE, RULES_OPTION, print_diagnostics
@@ -85,6 +87,8 @@ def serve_command(
     from stackrules.serve.state import RuleHolder, RulesUnusable
     from stackrules.serve.supervisor import Supervisor, WorkerSettings, listen
 
+    if workers > 1 and not hasattr(signal, "SIGHUP"):
+        raise click.UsageError("--workers N (N > 1) needs a POSIX system (Linux, macOS)")
     try:
         holder = RuleHolder.load(rules)
     except RulesUnusable as unusable:
