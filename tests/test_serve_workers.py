@@ -14,6 +14,8 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,32 @@ def _both_up(server: Server) -> set[int]:
     return found
 
 
+@dataclass
+class Pair:
+    """A `--workers 2` server of a copy of rules/ that a test may break and mend."""
+
+    server: Server
+    log: Path
+    target: Path  # a rule file of the copy
+    first: set[int]  # the workers it started with
+    before: str  # the hash of the rules it started with
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    folder = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    log = tmp_path / "server.log"
+    server = Server(folder, log, "--workers", "2")
+    try:
+        first = _both_up(server)
+        before = _hashes(server, 1)[0]
+        yield Pair(server, log, folder / "design" / "web-graphic.stack", first, before)
+    finally:
+        server.stop()
+    assert server.process.returncode == 0  # SIGTERM: the workers stopped, then it
+
+
 def _problem(answer: httpx.Response, status: int) -> dict[str, Any]:
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == PROBLEM
@@ -86,142 +114,111 @@ def _until(condition: Any, what: str, seconds: float = 60) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc (Linux)")
-def test_reload_with_two_workers_reaches_both(tmp_path: Path) -> None:
-    folder = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", folder)
-    server = Server(folder, tmp_path / "server.log", "--workers", "2")
-    try:
-        _both_up(server)
-        before = server.client.get("/v1/rules").json()["hash"]
-        first_workers = _workers(server)
-        assert len(first_workers) == 2
-        target = folder / "design" / "web-graphic.stack"
-        original = target.read_text(encoding="utf-8")
-        # a rule set with errors: 422 with its diagnostics; meanwhile every request, on new
-        # connections (either worker), answers 200 from the old rules
-        statuses: list[int] = []
-        hashes: set[str] = set()
-        stop = threading.Event()
+@LINUX
+def test_reload_with_two_workers_reaches_both(pair: Pair) -> None:
+    server, target, before, first_workers = pair.server, pair.target, pair.before, pair.first
+    original = target.read_text(encoding="utf-8")
+    # a rule set with errors: 422 with its diagnostics; meanwhile every request, on new
+    # connections (either worker), answers 200 from the old rules
+    statuses: list[int] = []
+    hashes: set[str] = set()
+    stop = threading.Event()
 
-        def ask() -> None:
-            while not stop.is_set():
-                with httpx.Client(base_url=server.url, timeout=60) as fresh:
-                    answer = fresh.get("/v1/rules")
-                    statuses.append(answer.status_code)
-                    hashes.add(answer.json()["hash"])
-
-        askers = [threading.Thread(target=ask) for _ in range(2)]
-        for t in askers:
-            t.start()
-        try:
-            target.write_text(original + "\ncredential BROKEN:\n", encoding="utf-8")
-            body = _problem(server.client.post("/v1/admin/reload"), 422)
-            assert any(d["severity"] == "error" for d in body["diagnostics"])
-            time.sleep(0.5)  # (more requests on the old rules; not a measurement)
-        finally:
-            stop.set()
-            for t in askers:
-                t.join()
-        assert len(statuses) > 4 and set(statuses) == {200} and hashes == {before}
-        assert _workers(server) == first_workers  # nothing restarted
-        # a real change: a new credential; the supervisor restarts both workers
-        target.write_text(original + NEW_CREDENTIAL, encoding="utf-8")
-        answer = server.client.post("/v1/admin/reload")
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["replaced"] is True
-        after = answer.json()["rules"]["hash"]
-        assert after != before
-        deadline = time.monotonic() + 30
-        while True:
-            assert time.monotonic() < deadline, "the workers did not all reload"
-            workers = _workers(server)
-            if len(workers) == 2 and not workers & first_workers:
-                # both restarted: ask many times on new connections, each of which either
-                # worker may accept; every answer is the new rule set
-                seen = []
-                for _ in range(12):
-                    with httpx.Client(base_url=server.url, timeout=60) as fresh:
-                        seen.append(fresh.get("/v1/rules").json()["hash"])
-                if set(seen) == {after}:
-                    break
-            time.sleep(0.2)
-        for _ in range(6):
+    def ask() -> None:
+        while not stop.is_set():
             with httpx.Client(base_url=server.url, timeout=60) as fresh:
-                found = fresh.get("/v1/credentials/DSGN:RELOADED")
-                assert found.status_code == 200 and found.json()["title"] == "Added while serving"
-        assert server.process.poll() is None
-    finally:
-        server.stop()
+                answer = fresh.get("/v1/rules")
+                statuses.append(answer.status_code)
+                hashes.add(answer.json()["hash"])
 
-
-@LINUX
-def test_a_worker_that_dies_comes_back_on_the_rules_being_served(tmp_path: Path) -> None:
-    folder = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", folder)
-    log = tmp_path / "server.log"
-    server = Server(folder, log, "--workers", "2")
+    askers = [threading.Thread(target=ask) for _ in range(2)]
+    for t in askers:
+        t.start()
     try:
-        first = _both_up(server)
-        before = _hashes(server, 1)[0]
-        target = folder / "design" / "web-graphic.stack"
-        target.write_text(target.read_text(encoding="utf-8") + BROKEN, encoding="utf-8")
-        killed = min(first)
-        os.kill(killed, signal.SIGKILL)
-        _until(lambda: len(_workers(server) - first) == 1, "no worker took the dead one's place")
-        (fresh,) = _workers(server) - first
-        # it serves, and goes on serving: it compiled the rules being served, not the broken
-        # files (a worker that read them would die and be replaced again and again)
-        _until(
-            lambda: "Application startup complete" in log.read_text().split(str(fresh))[-1],
-            "the new worker did not start serving",
-        )
-        assert set(_hashes(server)) == {before}
-        time.sleep(1.0)
-        assert _workers(server) == (first - {killed}) | {fresh}
-        assert "BROKEN" not in log.read_text()
-    finally:
-        server.stop()
-
-
-@LINUX
-def test_sighup_to_the_supervisor_replaces_every_worker_or_logs_the_errors(
-    tmp_path: Path,
-) -> None:
-    folder = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", folder)
-    log = tmp_path / "server.log"
-    server = Server(folder, log, "--workers", "2")
-    try:
-        first = _both_up(server)
-        before = _hashes(server, 1)[0]
-        target = folder / "design" / "web-graphic.stack"
-        original = target.read_text(encoding="utf-8")
-        # errors: logged with their place, nothing restarted, the old rules serve on
         target.write_text(original + BROKEN, encoding="utf-8")
-        server.process.send_signal(signal.SIGHUP)
-        _until(lambda: "keep serving" in log.read_text(), "the errors were not logged")
-        assert "web-graphic.stack:" in log.read_text()
-        assert _workers(server) == first and set(_hashes(server)) == {before}
-        # unchanged: nothing restarted either
-        target.write_text(original, encoding="utf-8")
-        server.process.send_signal(signal.SIGHUP)
-        _until(lambda: "rules unchanged" in log.read_text(), "SIGHUP did nothing")
-        assert _workers(server) == first
-        # a good change: every worker replaced, every answer the new rule set
-        target.write_text(original + NEW_CREDENTIAL, encoding="utf-8")
-        server.process.send_signal(signal.SIGHUP)
-        _until(
-            lambda: not _workers(server) & first and len(_workers(server)) == 2,
-            "the workers were not replaced",
-        )
-        _until(lambda: "serving rules" in log.read_text(), "the replacement did not end")
-        after = set(_hashes(server))
-        assert len(after) == 1 and after != {before}
-        assert server.process.poll() is None
+        body = _problem(server.client.post("/v1/admin/reload"), 422)
+        assert any(d["severity"] == "error" for d in body["diagnostics"])
+        time.sleep(0.5)  # (more requests on the old rules; not a measurement)
     finally:
-        server.stop()
-    assert server.process.returncode == 0
+        stop.set()
+        for t in askers:
+            t.join()
+    assert len(statuses) > 4 and set(statuses) == {200} and hashes == {before}
+    assert _workers(server) == first_workers  # nothing restarted
+    # a real change: a new credential; the supervisor restarts both workers
+    target.write_text(original + NEW_CREDENTIAL, encoding="utf-8")
+    answer = server.client.post("/v1/admin/reload")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["replaced"] is True
+    after = answer.json()["rules"]["hash"]
+    assert after != before
+    deadline = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < deadline, "the workers did not all reload"
+        workers = _workers(server)
+        if len(workers) == 2 and not workers & first_workers:
+            # both restarted: ask many times on new connections, each of which either
+            # worker may accept; every answer is the new rule set
+            seen = []
+            for _ in range(12):
+                with httpx.Client(base_url=server.url, timeout=60) as fresh:
+                    seen.append(fresh.get("/v1/rules").json()["hash"])
+            if set(seen) == {after}:
+                break
+        time.sleep(0.2)
+    for _ in range(6):
+        with httpx.Client(base_url=server.url, timeout=60) as fresh:
+            found = fresh.get("/v1/credentials/DSGN:RELOADED")
+            assert found.status_code == 200 and found.json()["title"] == "Added while serving"
+    assert server.process.poll() is None
+
+
+@LINUX
+def test_a_worker_that_dies_comes_back_on_the_rules_being_served(pair: Pair) -> None:
+    server, log, target, first, before = pair.server, pair.log, pair.target, pair.first, pair.before
+    target.write_text(target.read_text(encoding="utf-8") + BROKEN, encoding="utf-8")
+    killed = min(first)
+    os.kill(killed, signal.SIGKILL)
+    _until(lambda: len(_workers(server) - first) == 1, "no worker took the dead one's place")
+    (fresh,) = _workers(server) - first
+    # it serves, and goes on serving: it compiled the rules being served, not the broken
+    # files (a worker that read them would die and be replaced again and again)
+    _until(
+        lambda: "Application startup complete" in log.read_text().split(str(fresh))[-1],
+        "the new worker did not start serving",
+    )
+    assert set(_hashes(server)) == {before}
+    time.sleep(1.0)
+    assert _workers(server) == (first - {killed}) | {fresh}
+    assert "BROKEN" not in log.read_text()
+
+
+@LINUX
+def test_sighup_to_the_supervisor_replaces_every_worker_or_logs_the_errors(pair: Pair) -> None:
+    server, log, target, first, before = pair.server, pair.log, pair.target, pair.first, pair.before
+    original = target.read_text(encoding="utf-8")
+    # errors: logged with their place, nothing restarted, the old rules serve on
+    target.write_text(original + BROKEN, encoding="utf-8")
+    server.process.send_signal(signal.SIGHUP)
+    _until(lambda: "keep serving" in log.read_text(), "the errors were not logged")
+    assert "web-graphic.stack:" in log.read_text()
+    assert _workers(server) == first and set(_hashes(server)) == {before}
+    # unchanged: nothing restarted either
+    target.write_text(original, encoding="utf-8")
+    server.process.send_signal(signal.SIGHUP)
+    _until(lambda: "rules unchanged" in log.read_text(), "SIGHUP did nothing")
+    assert _workers(server) == first
+    # a good change: every worker replaced, every answer the new rule set
+    target.write_text(original + NEW_CREDENTIAL, encoding="utf-8")
+    server.process.send_signal(signal.SIGHUP)
+    _until(
+        lambda: not _workers(server) & first and len(_workers(server)) == 2,
+        "the workers were not replaced",
+    )
+    _until(lambda: "serving rules" in log.read_text(), "the replacement did not end")
+    after = set(_hashes(server))
+    assert len(after) == 1 and after != {before}
+    assert server.process.poll() is None
 
 
 def test_a_kept_rule_set_compiles_to_the_same_rules(tmp_path: Path) -> None:
