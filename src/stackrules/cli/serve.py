@@ -85,7 +85,7 @@ def serve_command(
 
     from stackrules.serve.app import create_app
     from stackrules.serve.state import RuleHolder, RulesUnusable
-    from stackrules.serve.supervisor import Supervisor, WorkerSettings, listen
+    from stackrules.serve.supervisor import Supervisor, listen
 
     if workers > 1 and not hasattr(signal, "SIGHUP"):
         raise click.UsageError("--workers N (N > 1) needs a POSIX system (Linux, macOS)")
@@ -120,17 +120,16 @@ def serve_command(
         finally:
             listening.close()
         return
-    settings = WorkerSettings(
-        rules=tuple(rules),
-        snapshot="",
-        folder="",
-        supervisor=0,
+    supervisor = Supervisor(
+        version,
+        workers,
+        listening,
+        rules=rules,
         max_body=max_body,
         time_limit=time_limit,
-        cors_origins=tuple(cors_origins),
+        cors_origins=cors_origins,
         log_level=log_level,
     )
-    supervisor = Supervisor(version, settings, workers, listening)
     del holder, version  # the workers compile their own
     try:
         code = supervisor.run()

@@ -36,7 +36,7 @@ from stackrules.serve.problems import (
     response,
     status_problem,
 )
-from stackrules.serve.state import RuleHolder
+from stackrules.serve.state import RuleHolder, log_reload
 
 STATIC = Path(__file__).resolve().parent / "static"
 # under uvicorn's error logger, so its handlers and `--log-level` apply
@@ -87,16 +87,13 @@ async def _validation_problem(request: Request, exc: Exception) -> Response:
 def _on_sighup(holder: RuleHolder, loop: asyncio.AbstractEventLoop) -> None:
     async def reload() -> None:
         outcome = await loop.run_in_executor(None, holder.reload)
-        if outcome.error:
-            log.error(
-                "SIGHUP: the rule set has errors; the rules loaded before keep serving (%s)",
-                outcome.version.digest,
-            )
-            for d in outcome.diagnostics:
-                log.error("%s", d.render())
-        else:
-            state = "reloaded" if outcome.replaced else "unchanged"
-            log.info("SIGHUP: rules %s (%s)", state, outcome.version.digest)
+        log_reload(
+            log,
+            outcome.version.digest,
+            error=outcome.error,
+            replaced=outcome.replaced,
+            diagnostics=outcome.diagnostics,
+        )
 
     loop.create_task(reload())
 

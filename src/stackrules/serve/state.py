@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -95,11 +96,46 @@ def compile_rules(paths: Sequence[str]) -> RuleSetVersion:
     return compile_sources(*read_sources(paths))
 
 
+def compile_changed(paths: Sequence[str], serving: str) -> RuleSetVersion | None:
+    """The rule set of these paths compiled, or None when the files' names and bytes hash to
+    `serving` (nothing changed, and nothing is compiled); `RulesUnusable` when it has an
+    error."""
+    sources, found = read_sources(paths)
+    if content_hash(sources) == serving and not found:
+        return None
+    return compile_sources(sources, found)
+
+
+def log_reload(
+    log: logging.Logger,
+    serving: str,
+    *,
+    error: bool = False,
+    replaced: bool = False,
+    diagnostics: Sequence[Diagnostic] = (),
+) -> None:
+    """What a reload on SIGHUP did, in the server's log (`serving`: the hash serving now)."""
+    if error:
+        log.error(
+            "SIGHUP: the rule set has errors; the rules loaded before keep serving (%s)",
+            serving,
+        )
+        for d in diagnostics:
+            log.error("%s", d.render())
+    else:
+        log.info("SIGHUP: rules %s (%s)", "reloaded" if replaced else "unchanged", serving)
+
+
+def snapshot_path(folder: Path, digest: str) -> Path:
+    """Where `write_snapshot` keeps the rule set of this content hash."""
+    return folder / (digest.replace(":", "-") + ".json")
+
+
 def write_snapshot(version: RuleSetVersion, folder: Path) -> Path:
     """Keep the bytes `version` was compiled from in `folder` (one file, named by the content
     hash, written whole or not at all), so that a process started later compiles exactly
     this rule set, whatever the rule files hold by then."""
-    path = folder / (version.digest.replace(":", "-") + ".json")
+    path = snapshot_path(folder, version.digest)
     if path.exists():
         return path
     files = [
@@ -115,10 +151,9 @@ def read_snapshot(path: Path) -> RuleSetVersion:
     """The rule set `write_snapshot` kept at `path`, compiled again."""
     kept = json.loads(path.read_text(encoding="utf-8"))
     sources = [RuleSource(f["name"], base64.b64decode(f["data"])) for f in kept["files"]]
-    version = compile_sources(sources)
-    if version.digest != kept["hash"]:
+    if content_hash(sources) != kept["hash"]:
         raise ValueError(f"{path}: the kept rule files do not hash to {kept['hash']}")
-    return version
+    return compile_sources(sources)
 
 
 @dataclass(frozen=True)
@@ -154,14 +189,13 @@ class RuleHolder:
         """Compile the rule files as they are now, beside the version serving, and say what
         a reload would do; nothing is swapped in. Files whose names and bytes hash to what
         is serving are not compiled again: nothing changed."""
-        sources, found = read_sources(self.paths)
-        if content_hash(sources) == self._version.digest and not found:
-            return ReloadOutcome(False, self._version, self._version.diagnostics, error=False)
         try:
-            fresh = compile_sources(sources, found)
+            fresh = compile_changed(self.paths, self._version.digest)
         except RulesUnusable as unusable:
             ordered = tuple(sorted(unusable.diagnostics, key=Diagnostic.sort_key))
             return ReloadOutcome(False, self._version, ordered, error=True)
+        if fresh is None:
+            return ReloadOutcome(False, self._version, self._version.diagnostics, error=False)
         replaced = fresh.digest != self._version.digest
         return ReloadOutcome(replaced, fresh, fresh.diagnostics, error=False)
 

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,24 +33,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
-from stackrules.diagnostics import Diagnostic
 from stackrules.runtime import tune_gc
 from stackrules.serve.state import (
     RuleHolder,
     RuleSetVersion,
     RulesUnusable,
-    compile_sources,
-    content_hash,
+    compile_changed,
+    log_reload,
     read_snapshot,
+    snapshot_path,
     write_snapshot,
 )
-from stackrules.syntax import read_sources
 
 # A fresh worker compiles the whole rule set before it serves; on a large catalog and a busy
 # machine that takes a while. One that is not serving by then is taken for stuck.
@@ -60,7 +61,7 @@ STOP_TIMEOUT = 60.0
 # rather than start them for ever.
 FAILED_STARTS = 5
 REQUEST = "reload-request"
-SNAPSHOT = ".json"
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 log = logging.getLogger("stackrules.serve")
 
@@ -84,10 +85,10 @@ def publish(folder: Path, supervisor: int, version: RuleSetVersion) -> None:
     process's parent, pid `supervisor`) to restart every worker on it."""
     if os.getppid() != supervisor:  # never signal whatever process adopted an orphan
         raise RuntimeError("the supervisor of this worker has ended")
-    kept = write_snapshot(version, folder)
+    write_snapshot(version, folder)
     request = folder / REQUEST
     part = request.with_suffix(".part")
-    part.write_text(kept.name, encoding="utf-8")
+    part.write_text(version.digest, encoding="utf-8")
     os.replace(part, request)
     os.kill(supervisor, signal.SIGHUP)
 
@@ -148,17 +149,26 @@ class Supervisor:
     def __init__(
         self,
         version: RuleSetVersion,
-        settings: WorkerSettings,
         count: int,
         listening: socket.socket,
+        *,
+        rules: Sequence[str],
+        max_body: int,
+        time_limit: float,
+        cors_origins: Sequence[str],
+        log_level: str,
     ) -> None:
         folder = Path(tempfile.mkdtemp(prefix="stackrules-serve-"))
         self.serving = version.digest
-        self.settings = replace(
-            settings,
-            folder=str(folder),
+        self.settings = WorkerSettings(
+            rules=tuple(rules),
             snapshot=str(write_snapshot(version, folder)),
+            folder=str(folder),
             supervisor=os.getpid(),
+            max_body=max_body,
+            time_limit=time_limit,
+            cors_origins=tuple(cors_origins),
+            log_level=log_level,
         )
         self.count = count
         self._listening = listening
@@ -263,29 +273,26 @@ class Supervisor:
         """SIGHUP: the rule set a worker asked for, else the rule files as they are now; if it
         differs from what is serving, replace every worker."""
         folder = Path(self.settings.folder)
-        kept = _asked_for(folder)
-        if kept is None:
-            sources, found = read_sources(self.settings.rules)
-            if content_hash(sources) == self.serving and not found:
-                log.info("SIGHUP: rules unchanged (%s)", self.serving)
-                return
+        digest = _asked_for(folder)
+        if digest is None:
             try:
-                version = compile_sources(sources, found)
+                version = compile_changed(self.settings.rules, self.serving)
             except RulesUnusable as unusable:
-                _log_refused(unusable.diagnostics, self.serving)
+                log_reload(log, self.serving, error=True, diagnostics=unusable.diagnostics)
                 return
-            kept, digest = write_snapshot(version, folder), version.digest
-            del version
-        else:
-            digest = _digest_of(kept)
-        if digest == self.serving:
-            log.info("SIGHUP: rules unchanged (%s)", self.serving)
+            if version is not None:
+                digest = version.digest
+                write_snapshot(version, folder)
+                del version
+        if digest is None or digest == self.serving:
+            log_reload(log, self.serving)
             return
         log.info("SIGHUP: rules changed (%s): replacing the workers one by one", digest)
-        self._replace_all(kept, digest)
+        self._replace_all(digest)
 
-    def _replace_all(self, kept: Path, digest: str) -> None:
+    def _replace_all(self, digest: str) -> None:
         before = self.settings
+        kept = snapshot_path(Path(self.settings.folder), digest)
         self.settings = replace(self.settings, snapshot=str(kept))
         for index, old in enumerate(list(self.workers)):
             fresh = self._start()
@@ -305,7 +312,7 @@ class Supervisor:
             _retire(old)
             self.workers[index] = fresh
         self.serving = digest
-        for stale in Path(self.settings.folder).glob("*" + SNAPSHOT):
+        for stale in kept.parent.glob("*" + kept.suffix):
             if stale != kept:
                 stale.unlink(missing_ok=True)
         log.info("serving rules %s on %d workers", digest, len(self.workers))
@@ -341,28 +348,18 @@ def _join(process: BaseProcess) -> None:
         process.join()
 
 
-def _asked_for(folder: Path) -> Path | None:
-    """The kept rule set a worker asked for, if any (the request is taken)."""
+def _asked_for(folder: Path) -> str | None:
+    """The content hash of the kept rule set a worker asked for, if any (the request is
+    taken)."""
     request = folder / REQUEST
     try:
-        name = request.read_text(encoding="utf-8").strip()
+        digest = request.read_text(encoding="utf-8").strip()
         request.unlink()
     except OSError:
         return None
-    kept = folder / name
-    if kept.parent != folder or not kept.name.endswith(SNAPSHOT) or not kept.is_file():
+    if not DIGEST.fullmatch(digest) or not snapshot_path(folder, digest).is_file():
         return None
-    return kept
-
-
-def _digest_of(kept: Path) -> str:
-    return kept.name.removesuffix(SNAPSHOT).replace("-", ":", 1)
-
-
-def _log_refused(diagnostics: list[Diagnostic], serving: str) -> None:
-    log.error("SIGHUP: the rule set has errors; the rules loaded before keep serving (%s)", serving)
-    for d in sorted(diagnostics, key=Diagnostic.sort_key):
-        log.error("%s", d.render())
+    return digest
 
 
 def listen(host: str, port: int) -> socket.socket:
