@@ -1,9 +1,10 @@
 """`stackrules serve` in a process of its own, for the tests that talk to a real server: started
-on a free port from the repository root, waited for until it answers `/healthz`, stopped."""
+from the repository root on a port it picks itself (`--port 0`: no other process can take the
+port between a choice and the bind), waited for until it answers `/healthz`, stopped."""
 
 from __future__ import annotations
 
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -13,13 +14,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE = [sys.executable, "-m", "stackrules", "serve"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+# the first line `stackrules serve` prints names the address it listens on
+LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)/")
 
 
 class Server:
@@ -29,11 +25,9 @@ class Server:
     def __init__(self, rules: str | Path, log: Path, *extra: str, log_level: str = "info") -> None:
         self.rules = str(rules)
         self.log = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [
-                *(*SERVE, "--rules", self.rules, "--port", str(self.port)),
+                *(*SERVE, "--rules", self.rules, "--port", "0"),
                 *("--log-level", log_level, *extra),
             ],
             cwd=ROOT,
@@ -41,9 +35,12 @@ class Server:
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
+        url = None
         while True:
+            if url is None and (found := LISTENING.search(log.read_text(errors="replace"))):
+                url = found.group(1)
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if url is not None and httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -51,6 +48,7 @@ class Server:
                 self._end()
                 raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
             time.sleep(0.1)
+        self.url: str = url
         self.client = httpx.Client(base_url=self.url, timeout=60)
 
     def stop(self) -> None:
