@@ -521,6 +521,8 @@ class Explainer:
         that a requirement leaf of one of the `searched` credentials accepts (their least-to-do
         matches: named or selected, and every modifier holding) is not turned away by every
         rule, so it is not tried."""
+        if not counting:
+            return []
         accepted = _accepted(searched)
         counting = [(row, ach) for row, ach in counting if id(ach) not in accepted]
         if not counting:
@@ -609,10 +611,12 @@ def _accepted(searched: Iterable[LeastToDo]) -> set[int]:
     `rejected` would try the leaf: competency leaves only look, and a learner's overlaid
     leaves accept by their exceptions, so neither is taken at its word."""
     found: set[int] = set()
+    seen: set[int] = set()  # (a search may be given twice: once found, once shown)
     for least in searched:
         leaves = least.credential.leaves
-        if type(leaves) is AdjustedLeaves:
+        if id(least) in seen or type(leaves) is AdjustedLeaves:
             continue
+        seen.add(id(least))
         for k, ok in least.matches.items():
             if type(leaves[k]) is not CompetencyLeaf:
                 found.update(map(id, ok))
