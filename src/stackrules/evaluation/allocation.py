@@ -803,6 +803,20 @@ class _Search:
             )
             self._dfs(rest, used, totals, new_cost, {**assign, leaf.index: result}, relied)
 
+    def _alike(self, a: int) -> tuple[object, ...]:
+        """What two achievements must share to be interchangeable in this search: alike
+        wherever else they could count (the leaves that accept them, a retake penalty, their
+        credits and hours, what each limit counts of them). Two attempts are one member each
+        of an `N of`, but not the same hours for an amount beside it."""
+        c = self.p.achievements[a]
+        return (
+            frozenset(self.users[a]),
+            c.item if c.item in self.penalty_items else None,
+            c.credits,
+            c.hours,
+            tuple(values[a] for values in self.limit_values),
+        )
+
     def _distinct(self, avail: list[int]) -> list[int]:
         """One representative of each group of interchangeable achievements."""
         seen: set[tuple[object, ...]] = set()
@@ -813,15 +827,7 @@ class _Search:
             if p.conflicts[a] != (1 << a):
                 out.append(a)
                 continue
-            sig = (
-                frozenset(self.users[a]),
-                c.item if c.item in self.penalty_items else None,
-                c.credits,
-                c.hours,
-                c.grade_rank,
-                c.date_ordinal,
-                tuple(values[a] for values in self.limit_values),
-            )
+            sig = (*self._alike(a), c.grade_rank, c.date_ordinal)
             if sig not in seen:
                 seen.add(sig)
                 out.append(a)
@@ -835,19 +841,11 @@ class _Search:
             c = self.p.achievements[a]
             if self.p.conflicts[a] != (1 << a):
                 key: tuple[object, ...] = ("single", a)
-            else:
-                # interchangeable here only if alike wherever else they could count: two
-                # attempts are one member each of an `N of`, but not the same hours for an
-                # amount beside it
+            else:  # (its value here follows from its credits and hours)
                 key = (
                     "class",
+                    *self._alike(a),
                     self.free[a],
-                    c.item if c.item in self.penalty_items else None,
-                    value_of(c, leaf.unit),
-                    c.credits,
-                    c.hours,
-                    frozenset(self.users[a]),
-                    tuple(values[a] for values in self.limit_values),
                     c.grade_rank if self.mode == "sources" else 0,
                     c.date_ordinal if self.mode == "sources" else 0,
                 )
