@@ -61,7 +61,27 @@ _UNSOLVED = object()  # not among the remembered problems
 # a tree's leaves (kept alive), the leaves scanned, the identifier leaves without modifiers
 # (index -> item) and the selector leaves without modifiers (index -> selector number, unit):
 # `Problems._plan`
-_Plan = tuple[Sequence[LeafNode], tuple[int, ...], dict[int, str], dict[int, tuple[int, str]]]
+_Plan = tuple[tuple[int, ...], dict[int, str], dict[int, tuple[int, str]]]
+
+
+class _ListMemo:
+    """What is worked out of one achievement list, each part when first asked for: by item,
+    by subject, the leaves of the rule set naming its items (per tree), what each selector
+    picks of it (by the selector's number) and the total value of each pick (per number and
+    unit)."""
+
+    __slots__ = ("achs", "by_item", "by_subject", "naming", "picks", "size", "totals")
+
+    def __init__(self, achs: Sequence[Ach]) -> None:
+        self.achs = achs
+        self.size = len(achs)
+        self.by_item: dict[str, list[Ach]] | None = None
+        self.by_subject: dict[str | None, list[Ach]] | None = None
+        self.naming: dict[int, list[int]] | None = None
+        self.picks: dict[int, list[Ach]] = {}
+        self.totals: dict[tuple[int, str], float] = {}
+
+
 # The deadline of the evaluation under way in this thread, if it has one: per thread, so that
 # threads sharing an evaluator (a Dask dataframe on the threaded scheduler) keep their own.
 _EVALUATION = threading.local()
@@ -117,17 +137,13 @@ class Problems:
         # per credential version (the rule set keeps it alive) and as-of date
         self._catalogs: dict[tuple[int, date], CredentialCatalog] = {}
         self._light_entries = 0  # light verdicts remembered, over every template
-        self._last_by_item: tuple[Sequence[Ach], int, dict[str, list[Ach]]] | None = None
-        self._last_by_subject: tuple[Sequence[Ach], int, dict[str | None, list[Ach]]] | None = None
-        self._last_selected: tuple[Sequence[Ach], int, dict[int, list[Ach]]] | None = None
-        # per (selector number, unit): the total value of its pick of the last list
-        self._totals: dict[tuple[int, str], float] = {}
-        # the rule set's credential leaves by the items they name (`_name_index`), and what
-        # of them the last list names (`_naming`)
+        # what is worked out of the last achievement list asked about (`_ListMemo`)
+        self._list: _ListMemo | None = None
+        # the rule set's credential leaves by the items they name (`_name_index`)
         self._names: tuple[frozenset[int], dict[str, list[tuple[int, int]]]] | None = None
-        self._last_naming: tuple[Sequence[Ach], int, dict[int, list[int]]] | None = None
-        # per requirement tree (by id, kept alive here): the leaves every learner's
-        # achievements are scanned for, and the plain identifier and selector leaves (`held`)
+        # per requirement tree of the rule set (by id; the rule set keeps it alive): the
+        # leaves every learner's achievements are scanned for, and the plain identifier and
+        # selector leaves (`held`)
         self._plans: dict[int, _Plan] = {}
         # per selector leaf (by id, kept alive here): one number per distinct selector (equal
         # selectors of different credentials share what they pick of a learner's list) and the
@@ -207,18 +223,16 @@ class Problems:
             # set does not hold: every leaf asked
             found = {k: ok for k, ok in enumerate(self.matches(leaves, achs, as_of)) if ok}
             return found, _holdings(leaves, found)
+        memo = self._memo(achs)
         by_item = self.by_item(achs)
-        plan = self._plans.get(id(leaves))
-        if plan is None or plan[0] is not leaves:
-            plan = self._plan(leaves)
-        _, scanned, plain, picks = plan
+        scanned, plain, picks = self._plans.get(id(leaves)) or self._plan(leaves)
         looked = [*self._naming(achs, by_item).get(id(leaves), ()), *scanned]
         if len(looked) > 1:
             looked = sorted(set(looked))
         out: dict[int, Sequence[Ach]] = {}
         holds: list[tuple[int, float]] = []
-        picked = self.selected(achs) if picks else None
-        totals = self._totals
+        picked = memo.picks
+        totals = memo.totals
         for k in looked:
             plain_item = plain.get(k)
             if plain_item is not None:  # an identifier leaf without modifiers: what is held
@@ -226,7 +240,7 @@ class Problems:
                 holds.append((k, 1.0))
                 continue
             pick = picks.get(k)
-            if pick is not None and picked is not None:  # a selector without modifiers
+            if pick is not None:  # a selector without modifiers
                 number, unit = pick
                 chosen = picked.get(number)
                 if chosen is None:
@@ -281,16 +295,15 @@ class Problems:
         """Per credential tree of the rule set (by id), the leaves naming an item of `achs`
         (identifier leaves and lists), from one index of the whole rule set: remembered for
         the last list, as `by_item` is."""
-        last = self._last_naming
-        if last is not None and last[0] is achs and last[1] == len(achs):
-            return last[2]
-        index = self._name_index()[1]
-        found: dict[int, list[int]] = {}
-        for item in by_item:
-            for tree, k in index.get(item, ()):
-                found.setdefault(tree, []).append(k)
-        self._last_naming = (achs, len(achs), found)
-        return found
+        memo = self._memo(achs)
+        if memo.naming is None:
+            index = self._name_index()[1]
+            found: dict[int, list[int]] = {}
+            for item in by_item:
+                for tree, k in index.get(item, ()):
+                    found.setdefault(tree, []).append(k)
+            memo.naming = found
+        return memo.naming
 
     def _name_index(self) -> tuple[frozenset[int], dict[str, list[tuple[int, int]]]]:
         """Item -> (tree id, leaf index) of every credential version's leaves naming it; and
@@ -314,7 +327,7 @@ class Problems:
         """What the leaf's selector picks of `achs`, modifiers aside: scanned once per list
         for each distinct selector, among the achievements of its subject when it names one."""
         number, subject = self._selector(leaf)
-        picked = self.selected(achs)
+        picked = self._memo(achs).picks
         chosen = picked.get(number)
         if chosen is None:
             match = self.matcher(leaf)
@@ -351,7 +364,7 @@ class Problems:
                 scanned.append(k)
                 if type(leaf) is AmountLeaf and leaf.selector is not None and not leaf.modifiers:
                     picks[k] = (self._selector(leaf)[0], leaf.unit)
-        found = self._plans[id(leaves)] = (leaves, tuple(scanned), plain, picks)
+        found = self._plans[id(leaves)] = (tuple(scanned), plain, picks)
         return found
 
     def assemble(
@@ -461,27 +474,24 @@ class Problems:
             self._light_entries = 0
         return found
 
-    def selected(self, achs: Sequence[Ach]) -> dict[int, list[Ach]]:
-        """What each selector (by its number, `_selected`) picks of `achs`, filled as
-        selectors are met: remembered for the last list, as `by_item` is."""
-        last = self._last_selected
-        if last is not None and last[0] is achs and last[1] == len(achs):
-            return last[2]
-        found: dict[int, list[Ach]] = {}
-        self._last_selected = (achs, len(achs), found)
-        self._totals = {}  # (what `held` sums of the picks, for the same list)
-        return found
+    def _memo(self, achs: Sequence[Ach]) -> _ListMemo:
+        """What is worked out of `achs`: the credentials of one fixpoint round all read the
+        same list, so the last one is remembered (by identity and length: the lists are
+        copies, never changed in place)."""
+        memo = self._list
+        if memo is None or memo.achs is not achs or memo.size != len(achs):
+            memo = self._list = _ListMemo(achs)
+        return memo
 
     def by_subject(self, achs: Sequence[Ach]) -> dict[str | None, list[Ach]]:
-        """The achievements by subject, remembered for the last list as `by_item` is."""
-        last = self._last_by_subject
-        if last is not None and last[0] is achs and last[1] == len(achs):
-            return last[2]
-        found: dict[str | None, list[Ach]] = {}
-        for a in achs:
-            found.setdefault(a.subject, []).append(a)
-        self._last_by_subject = (achs, len(achs), found)
-        return found
+        """The achievements by subject, remembered for the last list (`_memo`)."""
+        memo = self._memo(achs)
+        if memo.by_subject is None:
+            found: dict[str | None, list[Ach]] = {}
+            for a in achs:
+                found.setdefault(a.subject, []).append(a)
+            memo.by_subject = found
+        return memo.by_subject
 
     def catalog(self, cred: Credential, as_of: date) -> CredentialCatalog:
         """What the catalog says about `cred`'s missing work (`coverage`), remembered."""
@@ -494,17 +504,14 @@ class Problems:
         return found
 
     def by_item(self, achs: Sequence[Ach]) -> dict[str, list[Ach]]:
-        """The achievements by item. The credentials of one fixpoint round all read the same
-        list, so the last one is remembered (by identity and length: the lists are copies,
-        never changed in place)."""
-        last = self._last_by_item
-        if last is not None and last[0] is achs and last[1] == len(achs):
-            return last[2]
-        found: dict[str, list[Ach]] = {}
-        for a in achs:
-            found.setdefault(a.item, []).append(a)
-        self._last_by_item = (achs, len(achs), found)
-        return found
+        """The achievements by item, remembered for the last list (`_memo`)."""
+        memo = self._memo(achs)
+        if memo.by_item is None:
+            found: dict[str, list[Ach]] = {}
+            for a in achs:
+                found.setdefault(a.item, []).append(a)
+            memo.by_item = found
+        return memo.by_item
 
     def solve_remembered(
         self, rule: Credential | Equivalency, problem: Problem, mode: Mode
@@ -617,7 +624,6 @@ class Problems:
         """Forget what is remembered by these objects' ids (an overlay no longer kept)."""
         for obj in objects:
             self._templates.pop(id(getattr(obj, "leaves", None)), None)
-            self._plans.pop(id(getattr(obj, "leaves", None)), None)
             for leaf in getattr(obj, "leaves", ()):
                 self._selectors.pop(id(leaf), None)
             self._matchers.pop(id(obj), None)
