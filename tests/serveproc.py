@@ -1,6 +1,8 @@
 """`stackrules serve` in a process of its own, for the tests that talk to a real server: started
 from the repository root on a port it picks itself (`--port 0`: no other process can take the
-port between a choice and the bind), waited for until it answers `/healthz`, stopped."""
+port between a choice and the bind), waited for until it answers `/healthz`, stopped. Also
+what the server tests share: `problem` (an answer is a problem detail) and `NEW_CREDENTIAL`
+(a rule file a reload test adds)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE = [sys.executable, "-m", "stackrules", "serve"]
+PROBLEM = "application/problem+json"
+NEW_CREDENTIAL = """
+credential DSGN:RELOADED "Added while serving" {
+    kind badge
+    fundamentals "Design fundamentals": DSGN:FUND
+}
+"""
 # the first line `stackrules serve` prints names the address it listens on
 LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)/")
 
@@ -62,3 +72,15 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
+    """The body of an RFC 9457 problem answered with `status`, checked: its type, the fields
+    every problem has, and no traceback."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = answer.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= set(body)
+    assert "Traceback" not in answer.text
+    return body

@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from serveproc import Server
+from serveproc import NEW_CREDENTIAL, PROBLEM, Server, problem
 from stackrules.cli import cli
 from stackrules.evaluation import allocation
 from stackrules.serve import state
@@ -41,7 +41,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "interop"
 INTEROP = ROOT / "tests" / "data" / "interop"
 LEARNERS = json.loads((ROOT / "examples" / "learners.json").read_text())
 AS_OF = "2026-11-22"
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
@@ -203,23 +202,13 @@ def test_open_badges_and_clr_documents_and_vc_jwts_are_records(holder: RuleHolde
 # ---------------------------------------------------------------- errors
 
 
-def _problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    assert {"type", "title", "detail"} <= set(body)
-    assert "Traceback" not in answer.text
-    return body
-
-
 def test_a_bad_record_is_422_with_the_field_and_a_did_you_mean(server: Server) -> None:
     record = {
         "learner": "L-9",
         "achievements": [{"item": "UFV:DM101", "grade": "B+", "complted_on": "2024-01-01"}],
         "pursuing": ["UFV:DIGMKTT"],
     }
-    body = _problem(server.client.post("/v1/evaluate", json={"record": record}), 422)
+    body = problem(server.client.post("/v1/evaluate", json={"record": record}), 422)
     assert body["errors"] == [
         {
             "code": "record",
@@ -230,7 +219,7 @@ def test_a_bad_record_is_422_with_the_field_and_a_did_you_mean(server: Server) -
         }
     ]
     del record["achievements"][0]["complted_on"]  # type: ignore[attr-defined]
-    body = _problem(server.client.post("/v1/evaluate", json={"record": record}), 422)
+    body = problem(server.client.post("/v1/evaluate", json={"record": record}), 422)
     (error,) = body["errors"]
     assert error["field"] == "pursuing[0]" and error["did_you_mean"] == "UFV:DIGMKT"
 
@@ -239,14 +228,14 @@ def test_an_unknown_target_is_a_usage_problem(server: Server) -> None:
     answer = server.client.post(
         "/v1/evaluate", json={"record": LEARNERS[0], "targets": ["UVIC:BAA"]}
     )
-    (error,) = _problem(answer, 422)["errors"]
+    (error,) = problem(answer, 422)["errors"]
     assert error["code"] == "usage" and error["field"] == "targets[0]"
     assert error["did_you_mean"] == "UVIC:BA"
 
 
 def test_a_body_that_is_not_json_is_400(server: Server) -> None:
     for body in (b'{"record": ', b"[1, 2]", b"\xff\xfe", b'{"record": {}, "record": {}}'):
-        _problem(server.client.post("/v1/evaluate", content=body), 400)
+        problem(server.client.post("/v1/evaluate", content=body), 400)
 
 
 def test_a_request_that_is_not_the_api_s_is_422_with_each_field(server: Server) -> None:
@@ -254,7 +243,7 @@ def test_a_request_that_is_not_the_api_s_is_422_with_each_field(server: Server) 
         "/v1/evaluate",
         json={"record": 5, "as_of": "2026-02-30", "in_progress": -1, "targts": []},
     )
-    body = _problem(answer, 422)
+    body = problem(answer, 422)
     fields = {e["field"]: e for e in body["errors"]}
     assert set(fields) == {"record", "as_of", "in_progress", "targts"}
     assert fields["targts"]["did_you_mean"] == "targets"
@@ -262,17 +251,17 @@ def test_a_request_that_is_not_the_api_s_is_422_with_each_field(server: Server) 
 
 
 def test_unknown_identifiers_are_404_with_a_did_you_mean(server: Server) -> None:
-    body = _problem(server.client.get("/v1/where/CAMOSUN:MATH1000"), 404)
+    body = problem(server.client.get("/v1/where/CAMOSUN:MATH1000"), 404)
     assert body["errors"][0]["did_you_mean"] == "CAMOSUN:MATH100"
-    body = _problem(server.client.get("/v1/credentials/UFV:DIGMKTT"), 404)
+    body = problem(server.client.get("/v1/credentials/UFV:DIGMKTT"), 404)
     assert body["errors"][0]["did_you_mean"] == "UFV:DIGMKT"
-    _problem(server.client.get("/v1/graph", params={"credential": "NOPE:X"}), 404)
-    _problem(server.client.get("/v1/nothing-here"), 404)
+    problem(server.client.get("/v1/graph", params={"credential": "NOPE:X"}), 404)
+    problem(server.client.get("/v1/nothing-here"), 404)
 
 
 def test_a_body_over_the_limit_is_413(server: Server) -> None:
     record = {"learner": "L-1", "achievements": [], "pad": "x" * (1024 * 1024)}
-    _problem(server.client.post("/v1/evaluate", json={"record": record}), 413)
+    problem(server.client.post("/v1/evaluate", json={"record": record}), 413)
     # the server goes on answering
     assert server.client.get("/healthz").status_code == 200
 
@@ -283,7 +272,7 @@ def test_a_learner_past_the_time_limit_is_504(monkeypatch: pytest.MonkeyPatch) -
     client = TestClient(create_app(RuleHolder.load([str(ROOT / "rules")]), time_limit=2))
     ticks = itertools.count(0, 1000)  # every look at the clock is 1000 s later
     monkeypatch.setattr(allocation, "_clock", lambda: float(next(ticks)))
-    body = _problem(client.post("/v1/evaluate", json={"record": LEARNERS[2], "as_of": AS_OF}), 504)
+    body = problem(client.post("/v1/evaluate", json={"record": LEARNERS[2], "as_of": AS_OF}), 504)
     assert "2 s" in body["detail"]
     monkeypatch.undo()
     answer = client.post("/v1/evaluate", json={"record": LEARNERS[2], "as_of": AS_OF})
@@ -297,9 +286,9 @@ def test_a_plan_or_nearest_past_the_time_limit_is_504(monkeypatch: pytest.Monkey
     ticks = itertools.count(0, 1000)
     monkeypatch.setattr(allocation, "_clock", lambda: float(next(ticks)))
     asked = {"record": LEARNERS[2], "as_of": AS_OF, "targets": ["UVIC:BA"]}
-    body = _problem(client.post("/v1/plan", json=asked), 504)
+    body = problem(client.post("/v1/plan", json=asked), 504)
     assert body["detail"] == "the learner's plan took longer than the server's limit of 60 s"
-    body = _problem(client.post("/v1/nearest", json={**asked, "top": 2}), 504)
+    body = problem(client.post("/v1/nearest", json={**asked, "top": 2}), 504)
     assert "nearest credentials took longer than the server's limit of 60 s" in body["detail"]
     monkeypatch.undo()
     assert client.post("/v1/plan", json=asked).json()["status"] in ("planned", "earned")
@@ -328,7 +317,7 @@ def test_a_defect_is_a_500_problem_without_a_traceback(
     monkeypatch.setattr(service, "evaluate_body", broken)
     app = create_app(holder)
     client = TestClient(app, raise_server_exceptions=False)
-    body = _problem(client.post("/v1/evaluate", json={"record": LEARNERS[0]}), 500)
+    body = problem(client.post("/v1/evaluate", json={"record": LEARNERS[0]}), 500)
     assert "secret" not in json.dumps(body)
     assert app.state.tally.failures == 1
 
@@ -362,7 +351,7 @@ def test_reload_swaps_rules_with_no_failed_request(server: Server, rules_copy: P
     try:
         # a rule set with an error: 422 with its diagnostics, the old rules keep serving
         target.write_text(original + "\ncredential BROKEN:\n", encoding="utf-8")
-        body = _problem(server.client.post("/v1/admin/reload"), 422)
+        body = problem(server.client.post("/v1/admin/reload"), 422)
         assert any(d["severity"] == "error" for d in body["diagnostics"])
         assert server.client.get("/v1/rules").json()["hash"] == before
         # a good change is served
@@ -412,18 +401,10 @@ def test_a_reload_of_unchanged_rules_compiles_nothing(
     assert "DSGN:RELOADED" in held.current().model.credentials
 
 
-NEW_CREDENTIAL = """
-credential DSGN:RELOADED "Added while serving" {
-    kind badge
-    fundamentals "Design fundamentals": DSGN:FUND
-}
-"""
-
-
 def test_reload_only_from_this_machine(holder: RuleHolder) -> None:
     app = create_app(holder)
     remote = TestClient(app, client=("203.0.113.7", 50000))
-    _problem(remote.post("/v1/admin/reload"), 403)
+    problem(remote.post("/v1/admin/reload"), 403)
     local = TestClient(app, client=("127.0.0.1", 50000))
     answer = local.post("/v1/admin/reload")
     assert answer.status_code == 200 and answer.json()["replaced"] is False  # unchanged

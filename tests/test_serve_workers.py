@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from serveproc import Server
+from serveproc import NEW_CREDENTIAL, Server, problem
 from stackrules.serve.state import (
     RuleHolder,
     compile_rules,
@@ -34,13 +34,6 @@ from stackrules.serve.state import (
 from stackrules.serve.supervisor import listen
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBLEM = "application/problem+json"
-NEW_CREDENTIAL = """
-credential DSGN:RELOADED "Added while serving" {
-    kind badge
-    fundamentals "Design fundamentals": DSGN:FUND
-}
-"""
 BROKEN = "\ncredential BROKEN:\n"
 LINUX = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc (Linux)")
 
@@ -91,14 +84,6 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
     assert server.process.returncode == 0  # SIGTERM: the workers stopped, then it
 
 
-def _problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    return body
-
-
 def _hashes(server: Server, times: int = 12) -> list[str]:
     """The rule set hash, asked on new connections (either worker may take each)."""
     seen = []
@@ -139,7 +124,7 @@ def test_reload_with_two_workers_reaches_both(pair: Pair) -> None:
         t.start()
     try:
         target.write_text(original + BROKEN, encoding="utf-8")
-        body = _problem(server.client.post("/v1/admin/reload"), 422)
+        body = problem(server.client.post("/v1/admin/reload"), 422)
         assert any(d["severity"] == "error" for d in body["diagnostics"])
         time.sleep(0.5)  # (more requests on the old rules; not a measurement)
     finally:
