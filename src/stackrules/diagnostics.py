@@ -108,6 +108,13 @@ def did_you_mean(word: str, candidates: Iterable[str], *, fold_case: bool = Fals
     return f"did you mean `{folded[found[0]]}`?" if found else None
 
 
+def did_you_mean_suffix(word: str, candidates: Iterable[str], *, fold_case: bool = False) -> str:
+    """`; did you mean `X`?` to end a message with (:func:`did_you_mean`), or "" when nothing
+    is close."""
+    hint = did_you_mean(word, candidates, fold_case=fold_case)
+    return f"; {hint}" if hint else ""
+
+
 def summary(diagnostics: Iterable[Diagnostic]) -> str:
     items = list(diagnostics)
     errors = sum(1 for d in items if d.severity == "error")

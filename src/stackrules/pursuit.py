@@ -10,25 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from stackrules.diagnostics import did_you_mean
+from stackrules.diagnostics import did_you_mean_suffix
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord
 
 
-def unknown_credential(ident: str, credentials: Collection[str]) -> str | None:
-    """Why `ident` cannot be pursued (it names no credential of the rule set), or None."""
+def unknown_credential(
+    ident: str, credentials: Collection[str], *, fold_case: bool = False
+) -> str | None:
+    """Why `ident` cannot be pursued (it names no credential of the rule set), or None. With
+    `fold_case`, the did-you-mean ignores case (as the advisor commands read names)."""
     if ident in credentials:
         return None
-    hint = did_you_mean(ident, credentials)
-    return f"`{ident}` is not a credential of the rule set" + (f"; {hint}" if hint else "")
+    return f"`{ident}` is not a credential of the rule set" + did_you_mean_suffix(
+        ident, credentials, fold_case=fold_case
+    )
 
 
-def unknown_issuer(issuer: str, issuers: Collection[str]) -> str | None:
-    """Why `issuer` cannot narrow a search (`nearest --issuer`: it is not declared), or None."""
-    if issuer in issuers:
+def unknown_issuer(issuer: str | None, issuers: Collection[str]) -> str | None:
+    """Why `issuer` cannot narrow a search (`nearest --issuer`: it is not declared), or None
+    (also when no issuer is given)."""
+    if issuer is None or issuer in issuers:
         return None
-    hint = did_you_mean(issuer, issuers, fold_case=True)
-    return f"`{issuer}` is not a declared issuer" + (f"; {hint}" if hint else "")
+    return f"`{issuer}` is not a declared issuer" + did_you_mean_suffix(
+        issuer, issuers, fold_case=True
+    )
 
 
 def unknown_targets(targets: Iterable[str], credentials: Collection[str]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from stackrules.diagnostics import Diagnostic, did_you_mean, summary
+from stackrules.diagnostics import Diagnostic, did_you_mean_suffix, summary
 from stackrules.evaluation.evaluator import DEFAULT_IN_PROGRESS
 from stackrules.pursuit import unknown_targets
 from stackrules.span import printable
@@ -146,7 +146,7 @@ def missing_learners(wanted: Sequence[str], seen: Collection[str], file: str) ->
     """An error line for each `--learner` that the record file does not hold."""
     return [
         f"error: {file}: learner `{ident}` (--learner) is not in the file"
-        + (f"; {hint}" if (hint := did_you_mean(ident, seen)) else "")
+        + did_you_mean_suffix(ident, seen)
         for ident in dict.fromkeys(wanted)
         if ident not in seen
     ]

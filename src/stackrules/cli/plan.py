@@ -34,10 +34,10 @@ from stackrules.cli.common import (
     IsoDate,
     print_diagnostics,
 )
-from stackrules.diagnostics import did_you_mean as closest
+from stackrules.diagnostics import did_you_mean_suffix
 from stackrules.exceptions.files import Loaded, join_loaded
 from stackrules.learner import nearest_for, plans_for
-from stackrules.pursuit import unknown_issuer
+from stackrules.pursuit import unknown_credential, unknown_issuer
 from stackrules.records import LearnerRecord, RecordError, read_records
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -102,21 +102,13 @@ def load_additions(compiled: CompiledRules, adds: tuple[str, ...]) -> list[Addit
         raise click.BadParameter(str(err), param_hint="'--add'") from None
 
 
-def did_you_mean(text: str, known: Iterable[str]) -> str:
-    """`; did you mean `X`?` for the closest known identifier (case-insensitive), or ""."""
-    hint = closest(text, known, fold_case=True)
-    return f"; {hint}" if hint else ""
-
-
 def check_targets(compiled: CompiledRules, targets: Iterable[str]) -> list[str]:
     """The `--target` values, each a credential of the rule set (else a usage error)."""
     found = list(dict.fromkeys(targets))
     for target in found:
-        if target not in compiled.model.credentials:
-            hint = did_you_mean(target, compiled.model.credentials)
-            raise click.BadParameter(
-                f"`{target}` is not a credential of the rule set{hint}", param_hint="'--target'"
-            )
+        unknown = unknown_credential(target, compiled.model.credentials, fold_case=True)
+        if unknown is not None:
+            raise click.BadParameter(unknown, param_hint="'--target'")
     return found
 
 
@@ -163,7 +155,8 @@ def _learners(
     for ident in dict.fromkeys(only):
         if ident not in names and not any(e.learner is None for e in errors):
             raise click.BadParameter(
-                f"no learner `{ident}` in `{record}`{did_you_mean(ident, names)}",
+                f"no learner `{ident}` in `{record}`"
+                + did_you_mean_suffix(ident, names, fold_case=True),
                 param_hint="'--learner'",
             )
     return found
@@ -279,7 +272,7 @@ def nearest_command(
     compiled = _load(rules)
     day = as_of or date.today()
     additions = load_additions(compiled, adds)
-    unknown = None if issuer is None else unknown_issuer(issuer, compiled.model.issuers)
+    unknown = unknown_issuer(issuer, compiled.model.issuers)
     if unknown is not None:
         raise click.BadParameter(unknown, param_hint="'--issuer'")
     always = check_targets(compiled, targets)

@@ -63,7 +63,7 @@ from stackrules import CompiledRules
 from stackrules.advisor.output import NearestOut, PlanOut, copy_runs
 from stackrules.advisor.plan import PerTerm, PlanError, Planner
 from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
-from stackrules.diagnostics import did_you_mean
+from stackrules.diagnostics import did_you_mean_suffix
 from stackrules.evaluation import DEFAULT_IN_PROGRESS, EvaluationTimeout
 from stackrules.exceptions.files import Loaded
 from stackrules.exceptions.files import read_text as read_exceptions_text
@@ -72,7 +72,7 @@ from stackrules.learner import nearest_for, plans_for, report_for
 from stackrules.learner import prepare as prepare_learner
 from stackrules.maps.flowchart import build_flowchart
 from stackrules.maps.render_html import render_html
-from stackrules.pursuit import unknown_issuer, unknown_targets
+from stackrules.pursuit import unknown_credential, unknown_issuer, unknown_targets
 from stackrules.records import LearnerRecord, RecordError, TextKind, read_text
 from stackrules.report import ExceptionResult, InProgressCredential, Report
 from stackrules.span import printable
@@ -402,13 +402,12 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
             others = [e for e in errors if e.learner == inputs.learner]
             if others:
                 raise PageError(422, "The record could not be read", _errors(others))
-            hint = did_you_mean(inputs.learner, learners)
             raise PageError(
                 422,
                 "No such learner",
                 [
                     f"learner `{inputs.learner}` is not in the record"
-                    + (f"; {hint}" if hint else "")
+                    + did_you_mean_suffix(inputs.learner, learners)
                 ],
             )
         chosen = match[0]
@@ -554,12 +553,8 @@ def _sample_inputs(ident: str) -> Inputs:
                 as_of=SAMPLE_AS_OF.isoformat(),
                 exceptions=s.exceptions,
             )
-    hint = did_you_mean(ident, [s.learner for s in samples()])
-    raise PageError(
-        404,
-        "No such sample",
-        [f"there is no sample learner `{ident}`" + (f"; {hint}" if hint else "")],
-    )
+    hint = did_you_mean_suffix(ident, [s.learner for s in samples()])
+    raise PageError(404, "No such sample", [f"there is no sample learner `{ident}`{hint}"])
 
 
 # ------------------------------------------------------------------ rendering
@@ -883,13 +878,9 @@ def _credential(compiled: CompiledRules, ident: str, unknown: int = 422) -> str:
     ident = compiled.aliases.get(ident, ident)
     if not ident:
         raise PageError(400, "Which credential?", ["choose a credential for the map"])
-    if ident not in credentials:
-        hint = did_you_mean(ident, credentials)
-        raise PageError(
-            unknown,
-            "No such credential",
-            [f"`{ident}` is not a credential of the rule set" + (f"; {hint}" if hint else "")],
-        )
+    problem = unknown_credential(ident, credentials)
+    if problem is not None:
+        raise PageError(unknown, "No such credential", [problem])
     return ident
 
 
@@ -935,7 +926,7 @@ def _top(text: str) -> int | None:
 
 def _nearest(p: Prepared, issuer: str, top: int | None, limit: Limit) -> NearestOut:
     """`stackrules nearest` for the learner: the credentials pursued always shown."""
-    unknown = unknown_issuer(issuer, p.compiled.model.issuers) if issuer else None
+    unknown = unknown_issuer(issuer or None, p.compiled.model.issuers)
     if unknown is not None:
         raise PageError(422, "No such issuer", [unknown])
     try:

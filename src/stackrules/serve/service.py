@@ -343,7 +343,7 @@ def nearest(request: NearestRequest, rules: CompiledRules, time_limit: float) ->
     always = _targets(request.targets, rules)
     additions = _additions(request, rules)
     issuer = request.issuer
-    unknown = None if issuer is None else unknown_issuer(issuer, rules.model.issuers)
+    unknown = unknown_issuer(issuer, rules.model.issuers)
     if unknown is not None:
         raise usage(unknown, "issuer")
     record = learner_of(request, rules, check_pursuing=False)
