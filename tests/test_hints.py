@@ -34,3 +34,13 @@ def test_no_issuer_is_never_unknown() -> None:
     assert unknown_issuer("uvic", {"UVIC"}) == (
         "`uvic` is not a declared issuer; did you mean `UVIC`?"
     )
+
+
+def test_the_closest_candidate_does_not_depend_on_their_order() -> None:
+    # ties in score go to the larger string (difflib ranks (score, candidate) pairs), so
+    # `cli.maps` asks without sorting the names first
+    names = ["UVIC:BA", "UVIC:BB", "UVIC:AB", "UFV:BA", "uvic:ba"]
+    for fold_case in (False, True):
+        first = did_you_mean_suffix("UVIC:BC", names, fold_case=fold_case)
+        assert first == did_you_mean_suffix("UVIC:BC", names[::-1], fold_case=fold_case)
+        assert first == did_you_mean_suffix("UVIC:BC", sorted(names), fold_case=fold_case)

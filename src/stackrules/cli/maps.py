@@ -284,6 +284,6 @@ def credit_loss_command(
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """` (did you mean …?)` after a usage error's message, or nothing
-    (`diagnostics.did_you_mean`, over the names in sorted order)."""
-    hint = closest(name, sorted(known))
+    (`diagnostics.did_you_mean`: its answer does not depend on the names' order)."""
+    hint = closest(name, known)
     return f" ({hint})" if hint else ""
