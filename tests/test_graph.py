@@ -66,3 +66,13 @@ def test_where_an_item_counts_follows_grants_and_ladders() -> None:
     assert ("credential", "UVIC:WRITING-CERT") in reach  # through the granted UVIC:ENGL-1XX
     assert ("credential", "UVIC:BA") in reach  # and up the ladder
     assert _graph().where_counts("NOPE:X") == []
+
+
+def test_granted_items_are_counted_once_per_graph_and_travel_with_it() -> None:
+    import pickle
+
+    graph = _graph()
+    counted = graph.counted_by_granted
+    assert counted == {"UVIC:ENGL-1XX": frozenset({"UVIC:WRITING-CERT"})}
+    assert graph.counted_by_granted is counted
+    assert pickle.loads(pickle.dumps(graph)).counted_by_granted == counted

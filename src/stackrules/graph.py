@@ -148,6 +148,20 @@ class RuleGraph:
         """The catalog as selectors see it (granted items marked as transfer), by id."""
         return {e.id: e for e in SelectorIndex(self.rules).entries}
 
+    @cached_property
+    def counted_by_granted(self) -> dict[str, frozenset[str]]:
+        """Each item an equivalency grants, with the credentials a leaf of which counts it
+        (:meth:`uses`): worked out once per graph, for every transfer route asked after."""
+        found: dict[str, frozenset[str]] = {}
+        for equivalency in self.rules.equivalencies:
+            for grant in equivalency.grants:
+                if grant.item not in found:
+                    uses = self.uses(grant.item)
+                    found[grant.item] = frozenset(
+                        str(t[1]) for t, _ in uses if t[0] == "credential"
+                    )
+        return found
+
     def uses(self, item: str) -> list[tuple[Target, LeafNode]]:
         """Every rule leaf the item (or credential, as an achievement) could count toward, with
         its credential or equivalency: leaves that name it, select it by its catalog attributes

@@ -9,7 +9,6 @@ routes into it (the equivalencies granting an item one of its requirements names
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from stackrules.format import group_text, modifier_text
 from stackrules.graph import RuleGraph
@@ -105,32 +104,12 @@ def _sources(rules: RuleSet, k: int) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-# per rule graph (gone with it): each granted item and the credentials a leaf of which
-# counts it, worked out once for every request after
-_GRANTED: WeakKeyDictionary[RuleGraph, dict[str, frozenset[str]]] = WeakKeyDictionary()
-
-
-def _counted_by(graph: RuleGraph) -> dict[str, frozenset[str]]:
-    found = _GRANTED.get(graph)
-    if found is None:
-        found = {}
-        for equivalency in graph.rules.equivalencies:
-            for grant in equivalency.grants:
-                if grant.item not in found:
-                    uses = graph.uses(grant.item)
-                    found[grant.item] = frozenset(
-                        str(t[1]) for t, _ in uses if t[0] == "credential"
-                    )
-        _GRANTED[graph] = found
-    return found
-
-
 def transfer_routes(graph: RuleGraph, ident: str) -> list[dict[str, Any]]:
     """Equivalencies granting an item that a leaf of the credential counts: one a requirement
     names or lists, one a selector picks by its catalog attributes (a granted item is
     `transfer` to selectors), or one that teaches a competency a requirement asks for."""
     rules = graph.rules
-    counted = _counted_by(graph)
+    counted = graph.counted_by_granted
     routes: dict[tuple[int, str], dict[str, Any]] = {}
     for k, equivalency in enumerate(rules.equivalencies):
         for grant in equivalency.grants:
