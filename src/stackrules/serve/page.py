@@ -61,7 +61,7 @@ from starlette.routing import BaseRoute, Route
 
 from stackrules import CompiledRules
 from stackrules.advisor.output import NearestOut, PlanOut, copy_runs
-from stackrules.advisor.plan import PerTerm, PlanError, Planner
+from stackrules.advisor.plan import PerTerm, PlanError
 from stackrules.advisor.whatif import Addition, WhatIfError, apply_what_if, parse_addition
 from stackrules.diagnostics import did_you_mean_suffix
 from stackrules.evaluation import DEFAULT_IN_PROGRESS, EvaluationTimeout
@@ -75,6 +75,7 @@ from stackrules.maps.render_html import render_html
 from stackrules.pursuit import unknown_credential, unknown_issuer, unknown_targets
 from stackrules.records import LearnerRecord, RecordError, TextKind, read_text
 from stackrules.report import ExceptionResult, InProgressCredential, Report
+from stackrules.serve.service import planner
 from stackrules.span import printable
 from stackrules.textreport import evidence_facts, number
 
@@ -889,7 +890,7 @@ def _plan(p: Prepared, target: str, per_term: str, limit: Limit) -> PlanOut:
     try:
         cap = PerTerm.parse(per_term) if per_term.strip() else None
         (found,) = plans_for(
-            _planner(p.compiled),
+            planner(p.compiled),
             p.record,
             [ident],
             p.day,
@@ -931,7 +932,7 @@ def _nearest(p: Prepared, issuer: str, top: int | None, limit: Limit) -> Nearest
         raise PageError(422, "No such issuer", [unknown])
     try:
         return nearest_for(
-            _planner(p.compiled),
+            planner(p.compiled),
             p.record,
             p.day,
             issuer=issuer or None,
@@ -960,13 +961,6 @@ def _term_rows(plan: PlanOut) -> list[tuple[int, float, list[tuple[Any, int]]]]:
                 rows.append((by_item[ident], 1))
         out.append((t.term, t.credits, rows))
     return out
-
-
-def _planner(compiled: CompiledRules) -> Planner:
-    """A planner of its own for each request, as the API makes one (under a millisecond on
-    the sample rules): requests never wait for each other's plans, so the time limit is all
-    the request's own, and the evaluator they share is safe between threads."""
-    return Planner(compiled.model, compiled.evaluator)
 
 
 def _map(

@@ -307,7 +307,10 @@ def evaluate_body(request: EvaluateRequest, rules: CompiledRules, time_limit: fl
     return json.dumps(report_to_json(report), indent=2, ensure_ascii=False) + "\n"
 
 
-def _planner(rules: CompiledRules) -> Planner:
+def planner(rules: CompiledRules) -> Planner:
+    """A planner of its own for each request, of the API or the page (under a millisecond on
+    the sample rules): requests never wait for each other's plans, so the time limit is all
+    the request's own, and the evaluator they share is safe between threads."""
     return Planner(rules.model, rules.evaluator)
 
 
@@ -324,7 +327,7 @@ def plan(request: PlanRequest, rules: CompiledRules, time_limit: float) -> list[
     day = request.as_of or date.today()
     try:
         return plans_for(
-            _planner(rules),
+            planner(rules),
             record,
             targets,
             day,
@@ -350,7 +353,7 @@ def nearest(request: NearestRequest, rules: CompiledRules, time_limit: float) ->
     day = request.as_of or date.today()
     try:
         return nearest_for(
-            _planner(rules),
+            planner(rules),
             record,
             day,
             issuer=request.issuer,
