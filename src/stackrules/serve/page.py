@@ -425,8 +425,6 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
             EXCEPTIONS_NAME,
             read_exceptions_text(inputs.exceptions, EXCEPTIONS_NAME, csv_text=csv_text),
         )
-    extra, extra_errors = table.lookup(chosen.learner) if table is not None else ([], [])
-    if table is not None:
         # rows for a learner the pasted record does not hold apply to nobody: said, as the
         # command line says it (there a record error; here the audit of this learner goes on)
         present = {*learners, *(e.learner for e in errors if e.learner)}
@@ -436,6 +434,7 @@ def prepare(compiled: CompiledRules, inputs: Inputs) -> Prepared:
                 f"{len(strangers)} exception row(s) are for learners not in the record and "
                 "apply to nobody: " + "; ".join(_errors(strangers))
             )
+    extra, extra_errors = table.lookup(chosen.learner) if table is not None else ([], [])
     # as `evaluate`, `plan` and the API check a learner: an unknown `pursuing` first (alone),
     # then the exceptions; the file errors of the pasted table are its own message
     joined, refused = prepare_learner(
