@@ -770,3 +770,11 @@ def parse_sources(
         parsed.append(rule_file)
         diagnostics.extend(diags)
     return ast.RuleSetSyntax(tuple(parsed)), diagnostics
+
+
+def parse_paths(paths: Iterable[str | Path]) -> tuple[ast.RuleSetSyntax, list[Diagnostic]]:
+    """Parse every rule file under `paths` as one rule set (the parse stage alone, as
+    `benchmarks/bench_parse.py` times it)."""
+    sources, diagnostics = read_sources(paths)
+    syntax, found = parse_sources(sources)
+    return syntax, diagnostics + found
