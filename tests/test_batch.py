@@ -18,6 +18,7 @@ import stackrules
 from batchdata import csv_rows, write_csv
 from stackrules.batch import evaluate_many
 from stackrules.batch.project import HEADER
+from stackrules.batch.source import Cursor, Source, open_source
 from stackrules.cli import cli
 from stackrules.records import RecordError
 from stackrules.report import Report, dumps
@@ -484,3 +485,35 @@ def test_evaluate_many_reports_a_learner_past_the_time_limit(
     errors = results[0]
     assert isinstance(errors, list) and errors[0].learner == victim
     assert "stopped after 5 s" in errors[0].message
+
+
+@pytest.mark.parametrize("max_rows", [2, 50_000])
+@pytest.mark.parametrize(
+    ("tail", "line", "message"),
+    [
+        (b"L-9,X:\xff\n", None, "the file is not UTF-8 text (invalid start byte)"),
+        (b'L-9,"X:A\n', 7, "the file is not valid CSV: a quoted value that starts in this row"),
+    ],
+)
+def test_a_broken_csv_file_gives_no_unit_however_its_rows_are_grouped(
+    tmp_path: Path, max_rows: int, tail: bytes, line: int | None, message: str
+) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"learner,item\nL-1,X:A\nL-2,X:A\nL-1,X:B\nL-3,X:A\n\n" + tail)
+    source = open_source(str(path), max_rows=max_rows, tmp_dir=str(tmp_path))
+    assert isinstance(source, Source)
+    assert list(source.units()) == []
+    (error,) = source.file_errors
+    assert error.line == line and error.message.startswith(message)
+    assert source.rows_read == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.csv"]
+
+
+def test_a_csv_source_resumes_at_its_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "learners.csv"
+    path.write_text("learner,item\nL-1,X:A\nL-2,X:A\nL-1,X:B\n,X:C\nL-3,X:A\n")
+    source = open_source(str(path), max_rows=2, tmp_dir=str(tmp_path))
+    assert isinstance(source, Source)
+    units = [(u.ordinal, u.position, u.learner) for u in source.units(Cursor(ordinal=2))]
+    assert units == [(2, 3, "L-2"), (3, 5, None), (4, 6, "L-3")]
+    assert source.rows_read == 5

@@ -23,14 +23,13 @@ A problem with the whole file is a `RecordError` without a `record_index`, colle
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from stackrules.records.csvfile import CsvLines, learner_groups
-from stackrules.records.csvtext import CsvSyntaxError, CsvText
+from stackrules.records.csvtext import CsvText
 from stackrules.records.errors import RecordError
 from stackrules.records.model import LearnerRecord
 
@@ -115,30 +114,15 @@ class Source:
             return
         with handle:
             text = CsvText(handle)
-            try:
-                opened = learner_groups(
-                    text, self.display, max_rows=self.max_rows, folder=self.tmp_dir
-                )
-                if isinstance(opened, list):
-                    self.file_errors.extend(opened)
-                    return
-                names, groups = opened
-                first = next(groups, None)
-            except UnicodeDecodeError as failure:
-                message = f"the file is not UTF-8 text ({failure.reason})"
-                self.file_errors.append(RecordError(file=self.display, message=message))
-                return
-            except CsvSyntaxError as failure:
-                self.file_errors.append(failure.record_error(self.display))
-                return
-        self.rows_read = text.rows
-        if first is None:
+            opened = learner_groups(text, self.display, max_rows=self.max_rows, folder=self.tmp_dir)
+        if isinstance(opened, list):
+            self.file_errors.extend(opened)
             return
-        for ordinal, (learner, lines) in enumerate(itertools.chain([first], groups), start=1):
+        self.rows_read = text.rows
+        for ordinal, (learner, data) in enumerate(opened, start=1):
             if ordinal < cursor.ordinal:
                 continue
-            data = CsvLines(names, tuple(lines))
-            yield Unit(ordinal, "csv", lines[0][0], data, learner=learner)
+            yield Unit(ordinal, "csv", data.lines[0][0], data, learner=learner)
 
 
 def open_source(

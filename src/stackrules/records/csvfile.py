@@ -193,9 +193,6 @@ def parse_lines(
     )
 
 
-Groups = Iterator[tuple[str | None, list[tuple[int, str]]]]
-
-
 def read_csv(
     path: str, file: str, aliases: Mapping[str, str] | None
 ) -> Iterator[LearnerRecord | RecordError]:
@@ -213,50 +210,46 @@ def read_csv_lines(
 ) -> Iterator[LearnerRecord | RecordError]:
     """The learners of CSV text already open (a file, or text split with `keepends=True`),
     `file` naming it in errors."""
-    try:
-        opened = learner_groups(CsvText(handle), file)
-        if isinstance(opened, list):
-            yield from opened
-            return
-        names, groups = opened
-        # Every row is read before the first group is given (see learner_groups), so a
-        # problem anywhere in the file surfaces here, before any learner is reported.
-        first = next(groups, None)
-    except UnicodeDecodeError as failure:
-        yield RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")
+    opened = learner_groups(CsvText(handle), file)
+    if isinstance(opened, list):
+        yield from opened
         return
-    except CsvSyntaxError as failure:
-        yield failure.record_error(file)
-        return
-    if first is None:
-        return
-    for index, (learner, lines) in enumerate(itertools.chain([first], groups), start=1):
-        data = CsvLines(names, tuple(lines))
-        yield from parse_lines(learner, data, file=file, aliases=aliases, record_index=index)
+    for index, (learner, lines) in enumerate(opened, start=1):
+        yield from parse_lines(learner, lines, file=file, aliases=aliases, record_index=index)
 
 
 def learner_groups(
     text: CsvText, file: str, *, max_rows: int = 50_000, folder: str | None = None
-) -> tuple[tuple[str, ...], Groups] | list[RecordError]:
-    """The header's column names and the rows grouped by learner, or the header's problems.
+) -> Iterator[tuple[str | None, CsvLines]] | list[RecordError]:
+    """Each learner and its rows as read, or the problems that make the whole file unreadable.
 
-    Groups are in order of first appearance, each a learner and its (row number, text) rows
-    in file order; a row without a learner is a group of its own (it belongs to nobody).
-    Up to `max_rows` rows are grouped in memory; beyond that, through temporary files in
-    `folder` (`stackrules.records.extsort`), so a file of any size is read in bounded
-    memory. Either way every row is read before the first group is given. Raises
-    `UnicodeDecodeError` and `CsvSyntaxError` (for the header now, for any other row when
-    the first group is asked for).
+    Groups are in order of first appearance, each a learner and its rows in file order; a
+    row without a learner is a group of its own (it belongs to nobody). Up to `max_rows`
+    rows are grouped in memory; beyond that, through temporary files in `folder`
+    (`stackrules.records.extsort`), so a file of any size is read in bounded memory. Either
+    way every row is read before this returns, so a file without a header, with a wrong
+    header, not UTF-8 or not valid CSV anywhere is reported here, before any learner.
     """
-    header = text.header()
-    if header is None:
-        return [RecordError(file=file, message="the file is empty (expected a header row)")]
-    names = tuple(name.strip() for name in header)
-    problems = check_header(list(names), file)
-    if problems:
-        return problems
-    entries = text.entries(names.index("learner"))
-    return names, group(entries, max_rows=max_rows, folder=folder)
+    try:
+        header = text.header()
+        if header is None:
+            return [RecordError(file=file, message="the file is empty (expected a header row)")]
+        names = tuple(name.strip() for name in header)
+        problems = check_header(list(names), file)
+        if problems:
+            return problems
+        groups = group(text.entries(names.index("learner")), max_rows=max_rows, folder=folder)
+        first = next(groups, None)  # `group` reads every row before its first group
+    except UnicodeDecodeError as failure:
+        return [RecordError(file=file, message=f"the file is not UTF-8 text ({failure.reason})")]
+    except CsvSyntaxError as failure:
+        return [failure.record_error(file)]
+    if first is None:
+        return iter(())
+    return (
+        (learner, CsvLines(names, tuple(lines)))
+        for learner, lines in itertools.chain([first], groups)
+    )
 
 
 def check_header(names: list[str], file: str) -> list[RecordError]:
