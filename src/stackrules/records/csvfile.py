@@ -34,7 +34,7 @@ import functools
 import itertools
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -101,7 +101,7 @@ class CsvLines:
         width = len(self.names)
         achievements: list[Any] = []
         numbers: list[int] = []
-        catalog_date: str | None = None
+        catalog_date: tuple[int, str] | None = None
         pursuing: list[str] = []
         texts = (text for _, text in self.lines)
         try:
@@ -111,16 +111,12 @@ class CsvLines:
                     return None
                 if columns.catalog_date < count:
                     given = cells[columns.catalog_date].strip()
-                    if given and given != (catalog_date or given):
+                    catalog_date, differs = _catalog_date(given, number, catalog_date)
+                    if differs is not None:
                         return None
-                    catalog_date = catalog_date or given or None
-                goals: list[str] = []
-                if columns.pursuing < count:
-                    goals = [g.strip() for g in cells[columns.pursuing].split(";") if g.strip()]
-                    for goal in goals:
-                        goal = aliases.get(goal, goal) if aliases else goal
-                        if goal not in pursuing:
-                            pursuing.append(goal)
+                pursues = columns.pursuing < count and _add_goals(
+                    cells[columns.pursuing], aliases, pursuing
+                )
                 raw: dict[str, Any] = {}
                 for index, name, as_text in columns.achievement:
                     text = cells[index].strip() if index < count else ""
@@ -133,15 +129,11 @@ class CsvLines:
                     if problem is not None:
                         return None
                     raw[name] = value
-                if goals and not raw:  # a row that carries only what the learner pursues
+                if pursues and not raw:  # a row that carries only what the learner pursues
                     continue
                 achievements.append(alias_achievement(raw, aliases))
                 numbers.append(number)
-            data: dict[str, Any] = {"learner": learner, "achievements": achievements}
-            if catalog_date is not None:
-                data["catalog_date"] = catalog_date
-            if pursuing:
-                data["pursuing"] = tuple(pursuing)
+            data = _record_data(learner, achievements, catalog_date, pursuing)
             record = LearnerRecord.model_validate(data)
         except (AliasClash, ValidationError):
             return None
@@ -316,24 +308,14 @@ def parse_group(
         for where in row.stray:
             message = f"a value in {where}, which has no name in the header"
             row_errors.append(RecordError(**base, message=message))
-        given = row.cells.get("catalog_date")
-        if given:
-            if catalog_date is None:
-                catalog_date = (row.number, given)
-            elif given != catalog_date[1]:
-                message = (
-                    f"catalog date `{given}` differs from `{catalog_date[1]}` "
-                    f"given at row {catalog_date[0]}"
-                )
-                row_errors.append(RecordError(**base, field="catalog_date", message=message))
-        goals = [g.strip() for g in row.cells.get("pursuing", "").split(";") if g.strip()]
-        for goal in goals:
-            goal = aliases.get(goal, goal) if aliases else goal
-            if goal not in pursuing:
-                pursuing.append(goal)
+        given = row.cells.get("catalog_date", "")
+        catalog_date, differs = _catalog_date(given, row.number, catalog_date)
+        if differs is not None:
+            row_errors.append(RecordError(**base, field="catalog_date", message=differs))
+        pursues = _add_goals(row.cells.get("pursuing", ""), aliases, pursuing)
         raw, problems = achievement_cells(row.cells)
         row_errors.extend(RecordError(**base, field=name, message=text) for name, text in problems)
-        if goals and not raw and not problems:
+        if pursues and not raw and not problems:
             # a row that carries only what the learner pursues
             errors.extend(sorted(row_errors, key=_column_order))
             continue
@@ -345,11 +327,7 @@ def parse_group(
             row_errors.extend(parsed)
         errors.extend(sorted(row_errors, key=_column_order))
     if learner is not None and not errors:
-        data: dict[str, Any] = {"learner": learner, "achievements": tuple(achievements)}
-        if catalog_date is not None:
-            data["catalog_date"] = catalog_date[1]
-        if pursuing:
-            data["pursuing"] = tuple(pursuing)
+        data = _record_data(learner, tuple(achievements), catalog_date, pursuing)
         try:
             record = LearnerRecord.model_validate(data)
         except ValidationError as invalid:
@@ -362,6 +340,46 @@ def parse_group(
             yield record
             return
     yield from errors
+
+
+def _catalog_date(
+    given: str, number: int, known: tuple[int, str] | None
+) -> tuple[tuple[int, str] | None, str | None]:
+    """The learner's catalog date, (row, date) where it is first given, once row `number`
+    gives `given` (empty: none), and why `given` is wrong when it differs from that."""
+    if not given:
+        return known, None
+    if known is None:
+        return (number, given), None
+    if given != known[1]:
+        return known, f"catalog date `{given}` differs from `{known[1]}` given at row {known[0]}"
+    return known, None
+
+
+def _add_goals(cell: str, aliases: Mapping[str, str] | None, pursuing: list[str]) -> bool:
+    """Add the credentials a `pursuing` cell names (`;`-separated) to the learner's, aliases
+    resolved, each once in order of first mention; whether the cell names any."""
+    goals = [goal.strip() for goal in cell.split(";") if goal.strip()]
+    for goal in goals:
+        goal = aliases.get(goal, goal) if aliases else goal
+        if goal not in pursuing:
+            pursuing.append(goal)
+    return bool(goals)
+
+
+def _record_data(
+    learner: str,
+    achievements: Sequence[Any],
+    catalog_date: tuple[int, str] | None,
+    pursuing: list[str],
+) -> dict[str, Any]:
+    """What `LearnerRecord.model_validate` takes for a learner's rows."""
+    data: dict[str, Any] = {"learner": learner, "achievements": achievements}
+    if catalog_date is not None:
+        data["catalog_date"] = catalog_date[1]
+    if pursuing:
+        data["pursuing"] = tuple(pursuing)
+    return data
 
 
 def achievement_cells(cells: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
