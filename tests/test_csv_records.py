@@ -31,13 +31,15 @@ VALUES: dict[str, tuple[list[str], list[str]]] = {
     "competencies": (["", "C1=a;C2=b", "C1=a"], ["C1=a;C1=b", "x", "C1=a;OLD-C=b"]),
     "catalog_date": (["", "", "2020-01-01"], ["2021-06-30", "bad"]),
     "pursuing": (["", "", "CAPU:CERT", "OLD:GOAL;CAPU:DIP"], [" ; "]),
-    "": ([""], ["x"]),
+    "": (["", " "], ["x"]),
 }
-# A header `check_header` lets through: `learner`, `item`, any other columns once, unnamed ones.
+# A header `check_header` lets through: `learner`, `item`, any other columns once, unnamed ones
+# (one anywhere, and up to two at the end: a header with trailing commas).
 OTHERS = [name for name in CSV_COLUMNS if name not in ("learner", "item")]
-NAMES = st.lists(st.sampled_from([*OTHERS, ""]), unique=True, max_size=6).map(
-    lambda names: ("learner", "item", *names)
-)
+NAMES = st.tuples(
+    st.lists(st.sampled_from([*OTHERS, ""]), unique=True, max_size=6),
+    st.integers(min_value=0, max_value=2),
+).map(lambda drawn: ("learner", "item", *drawn[0], *[""] * drawn[1]))
 
 
 def cell(draw: st.DrawFn, name: str) -> str:
@@ -54,11 +56,11 @@ def learner_lines(draw: st.DrawFn) -> tuple[str | None, CsvLines]:
     lines = []
     for number in range(2, 2 + 3 * count, 3):
         cells = [learner or "", *(cell(draw, name) for name in names[1:])]
-        width = draw(st.sampled_from([0, 0, 0, 0, 0, 0, -1, 1]))  # cells missing, or one more
+        width = draw(st.sampled_from([0, 0, 0, 0, 0, 0, -1, 1, 2]))  # cells missing, or more
         if width < 0:
             cells.pop()
-        elif width > 0:
-            cells.append(draw(st.sampled_from(["x", " "])))
+        for _ in range(width):  # trailing commas (a blank cell), or a value past the header
+            cells.append(draw(st.sampled_from(["", "", " ", "x"])))
         out = io.StringIO()
         csv.writer(out).writerow(cells)
         lines.append((number, out.getvalue()))
@@ -87,3 +89,29 @@ def test_the_quick_reading_is_the_row_by_row_reading(
     assert isinstance(record, LearnerRecord)
     assert quick.position == record.position
     assert [a.position for a in quick.achievements] == [a.position for a in record.achievements]
+
+
+def stray(lines: CsvLines) -> bool:
+    """Whether a row has a value in a cell that no column names."""
+    names = lines.names
+    return any(
+        cell.strip() and (index >= len(names) or not names[index])
+        for _, text in lines.lines
+        for index, cell in enumerate(next(csv.reader([text])))
+    )
+
+
+@settings(max_examples=1500, deadline=None)
+@given(learner_lines(), st.sampled_from([None, ALIASES]))
+def test_the_quick_reading_reads_every_learner_the_row_by_row_reading_reads(
+    given_lines: tuple[str | None, CsvLines], aliases: dict[str, str] | None
+) -> None:
+    """Blank cells without a column name (a trailing comma) do not stop the quick reading;
+    a value in one is an error of the row-by-row reading."""
+    learner, lines = given_lines
+    slow = list(parse_group(learner, lines.rows(), file=FILE, aliases=aliases, record_index=3))
+    good = len(slow) == 1 and isinstance(slow[0], LearnerRecord)
+    if stray(lines):
+        assert not good
+    if good:
+        assert lines.record(learner, file=FILE, aliases=aliases) == slow[0]

@@ -34,6 +34,7 @@ import functools
 import itertools
 import math
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -95,9 +96,9 @@ class CsvLines:
         rows' cells are read by column index (no `Row` per row) and every achievement is
         validated in one call, as for a JSON record, instead of one call per row.
         """
-        columns = _columns(self.names)
-        if learner is None or columns is None:
+        if learner is None:
             return None
+        columns = _columns(self.names)
         width = len(self.names)
         achievements: list[Any] = []
         numbers: list[int] = []
@@ -107,7 +108,11 @@ class CsvLines:
         try:
             for (number, _), cells in zip(self.lines, cells_of(texts), strict=True):
                 count = len(cells)
-                if count > width:  # cells that no column names
+                # a value in a cell that no column names is an error, which parse_group reports
+                for index in columns.unnamed:
+                    if index < count and cells[index].strip():
+                        return None
+                if count > width and any(cell.strip() for cell in cells[width:]):
                     return None
                 if columns.catalog_date < count:
                     given = cells[columns.catalog_date].strip()
@@ -145,26 +150,27 @@ class CsvLines:
 
 class _Columns(NamedTuple):
     """Where a header's columns are: (index, name, whether the cell is the value as it is)
-    of each achievement field in field order, and the index of `catalog_date` and of
-    `pursuing` (past the last column when absent)."""
+    of each achievement field in field order, the index of `catalog_date` and of `pursuing`
+    (beyond any row's cells when absent), and the indexes of the columns without a name."""
 
     achievement: tuple[tuple[int, str, bool], ...]
     catalog_date: int
     pursuing: int
+    unnamed: tuple[int, ...]
 
 
 @functools.lru_cache(maxsize=64)
-def _columns(names: tuple[str, ...]) -> _Columns | None:
-    """The columns of a header whose every column has a name (None otherwise: a value under
-    an unnamed column is an error, which `parse_group` reports)."""
-    if "" in names:
-        return None
-    where = {name: index for index, name in enumerate(names)}
+def _columns(names: tuple[str, ...]) -> _Columns:
+    """The columns of a header."""
+    where = {name: index for index, name in enumerate(names) if name}
     achievement = tuple(
         (where[name], name, name in _TEXT_FIELDS) for name in ACHIEVEMENT_FIELDS if name in where
     )
-    past = len(names)
-    return _Columns(achievement, where.get("catalog_date", past), where.get("pursuing", past))
+    unnamed = tuple(index for index, name in enumerate(names) if not name)
+    absent = sys.maxsize  # not len(names): a row may have more cells than the header
+    return _Columns(
+        achievement, where.get("catalog_date", absent), where.get("pursuing", absent), unnamed
+    )
 
 
 def parse_lines(
