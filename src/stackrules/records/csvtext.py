@@ -23,6 +23,7 @@ import csv
 from collections.abc import Iterable, Iterator
 
 from stackrules.records.errors import RecordError
+from stackrules.records.extsort import Entry
 
 
 class CsvSyntaxError(csv.Error):
@@ -45,8 +46,6 @@ _CSV_REASONS = {
         'text after the closing quote of a value (a quote inside a quoted value is written `""`)'
     ),
 }
-
-Entry = tuple[int, str | None, str]
 
 
 class _Feed:
