@@ -149,51 +149,36 @@ def _measure(
     budget: float | None,
     in_progress: int | None = None,
 ) -> tuple[float, float, float, int, list[str]]:
-    """Median seconds per learner over `runs` passes, each with a fresh evaluator from `make`
-    (a pass over learners the evaluator has already seen would find their problems solved):
-    evaluation (wall clock, CPU) and `dumps`. The first pass fixes how many learners fit in
-    the budget; later passes evaluate exactly those."""
-    wall, cpu, dump, texts = _timed_pass(make(), records, budget, in_progress)
-    n = len(texts)
-    per, per_cpu, per_dump = [wall / n], [cpu / n], [dump / n]
-    for _ in range(runs - 1):
-        wall, cpu, dump, _ = _timed_pass(make(), records[:n], None, in_progress)
-        per.append(wall / n)
-        per_cpu.append(cpu / n)
-        per_dump.append(dump / n)
-    return (
-        statistics.median(per),
-        statistics.median(per_cpu),
-        statistics.median(per_dump),
-        n,
-        texts,
-    )
+    """`_measure_modes` for one report scope."""
+    return _measure_modes(make, records, runs, budget, {"": in_progress})[""]
 
 
 def _measure_modes(
-    model: RuleSet,
+    make: Callable[[], Evaluator],
     records: list[LearnerRecord],
     runs: int,
     budget: float | None,
     modes: dict[str, int | None],
 ) -> dict[str, tuple[float, float, float, int, list[str]]]:
-    """`_measure` for each report scope (`in_progress` K, None for all), side by side: one
-    evaluator per mode (each remembers its own problems), their passes alternated round by
-    round so that the machine's drift falls on every mode alike; a fresh evaluator for every
-    pass, as in `_measure`. The first mode's first pass fixes how many learners fit in the
-    budget."""
+    """Median seconds per learner over `runs` passes for each report scope (`in_progress` K,
+    None for all): evaluation (wall clock, CPU) and `dumps`, the number of learners
+    measured and the first pass's report texts. Every pass has a fresh evaluator from
+    `make` (a pass over learners the evaluator has already seen would find their problems
+    solved); the modes' passes are alternated round by round so that the machine's drift
+    falls on every mode alike. The first mode's first pass fixes how many learners fit in
+    the budget; later passes evaluate exactly those."""
     first = next(iter(modes))
-    wall, cpu, dump, texts = _timed_pass(Evaluator(model), records, budget, modes[first])
+    wall, cpu, dump, texts = _timed_pass(make(), records, budget, modes[first])
     n = len(texts)
     passes: dict[str, list[tuple[float, float, float]]] = {first: [(wall, cpu, dump)]}
     kept: dict[str, list[str]] = {first: texts}
     for name, k in modes.items():
         if name != first:
-            wall, cpu, dump, kept[name] = _timed_pass(Evaluator(model), records[:n], None, k)
+            wall, cpu, dump, kept[name] = _timed_pass(make(), records[:n], None, k)
             passes[name] = [(wall, cpu, dump)]
     for _ in range(runs - 1):
         for name, k in modes.items():
-            wall, cpu, dump, _ = _timed_pass(Evaluator(model), records[:n], None, k)
+            wall, cpu, dump, _ = _timed_pass(make(), records[:n], None, k)
             passes[name].append((wall, cpu, dump))
     return {
         name: (
@@ -302,7 +287,8 @@ def bench_catalog(
 
     # evaluate (indexed): the default report scope and `--in-progress all`, side by side
     print(f"  indexed evaluation of up to {len(records)} learners", file=sys.stderr, flush=True)
-    measured = _measure_modes(model, records, runs, budget, {"default": in_progress, "all": None})
+    modes = {"default": in_progress, "all": None}
+    measured = _measure_modes(lambda: Evaluator(model), records, runs, budget, modes)
     eval_s, eval_cpu, dump_s, n_eval, texts = measured["default"]
     all_s, all_cpu, all_dump_s, _, all_texts = measured["all"]
 
