@@ -72,6 +72,21 @@ def test_partitions_too_large_are_partitioned_again(keys: list[str | None], max_
         assert list(group(entries, max_rows=max_rows)) == expected(entries)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(KEYS, TEXTS), max_size=60),
+    max_rows=st.integers(min_value=1, max_value=6),
+)
+def test_partitions_split_again_keep_texts_spanning_lines_whole(
+    rows: list[tuple[str | None, str]], max_rows: int
+) -> None:
+    """Partitions split again and merged into one file keep texts spanning lines whole."""
+    entries = [(number, key, text) for number, (key, text) in enumerate(rows, start=2)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(extsort, "FAN_OUT", 2)
+        assert list(group(entries, max_rows=max_rows)) == expected(entries)
+
+
 def test_one_key_with_more_rows_than_the_limit_is_held_whole(tmp_path: Path) -> None:
     entries: list[Entry] = [(n, "same" if n % 10 else "other", f"{n}\n") for n in range(500)]
     folder = tmp_path / "sort"
